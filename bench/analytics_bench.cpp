@@ -1,0 +1,248 @@
+// analytics_bench: Google Benchmark of the pure functions on the request path, in ns per call.
+//
+//     build/bench/bench/analytics_bench --benchmark_min_time=0.05
+//
+// Covers what every request pays for besides I/O: validating a metric body (POST /api/metrics),
+// serialising a summary, building error bodies, RFC 3339 parsing and formatting, and the rate
+// limiter's window arithmetic. Inputs are the shapes the HTTP benchmark (bench/run.sh) sends.
+
+#include "common/field_error.hpp"
+#include "common/rfc3339.hpp"
+#include "http/response.hpp"
+#include "metrics/metric.hpp"
+#include "metrics/summary.hpp"
+#include "ratelimit/window_math.hpp"
+
+#include <benchmark/benchmark.h>
+
+#include <array>
+#include <chrono>
+#include <cstdint>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace {
+
+using namespace analytics;
+
+// The body bench/wrk/ingest.lua posts, and the seed's example.
+constexpr std::string_view typical_body =
+    R"({"timestamp": "2026-02-19T10:00:00Z", "value": 60.5, "type": "cpu_usage"})";
+constexpr std::string_view fractional_offset_body =
+    R"({"timestamp": "2026-02-19T11:30:00.123456+01:30", "value": -1234.5678e-3,)"
+    R"( "type": "service.latency:p99", "host": "web-1", "tags": {"region": "eu"}})";
+// Three failing fields: the 422 path, which builds one field_error per field.
+constexpr std::string_view invalid_body =
+    R"({"timestamp": "yesterday", "value": "NaN", "type": "no spaces allowed"})";
+constexpr std::string_view not_json_body = R"({"timestamp": "2026-02-19T10:00:00Z", "value": )";
+
+void parse_metric_typical(benchmark::State& state)
+{
+    for (auto _ : state) {
+        auto out = metrics::parse_metric(typical_body);
+        benchmark::DoNotOptimize(out);
+    }
+    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * typical_body.size()));
+}
+BENCHMARK(parse_metric_typical);
+
+void parse_metric_fraction_offset_extra_fields(benchmark::State& state)
+{
+    for (auto _ : state) {
+        auto out = metrics::parse_metric(fractional_offset_body);
+        benchmark::DoNotOptimize(out);
+    }
+}
+BENCHMARK(parse_metric_fraction_offset_extra_fields);
+
+void parse_metric_invalid_three_fields(benchmark::State& state)
+{
+    for (auto _ : state) {
+        auto out = metrics::parse_metric(invalid_body);
+        benchmark::DoNotOptimize(out);
+    }
+}
+BENCHMARK(parse_metric_invalid_three_fields);
+
+void parse_metric_not_json(benchmark::State& state)
+{
+    for (auto _ : state) {
+        auto out = metrics::parse_metric(not_json_body);
+        benchmark::DoNotOptimize(out);
+    }
+}
+BENCHMARK(parse_metric_not_json);
+
+void is_valid_type_64_chars(benchmark::State& state)
+{
+    const std::string type(metrics::max_type_length, 'a');
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(metrics::is_valid_type(type));
+    }
+}
+BENCHMARK(is_valid_type_64_chars);
+
+void summary_to_json(benchmark::State& state)
+{
+    const metrics::summary s{.count = 1234, .sum = 84104.7, .min = 12.25, .max = 99.5,
+                             .latest = 75.8};
+    for (auto _ : state) {
+        auto body = metrics::to_json("cpu_usage", metrics::period::daily, s);
+        benchmark::DoNotOptimize(body);
+    }
+}
+BENCHMARK(summary_to_json);
+
+void summary_to_json_empty(benchmark::State& state)
+{
+    const metrics::summary s{};
+    for (auto _ : state) {
+        auto body = metrics::to_json("cpu_usage", metrics::period::all, s);
+        benchmark::DoNotOptimize(body);
+    }
+}
+BENCHMARK(summary_to_json_empty);
+
+void summary_window_buckets_daily(benchmark::State& state)
+{
+    const std::int64_t now_ms = 1'771'502'400'123;  // 2026-02-19T12:00:00.123Z
+    for (auto _ : state) {
+        auto buckets = metrics::window_buckets(metrics::period::daily, now_ms);
+        benchmark::DoNotOptimize(buckets);
+    }
+}
+BENCHMARK(summary_window_buckets_daily);
+
+void format_value_double(benchmark::State& state)
+{
+    double v = 68.15;
+    for (auto _ : state) {
+        auto text = metrics::format_value(v);
+        benchmark::DoNotOptimize(text);
+        v += 0.01;
+    }
+}
+BENCHMARK(format_value_double);
+
+void error_response_429(benchmark::State& state)
+{
+    for (auto _ : state) {
+        auto res = http::error_response(429, "RATE_LIMIT_EXCEEDED",
+                                        "Rate limit exceeded. Try again in 42 seconds.");
+        benchmark::DoNotOptimize(res);
+    }
+}
+BENCHMARK(error_response_429);
+
+void validation_error_three_fields(benchmark::State& state)
+{
+    const std::vector<common::field_error> errors{
+        {"timestamp", "must be an RFC 3339 date-time with offset, e.g. 2026-02-19T12:00:00Z"},
+        {"value", "must be a number"},
+        {"type", "must be 1-64 characters of A-Z a-z 0-9 _ . : -"},
+    };
+    for (auto _ : state) {
+        auto res = http::validation_error(errors);
+        benchmark::DoNotOptimize(res);
+    }
+}
+BENCHMARK(validation_error_three_fields);
+
+void parse_rfc3339_utc(benchmark::State& state)
+{
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(common::parse_rfc3339("2026-02-19T12:00:00Z"));
+    }
+}
+BENCHMARK(parse_rfc3339_utc);
+
+void parse_rfc3339_fraction_offset(benchmark::State& state)
+{
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(common::parse_rfc3339("2026-02-19T13:30:00.123456789+01:30"));
+    }
+}
+BENCHMARK(parse_rfc3339_fraction_offset);
+
+void parse_rfc3339_rejected(benchmark::State& state)
+{
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(common::parse_rfc3339("2026-02-30T12:00:00Z"));
+    }
+}
+BENCHMARK(parse_rfc3339_rejected);
+
+void format_rfc3339_seconds(benchmark::State& state)
+{
+    const common::timestamp t{.micros = 1'771'502'400'000'000, .fraction_digits = 0};
+    for (auto _ : state) {
+        auto text = common::format_rfc3339(t);
+        benchmark::DoNotOptimize(text);
+    }
+}
+BENCHMARK(format_rfc3339_seconds);
+
+void format_rfc3339_micros(benchmark::State& state)
+{
+    const common::timestamp t{.micros = 1'771'502'400'123'456, .fraction_digits = 6};
+    for (auto _ : state) {
+        auto text = common::format_rfc3339(t);
+        benchmark::DoNotOptimize(text);
+    }
+}
+BENCHMARK(format_rfc3339_micros);
+
+void append_rfc3339_reused_buffer(benchmark::State& state)
+{
+    const common::timestamp t{.micros = 1'771'502'400'123'000, .fraction_digits = 3};
+    std::string out;
+    out.reserve(64);
+    for (auto _ : state) {
+        out.clear();
+        common::append_rfc3339(out, t);
+        benchmark::DoNotOptimize(out.data());
+    }
+}
+BENCHMARK(append_rfc3339_reused_buffer);
+
+// The limiter's pure arithmetic: the same computation the Lua script makes in Redis, and what the
+// local backstop runs in process.
+const ratelimit::window_policy seed_policy{.limit = 10, .window_ms = 60'000};
+
+void window_admits(benchmark::State& state)
+{
+    ratelimit::window_sample s{.previous = 7, .current = 3, .elapsed_ms = 12'345};
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(ratelimit::admits(s, seed_policy));
+        s.elapsed_ms = (s.elapsed_ms + 977) % seed_policy.window_ms;
+    }
+}
+BENCHMARK(window_admits);
+
+void window_decide_admitted(benchmark::State& state)
+{
+    ratelimit::window_sample s{.previous = 7, .current = 2, .elapsed_ms = 12'345};
+    for (auto _ : state) {
+        auto d = ratelimit::decide(s, true, seed_policy, ratelimit::decision_source::redis);
+        benchmark::DoNotOptimize(d);
+        s.elapsed_ms = (s.elapsed_ms + 977) % seed_policy.window_ms;
+    }
+}
+BENCHMARK(window_decide_admitted);
+
+void window_decide_refused(benchmark::State& state)
+{
+    // Refused: Retry-After needs the time until the weighted count decays below the limit.
+    ratelimit::window_sample s{.previous = 10, .current = 10, .elapsed_ms = 12'345};
+    for (auto _ : state) {
+        auto d = ratelimit::decide(s, false, seed_policy, ratelimit::decision_source::redis);
+        benchmark::DoNotOptimize(d);
+        s.elapsed_ms = (s.elapsed_ms + 977) % seed_policy.window_ms;
+    }
+}
+BENCHMARK(window_decide_refused);
+
+}  // namespace
+
+BENCHMARK_MAIN();

@@ -1,0 +1,54 @@
+#pragma once
+// PUT /api/admin/external-service (API.md § Admin): changes the simulated upstream's failure
+// rate and latency at run time and answers the settings now in force,
+// 200 {"failure_rate": x, "latency_ms": n}.
+//
+//     403 FORBIDDEN           ADMIN_TOKEN is unset or empty: the admin API is off for everyone
+//     401 UNAUTHORIZED        no `Authorization: Bearer <token>`, or the wrong token
+//                             (with `WWW-Authenticate: Bearer`, RFC 6750)
+//     400 INVALID_JSON        the body is not JSON
+//     422 VALIDATION_ERROR    failure_rate not a number in [0, 1], latency_ms not an integer in
+//                             [0, 600000], neither given, or the body not an object
+//
+// Every accepted change writes one `upstream.settings_changed` log line (before and after).
+//
+// Owns: a copy of the admin token. Holds a reference to the process-wide settings.
+//
+// Thread safety: one instance per worker; the settings are shared and synchronise themselves.
+
+#include "common/asio.hpp"
+#include "http/message.hpp"
+#include "http/router.hpp"
+#include "upstream/simulation_settings.hpp"
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace analytics::api {
+
+class admin_handlers {
+public:
+    /// `admin_token` is ADMIN_TOKEN (empty: every request gets 403); `settings` must outlive
+    /// the handlers.
+    admin_handlers(std::string admin_token, upstream::simulation_settings& settings);
+
+    /// PUT /api/admin/external-service: checks the token, validates the body, applies it.
+    net::awaitable<http::response> update_external_service(http::request& req);
+
+    /// Registers PUT /api/admin/external-service on `r`.
+    void register_routes(http::router& r);
+
+private:
+    /// nullopt when `req` carries the right bearer token, else the 401 or 403 to answer.
+    std::optional<http::response> check_authorization(const http::request& req) const;
+
+    std::string admin_token_;
+    upstream::simulation_settings& settings_;
+};
+
+/// True when `given` equals `expected`, in a time that does not depend on where they differ (only
+/// on the length of `expected`), so the token cannot be guessed byte by byte from timings.
+bool constant_time_equal(std::string_view expected, std::string_view given) noexcept;
+
+}  // namespace analytics::api

@@ -1,0 +1,49 @@
+#include "api/breaker_handlers.hpp"
+
+#include "common/rfc3339.hpp"
+#include "http/response.hpp"
+
+#include <boost/json/object.hpp>
+#include <boost/json/serialize.hpp>
+
+#include <chrono>
+
+namespace analytics::api {
+
+breaker_handlers::breaker_handlers(breaker::circuit_breaker& breaker) : breaker_(breaker)
+{
+}
+
+std::string breaker_handlers::status_body(const breaker::snapshot& s)
+{
+    json::object body;
+    body["state"] = breaker::to_string(s.current);
+    body["failure_count"] = s.failure_count;
+    body["success_count"] = s.success_count;
+    if (s.opened_at) {
+        // API.md: response timestamps are RFC 3339 in UTC; with no client input to follow,
+        // whole seconds like every other `timestamp` we produce.
+        const auto secs = std::chrono::floor<std::chrono::seconds>(s.opened_at->time_since_epoch());
+        body["opened_at"] = common::format_rfc3339_seconds(secs.count());
+    }
+    if (s.retry_after) {
+        body["retry_after_seconds"] = s.retry_after->count();
+    }
+    return json::serialize(body);
+}
+
+net::awaitable<http::response> breaker_handlers::status(http::request&)
+{
+    auto res = http::json_response(200, status_body(breaker_.status()));
+    // The state changes with time alone, so no cache may keep an answer.
+    res.set("Cache-Control", "no-store");
+    co_return res;
+}
+
+void breaker_handlers::register_routes(http::router& r)
+{
+    r.add(http::method::get, "/api/circuit-breaker/status",
+          [this](http::request& req) { return status(req); });
+}
+
+}  // namespace analytics::api

@@ -1,0 +1,34 @@
+#pragma once
+// POST /api/metrics, GET /api/metrics/list, GET /api/metrics/summary: parse and validate the
+// HTTP input, call one domain service, shape the answer (API.md § Endpoints).
+//
+// Thread safety: one instance per worker, on that worker's thread.
+
+#include "common/asio.hpp"
+#include "http/message.hpp"
+#include "http/router.hpp"
+#include "metrics/metric_store.hpp"
+#include "metrics/summary_service.hpp"
+
+#include <functional>
+
+namespace analytics::api {
+
+class metrics_handlers {
+public:
+    metrics_handlers(metrics::metric_store& store, metrics::summary_service& summaries);
+
+    net::awaitable<http::response> ingest(http::request& req);
+    net::awaitable<http::response> list(http::request& req);
+    net::awaitable<http::response> summary(http::request& req);
+
+    /// Registers the three routes; `wrap_ingest` wraps the ingest handler (the rate limiter).
+    void register_routes(http::router& r,
+                         const std::function<http::handler(http::handler)>& wrap_ingest);
+
+private:
+    metrics::metric_store& store_;
+    metrics::summary_service& summaries_;
+};
+
+}  // namespace analytics::api

@@ -1,0 +1,258 @@
+#include "app/application.hpp"
+
+#include "api/admin_handlers.hpp"
+#include "api/breaker_handlers.hpp"
+#include "api/docs_handlers.hpp"
+#include "api/health_handlers.hpp"
+#include "api/metrics_handlers.hpp"
+#include "breaker/circuit_breaker.hpp"
+#include "cache/summary_cache.hpp"
+#include "common/logging.hpp"
+#include "http/router.hpp"
+#include "http/server.hpp"
+#include "metrics/metric_store.hpp"
+#include "metrics/summary_service.hpp"
+#include "ratelimit/local_backstop.hpp"
+#include "ratelimit/middleware.hpp"
+#include "ratelimit/outage_log.hpp"
+#include "ratelimit/sliding_window_limiter.hpp"
+#include "redis/client.hpp"
+#include "upstream/external_service.hpp"
+#include "upstream/simulation_settings.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/signal_set.hpp>
+
+#include <csignal>
+#include <thread>
+
+namespace analytics::app {
+
+// The process-wide pieces: shared by every worker, each safe across threads.
+struct application::shared_state {
+    explicit shared_state(const config::settings& s)
+        : gate(s.http.max_connections),
+          server{s.http.max_connections, s.http.read_timeout, s.http.idle_timeout,
+                 s.http.header_limit,    s.http.body_limit,   s.http.trusted_proxies},
+          // A trial that succeeds right at EXTERNAL_SERVICE_TIMEOUT may report a moment after
+          // it; the trial's own deadline leaves room for that.
+          breaker(s.breaker, s.upstream.timeout + std::chrono::milliseconds(250),
+                  common::system_clock()),
+          simulation(s.upstream),
+          backstop(s.ratelimit, common::system_clock()),
+          outages(common::system_clock()),
+          external(upstream::make_external_service(s.upstream, simulation))
+    {
+    }
+
+    http::connection_gate gate;
+    http::server_options server;
+    breaker::circuit_breaker breaker;
+    upstream::simulation_settings simulation;
+    ratelimit::local_backstop backstop;
+    ratelimit::outage_log outages;
+    std::unique_ptr<upstream::external_service> external;
+    net::io_context control{1};
+    net::signal_set signals{control, SIGINT, SIGTERM};
+};
+
+namespace {
+
+redis::client_options redis_options(const config::settings& s)
+{
+    redis::client_options o;
+    o.host = s.redis.host;
+    o.port = s.redis.port;
+    o.password = s.redis.password;
+    o.db = s.redis.db;
+    o.command_timeout = s.redis.timeout;
+    return o;
+}
+
+}  // namespace
+
+// Everything one thread owns. Members are declared in dependency order so they are built
+// in that order and destroyed in reverse.
+struct application::worker {
+    worker(application& app, shared_state& shared)
+        : redis(ioc.get_executor(), redis_options(app.settings_)),
+          limiter(redis, app.settings_.ratelimit, app.settings_.redis.timeout, shared.backstop,
+                  shared.outages, common::system_clock()),
+          store(redis, app.settings_.metrics, app.settings_.redis.timeout, common::system_clock()),
+          cache(redis, app.settings_.cache, app.settings_.redis.timeout),
+          summaries(cache, store, shared.breaker, *shared.external, app.settings_.upstream.timeout),
+          health([this] { return redis.connected(); }, app.shutting_down_),
+          metrics(store, summaries),
+          breaker_api(shared.breaker),
+          admin_api(app.settings_.admin_token, shared.simulation),
+          listener(ioc, shared.server, routes, shared.gate)
+    {
+        health.register_routes(routes);
+        breaker_api.register_routes(routes);
+        admin_api.register_routes(routes);
+        docs.register_routes(routes);
+        // API.md: every request to POST /api/metrics counts, valid or not, so the limiter runs
+        // before the handler parses anything.
+        metrics.register_routes(
+            routes, [this](http::handler h) { return ratelimit::limit(limiter, std::move(h)); });
+    }
+
+    net::io_context ioc{1};
+    redis::client redis;
+    ratelimit::sliding_window_limiter limiter;
+    metrics::metric_store store;
+    cache::summary_cache cache;
+    metrics::summary_service summaries;
+    api::health_handlers health;
+    api::metrics_handlers metrics;
+    api::breaker_handlers breaker_api;
+    api::admin_handlers admin_api;
+    api::docs_handlers docs;
+    http::router routes;
+    http::listener listener;
+    std::thread thread;
+};
+
+application::application(config::settings settings)
+    : settings_(std::move(settings)), shared_(std::make_unique<shared_state>(settings_))
+{
+    const unsigned threads = std::max(1U, settings_.http.threads);
+    for (unsigned i = 0; i < threads; ++i) {
+        workers_.push_back(std::make_unique<worker>(*this, *shared_));
+    }
+}
+
+application::~application()
+{
+    for (auto& w : workers_) {
+        if (w->thread.joinable()) {
+            w->ioc.stop();
+            w->thread.join();
+        }
+    }
+}
+
+void application::start()
+{
+    const auto address = net::ip::make_address(settings_.http.host);
+    std::uint16_t port = settings_.http.port;
+    if (port != 0) {
+        // The workers share the port with SO_REUSEPORT, which would also let a second copy of
+        // the service join them unnoticed; a plain bind first makes that an error instead.
+        net::ip::tcp::acceptor probe(workers_.front()->ioc);
+        probe.open(address.is_v4() ? net::ip::tcp::v4() : net::ip::tcp::v6());
+        probe.set_option(net::socket_base::reuse_address(true));
+        boost::system::error_code ec;
+        probe.bind({address, port}, ec);
+        if (ec) {
+            throw boost::system::system_error(
+                ec, "cannot bind " + settings_.http.host + ":" + std::to_string(port));
+        }
+    }
+    for (auto& w : workers_) {
+        // The first worker may bind port 0; the others join the port it got.
+        w->listener.open({address, port});
+        port = w->listener.port();
+    }
+    port_ = port;
+    for (auto& w : workers_) {
+        w->listener.start();
+        net::co_spawn(w->ioc, w->redis.run(), net::detached);
+        w->thread = std::thread([&ioc = w->ioc] { ioc.run(); });
+    }
+    log::write_always(log::level::info, "server.listening",
+                      {{"host", settings_.http.host},
+                       {"port", static_cast<unsigned>(port_)},
+                       {"threads", static_cast<unsigned>(workers_.size())}});
+}
+
+std::vector<http::router::route_info> application::routes() const
+{
+    return workers_.front()->routes.routes();
+}
+
+std::uint16_t application::port() const
+{
+    return port_;
+}
+
+void application::shutdown()
+{
+    net::post(shared_->control, [this] { drain_and_stop(); });
+}
+
+int application::run()
+{
+    shared_->signals.async_wait([this](const boost::system::error_code& ec, int sig) {
+        if (!ec) {
+            log::info("server.signal", {{"signal", sig}});
+            drain_and_stop();
+        }
+    });
+    shared_->control.run();
+    for (auto& w : workers_) {
+        if (w->thread.joinable()) {
+            w->thread.join();
+        }
+    }
+    log::write_always(log::level::info, "server.stopped");
+    return 0;
+}
+
+void application::drain_and_stop()
+{
+    if (shutting_down_.exchange(true)) {
+        return;
+    }
+    net::co_spawn(shared_->control, shutdown_sequence(), net::detached);
+}
+
+net::awaitable<void> application::shutdown_sequence()
+{
+    log::info("server.draining", {{"open_connections", shared_->gate.open()}});
+    // /ready now answers 503; stop accepting and close idle connections; requests in
+    // progress finish and their connections close after the answer.
+    for (auto& w : workers_) {
+        net::post(w->ioc, [&w] { w->listener.drain(); });
+    }
+    net::steady_timer tick(shared_->control);
+    const auto give_up = std::chrono::steady_clock::now() + settings_.http.shutdown_timeout;
+    while (shared_->gate.open() > 0 && std::chrono::steady_clock::now() < give_up) {
+        tick.expires_after(std::chrono::milliseconds(10));
+        co_await tick.async_wait(common::use_nothrow);
+    }
+    if (shared_->gate.open() > 0) {
+        log::warn("server.shutdown_deadline", {{"open_connections", shared_->gate.open()}});
+    }
+    for (auto& w : workers_) {
+        net::post(w->ioc, [&w] {
+            w->listener.close_all();
+            w->redis.stop();
+        });
+    }
+    // Each worker's loop ends once its connections and Redis client are gone; a stuck
+    // operation must not hold the process, so the loops are stopped for certain after a while.
+    const auto hard_stop = std::chrono::steady_clock::now() + std::chrono::seconds(1);
+    auto all_done = [this] {
+        for (auto& w : workers_) {
+            if (!w->ioc.stopped()) {
+                return false;
+            }
+        }
+        return true;
+    };
+    while (!all_done() && std::chrono::steady_clock::now() < hard_stop) {
+        tick.expires_after(std::chrono::milliseconds(10));
+        co_await tick.async_wait(common::use_nothrow);
+    }
+    for (auto& w : workers_) {
+        w->ioc.stop();
+    }
+    shared_->signals.cancel();
+}
+
+}  // namespace analytics::app

@@ -1,0 +1,58 @@
+#pragma once
+// Builds the service from `settings` and runs it: one worker per thread, each with its own
+// io_context, acceptor (SO_REUSEPORT), Redis connection and handlers (shared-nothing); the
+// process-wide pieces (connection gate, shutdown flag) are shared. The main thread waits for
+// SIGTERM/SIGINT and runs the graceful shutdown.
+//
+// Thread safety: construct, start() and run() from the main thread; shutdown() from anywhere.
+
+#include "common/asio.hpp"
+#include "config/settings.hpp"
+#include "http/router.hpp"
+
+#include <atomic>
+#include <cstdint>
+#include <memory>
+#include <vector>
+
+namespace analytics::app {
+
+class application {
+public:
+    explicit application(config::settings settings);
+    ~application();
+
+    application(const application&) = delete;
+    application& operator=(const application&) = delete;
+
+    /// Binds every worker's listener (throws when the address cannot be bound) and starts
+    /// the workers' threads.
+    void start();
+
+    /// Every (method, path) the workers route; valid right after construction.
+    std::vector<http::router::route_info> routes() const;
+
+    /// The port the listeners are bound to (after start()).
+    std::uint16_t port() const;
+
+    /// Waits for SIGTERM/SIGINT or shutdown(), drains, stops. Returns the exit code.
+    int run();
+
+    /// Asks run() to shut down gracefully.
+    void shutdown();
+
+private:
+    struct worker;
+
+    void drain_and_stop();
+    net::awaitable<void> shutdown_sequence();
+
+    config::settings settings_;
+    std::atomic<bool> shutting_down_{false};
+    struct shared_state;
+    std::unique_ptr<shared_state> shared_;
+    std::vector<std::unique_ptr<worker>> workers_;
+    std::uint16_t port_ = 0;
+};
+
+}  // namespace analytics::app

@@ -1,0 +1,269 @@
+#include "common/logging.hpp"
+
+#include <spdlog/sinks/stdout_sinks.h>
+#include <spdlog/spdlog.h>
+
+#include <array>
+#include <atomic>
+#include <charconv>
+#include <chrono>
+#include <cmath>
+#include <ctime>
+#include <memory>
+#include <mutex>
+
+namespace analytics::log {
+
+namespace {
+
+std::atomic<int> g_min_level{static_cast<int>(level::info)};
+std::atomic<format> g_format{format::json};
+
+spdlog::logger& logger()
+{
+    // stdout, unbuffered per line, with our own line as the whole message.
+    static std::shared_ptr<spdlog::logger> instance = [] {
+        auto sink = std::make_shared<spdlog::sinks::stdout_sink_mt>();
+        auto l = std::make_shared<spdlog::logger>("analytics", std::move(sink));
+        l->set_pattern("%v");
+        l->set_level(spdlog::level::trace);
+        l->flush_on(spdlog::level::trace);
+        return l;
+    }();
+    return *instance;
+}
+
+constexpr std::string_view level_name(level l)
+{
+    switch (l) {
+    case level::debug:
+        return "debug";
+    case level::info:
+        return "info";
+    case level::warning:
+        return "warning";
+    case level::error:
+        return "error";
+    }
+    return "info";
+}
+
+void append_now(std::string& out)
+{
+    const auto now = std::chrono::system_clock::now();
+    const auto ms = std::chrono::duration_cast<std::chrono::milliseconds>(now.time_since_epoch());
+    const std::time_t secs = static_cast<std::time_t>(ms.count() / 1000);
+    std::tm tm{};
+    gmtime_r(&secs, &tm);
+    std::array<char, 32> buf{};
+    const int n = std::snprintf(buf.data(), buf.size(), "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ",
+                                tm.tm_year + 1900, tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min,
+                                tm.tm_sec, static_cast<int>(ms.count() % 1000));
+    out.append(buf.data(), static_cast<std::size_t>(n));
+}
+
+template <class T>
+void append_number(std::string& out, T v)
+{
+    std::array<char, 32> buf{};
+    auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), v);
+    out.append(buf.data(), end);
+}
+
+void append_value_json(std::string& out, const field::value_type& v)
+{
+    if (const auto* s = std::get_if<std::string_view>(&v)) {
+        out.push_back('"');
+        append_json_escaped(out, *s);
+        out.push_back('"');
+    } else if (const auto* i = std::get_if<std::int64_t>(&v)) {
+        append_number(out, *i);
+    } else if (const auto* u = std::get_if<std::uint64_t>(&v)) {
+        append_number(out, *u);
+    } else if (const auto* d = std::get_if<double>(&v)) {
+        if (std::isfinite(*d)) {
+            append_number(out, *d);
+        } else {
+            out.append("null");
+        }
+    } else if (const auto* raw = std::get_if<raw_json>(&v)) {
+        out.append(raw->text);
+    } else {
+        out.append(std::get<bool>(v) ? "true" : "false");
+    }
+}
+
+void append_value_text(std::string& out, const field::value_type& v)
+{
+    if (const auto* s = std::get_if<std::string_view>(&v)) {
+        const bool quote = s->empty() || s->find_first_of(" \"=\t\n") != std::string_view::npos;
+        if (quote) {
+            out.push_back('"');
+            append_json_escaped(out, *s);
+            out.push_back('"');
+        } else {
+            out.append(*s);
+        }
+    } else {
+        append_value_json(out, v);
+    }
+}
+
+spdlog::level::level_enum to_spdlog(level l)
+{
+    switch (l) {
+    case level::debug:
+        return spdlog::level::debug;
+    case level::info:
+        return spdlog::level::info;
+    case level::warning:
+        return spdlog::level::warn;
+    case level::error:
+        return spdlog::level::err;
+    }
+    return spdlog::level::info;
+}
+
+}  // namespace
+
+void init(level min_level, format fmt)
+{
+    g_min_level.store(static_cast<int>(min_level), std::memory_order_relaxed);
+    g_format.store(fmt, std::memory_order_relaxed);
+    (void)logger();
+}
+
+bool enabled(level l) noexcept
+{
+    return static_cast<int>(l) >= g_min_level.load(std::memory_order_relaxed);
+}
+
+void write(level l, std::string_view event, std::initializer_list<field> fields)
+{
+    if (enabled(l)) {
+        write_always(l, event, fields);
+    }
+}
+
+void write_always(level l, std::string_view event, std::initializer_list<field> fields)
+{
+    // One reusable buffer per thread keeps logging free of per-line allocations.
+    thread_local std::string line;
+    line.clear();
+    if (g_format.load(std::memory_order_relaxed) == format::json) {
+        line.append(R"({"ts":")");
+        append_now(line);
+        line.append(R"(","level":")");
+        line.append(level_name(l));
+        line.append(R"(","event":")");
+        append_json_escaped(line, event);
+        line.push_back('"');
+        for (const auto& f : fields) {
+            line.append(",\"");
+            append_json_escaped(line, f.name);
+            line.append("\":");
+            append_value_json(line, f.value);
+        }
+        line.push_back('}');
+    } else {
+        append_now(line);
+        line.push_back(' ');
+        std::string_view name = level_name(l);
+        for (char c : name) {
+            line.push_back(static_cast<char>(c - 'a' + 'A'));
+        }
+        line.push_back(' ');
+        line.append(event);
+        for (const auto& f : fields) {
+            line.push_back(' ');
+            line.append(f.name);
+            line.push_back('=');
+            append_value_text(line, f.value);
+        }
+    }
+    logger().log(to_spdlog(l), std::string_view(line));
+}
+
+namespace {
+
+// Length of the valid UTF-8 sequence starting at s[i], or 0 when the bytes there are not one
+// (overlong forms, surrogates and code points above U+10FFFF are invalid).
+std::size_t utf8_sequence_length(std::string_view s, std::size_t i) noexcept
+{
+    const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
+    const auto cont = [&](std::size_t k) { return i + k < s.size() && (byte(k) & 0xC0) == 0x80; };
+    const unsigned char b0 = byte(0);
+    if (b0 >= 0xC2 && b0 <= 0xDF) {
+        return cont(1) ? 2 : 0;
+    }
+    if (b0 >= 0xE0 && b0 <= 0xEF) {
+        if (!cont(1) || !cont(2)) {
+            return 0;
+        }
+        if ((b0 == 0xE0 && byte(1) < 0xA0) || (b0 == 0xED && byte(1) >= 0xA0)) {
+            return 0;
+        }
+        return 3;
+    }
+    if (b0 >= 0xF0 && b0 <= 0xF4) {
+        if (!cont(1) || !cont(2) || !cont(3)) {
+            return 0;
+        }
+        if ((b0 == 0xF0 && byte(1) < 0x90) || (b0 == 0xF4 && byte(1) >= 0x90)) {
+            return 0;
+        }
+        return 4;
+    }
+    return 0;
+}
+
+}  // namespace
+
+void append_json_escaped(std::string& out, std::string_view s)
+{
+    static constexpr char hex[] = "0123456789abcdef";
+    for (std::size_t i = 0; i < s.size();) {
+        const auto c = static_cast<unsigned char>(s[i]);
+        if (c >= 0x80) {
+            // Client bytes reach logs and error bodies: invalid UTF-8 becomes U+FFFD so the
+            // output stays valid JSON.
+            const std::size_t n = utf8_sequence_length(s, i);
+            if (n == 0) {
+                out.append("\\ufffd");
+                ++i;
+            } else {
+                out.append(s.substr(i, n));
+                i += n;
+            }
+            continue;
+        }
+        switch (c) {
+        case '"':
+            out.append("\\\"");
+            break;
+        case '\\':
+            out.append("\\\\");
+            break;
+        case '\n':
+            out.append("\\n");
+            break;
+        case '\r':
+            out.append("\\r");
+            break;
+        case '\t':
+            out.append("\\t");
+            break;
+        default:
+            if (c < 0x20 || c == 0x7f) {
+                out.append("\\u00");
+                out.push_back(hex[c >> 4]);
+                out.push_back(hex[c & 0xf]);
+            } else {
+                out.push_back(static_cast<char>(c));
+            }
+        }
+        ++i;
+    }
+}
+
+}  // namespace analytics::log

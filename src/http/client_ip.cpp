@@ -1,0 +1,150 @@
+#include "http/client_ip.hpp"
+
+#include <boost/asio/ip/address_v4.hpp>
+#include <boost/asio/ip/address_v6.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <optional>
+
+namespace analytics::http {
+
+namespace {
+
+namespace ip = boost::asio::ip;
+
+// Longer than any address literal (45 characters), so copying an entry into a stack buffer
+// for make_address never needs the heap on this per-request path.
+constexpr std::size_t k_max_address_text = 64;
+
+std::string_view trim(std::string_view s)
+{
+    const auto first = s.find_first_not_of(" \t");
+    if (first == std::string_view::npos) {
+        return {};
+    }
+    const auto last = s.find_last_not_of(" \t");
+    return s.substr(first, last - first + 1);
+}
+
+bool is_port(std::string_view s)
+{
+    if (s.empty() || s.size() > 5) {
+        return false;
+    }
+    unsigned value = 0;
+    for (const char ch : s) {
+        if (ch < '0' || ch > '9') {
+            return false;
+        }
+        value = value * 10 + static_cast<unsigned>(ch - '0');
+    }
+    return value <= 65535;
+}
+
+// An address literal, never a zone id: `%eth0` would make asio look an interface up, and a
+// scope tells us nothing about who the client is.
+std::optional<ip::address> parse_literal(std::string_view text)
+{
+    if (text.empty() || text.size() >= k_max_address_text ||
+        text.find('%') != std::string_view::npos) {
+        return std::nullopt;
+    }
+    std::array<char, k_max_address_text> buffer{};
+    std::copy(text.begin(), text.end(), buffer.begin());
+    boost::system::error_code ec;
+    const auto addr = ip::make_address(buffer.data(), ec);
+    if (ec) {
+        return std::nullopt;
+    }
+    return addr;
+}
+
+// One X-Forwarded-For entry: `1.2.3.4`, `1.2.3.4:5678`, `2001:db8::1`, `[2001:db8::1]`,
+// `[2001:db8::1]:443`.
+std::optional<ip::address> parse_entry(std::string_view entry)
+{
+    if (!entry.empty() && entry.front() == '[') {
+        const auto close = entry.find(']');
+        if (close == std::string_view::npos) {
+            return std::nullopt;
+        }
+        const auto rest = entry.substr(close + 1);
+        if (!rest.empty() && (rest.front() != ':' || !is_port(rest.substr(1)))) {
+            return std::nullopt;
+        }
+        const auto addr = parse_literal(entry.substr(1, close - 1));
+        if (!addr || !addr->is_v6()) {
+            return std::nullopt;
+        }
+        return addr;
+    }
+    // More than one colon can only be a bare IPv6 address; exactly one is IPv4 with a port.
+    const auto colon = entry.find(':');
+    if (colon != std::string_view::npos && entry.find(':', colon + 1) == std::string_view::npos) {
+        if (!is_port(entry.substr(colon + 1))) {
+            return std::nullopt;
+        }
+        const auto addr = parse_literal(entry.substr(0, colon));
+        if (!addr || !addr->is_v4()) {
+            return std::nullopt;
+        }
+        return addr;
+    }
+    return parse_literal(entry);
+}
+
+// A dual-stack socket reports IPv4 peers as `::ffff:a.b.c.d`; one client must have one key for
+// rate limiting and one spelling in logs, whichever way it arrived.
+ip::address unmapped(const ip::address& addr)
+{
+    if (addr.is_v6() && addr.to_v6().is_v4_mapped()) {
+        return ip::make_address_v4(ip::v4_mapped, addr.to_v6());
+    }
+    return addr;
+}
+
+bool is_trusted(const ip::address& addr, std::span<const config::cidr> trusted)
+{
+    return std::any_of(trusted.begin(), trusted.end(),
+                       [&](const config::cidr& net) { return net.contains(addr); });
+}
+
+}  // namespace
+
+boost::asio::ip::address client_address(const boost::asio::ip::address& peer,
+                                        std::string_view x_forwarded_for,
+                                        std::span<const config::cidr> trusted)
+{
+    // API.md: the header is believed only when the hop that sent it is a trusted proxy.
+    if (!is_trusted(peer, trusted) || trim(x_forwarded_for).empty()) {
+        return unmapped(peer);
+    }
+
+    // Each proxy appends the address it received the request from, so reading from the right
+    // and stopping at the first hop we do not trust finds the last address that a trusted
+    // proxy vouched for. Everything left of it is client-controlled and could be forged.
+    ip::address nearest_trusted = peer;
+    std::string_view rest = x_forwarded_for;
+    for (;;) {
+        const auto comma = rest.rfind(',');
+        const auto entry =
+            trim(comma == std::string_view::npos ? rest : rest.substr(comma + 1));
+        const auto addr = parse_entry(entry);
+        if (!addr) {
+            return unmapped(nearest_trusted);
+        }
+        if (!is_trusted(*addr, trusted)) {
+            return unmapped(*addr);
+        }
+        nearest_trusted = *addr;
+        if (comma == std::string_view::npos) {
+            // Every hop is trusted: the left-most one is the client (nginx's real_ip_recursive).
+            return unmapped(nearest_trusted);
+        }
+        rest = rest.substr(0, comma);
+    }
+}
+
+}  // namespace analytics::http

@@ -1,0 +1,109 @@
+#include "http/message.hpp"
+
+#include <random>
+
+namespace analytics::http {
+
+namespace {
+
+bool id_char(char c) noexcept
+{
+    return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '.' ||
+           c == '_' || c == ':' || c == '-';
+}
+
+// A per-thread splitmix64 stream seeded once from the OS: request ids need to be unique, not
+// secret, and this keeps id generation off any lock.
+std::uint64_t next_random() noexcept
+{
+    thread_local std::uint64_t state = [] {
+        std::random_device rd;
+        return (std::uint64_t{rd()} << 32) ^ rd();
+    }();
+    std::uint64_t z = (state += 0x9e3779b97f4a7c15ULL);
+    z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+    z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+    return z ^ (z >> 31);
+}
+
+}  // namespace
+
+std::string_view to_string(method m) noexcept
+{
+    switch (m) {
+    case method::get:
+        return "GET";
+    case method::head:
+        return "HEAD";
+    case method::post:
+        return "POST";
+    case method::put:
+        return "PUT";
+    case method::patch:
+        return "PATCH";
+    case method::delete_:
+        return "DELETE";
+    case method::options:
+        return "OPTIONS";
+    case method::other:
+        break;
+    }
+    return "OTHER";
+}
+
+std::string_view response::get(std::string_view name) const noexcept
+{
+    for (const auto& h : headers) {
+        if (h.name.size() == name.size() &&
+            std::equal(h.name.begin(), h.name.end(), name.begin(), [](char a, char b) {
+                return std::tolower(static_cast<unsigned char>(a)) ==
+                       std::tolower(static_cast<unsigned char>(b));
+            })) {
+            return h.value;
+        }
+    }
+    return {};
+}
+
+bool valid_request_id(std::string_view id) noexcept
+{
+    if (id.empty() || id.size() > 128) {
+        return false;
+    }
+    for (char c : id) {
+        if (!id_char(c)) {
+            return false;
+        }
+    }
+    return true;
+}
+
+void request_context::assign_request_id(std::string_view from_client)
+{
+    if (valid_request_id(from_client)) {
+        std::copy(from_client.begin(), from_client.end(), id_.begin());
+        id_len_ = from_client.size();
+        return;
+    }
+    static constexpr char hex[] = "0123456789abcdef";
+    std::size_t pos = 0;
+    for (int word = 0; word < 2; ++word) {
+        std::uint64_t r = next_random();
+        for (int i = 0; i < 16; ++i) {
+            id_[pos++] = hex[r & 0xf];
+            r >>= 4;
+        }
+    }
+    id_len_ = pos;
+}
+
+request::request(method verb, std::string_view target, std::string_view body, const void* fields,
+                 header_lookup lookup, request_context& ctx) noexcept
+    : verb_(verb), target_(target), body_(body), fields_(fields), lookup_(lookup), ctx_(ctx)
+{
+    const auto q = target.find('?');
+    path_ = target.substr(0, q);
+    query_ = q == std::string_view::npos ? std::string_view{} : target.substr(q + 1);
+}
+
+}  // namespace analytics::http

@@ -1,0 +1,98 @@
+#pragma once
+// The HTTP request and response as handlers see them: plain values with no Beast types, so the
+// api/ and domain code compiles without Beast and only http/session.cpp knows the wire format.
+//
+// Thread safety: values owned by one session on one worker thread.
+
+#include "common/clock.hpp"
+
+#include <boost/asio/ip/address.hpp>
+#include <boost/container/static_vector.hpp>
+
+#include <array>
+#include <cstdint>
+#include <string>
+#include <string_view>
+
+namespace analytics::http {
+
+enum class method { get, head, post, put, patch, delete_, options, other };
+
+/// "GET", "POST", ... ("OTHER" for methods we do not route).
+std::string_view to_string(method m) noexcept;
+
+inline constexpr std::string_view json_content_type = "application/json; charset=utf-8";
+
+struct header_field {
+    std::string_view name;  // always a string literal
+    std::string value;
+};
+
+/// What a handler answers. The session adds Content-Length, X-Request-Id and Connection.
+struct response {
+    unsigned status = 200;
+    std::string body;
+    std::string_view content_type = json_content_type;
+    boost::container::static_vector<header_field, 16> headers;
+
+    /// Adds a header; `name` must outlive the response (use a literal).
+    void set(std::string_view name, std::string value)
+    {
+        headers.push_back({name, std::move(value)});
+    }
+
+    /// The value of a header set on this response, or empty.
+    std::string_view get(std::string_view name) const noexcept;
+};
+
+/// Per-request facts the session establishes before routing.
+class request_context {
+public:
+    /// API.md: the client's own X-Request-Id when it is 1-128 characters of [A-Za-z0-9._:-],
+    /// else a generated one (32 lowercase hex digits).
+    void assign_request_id(std::string_view from_client);
+    std::string_view request_id() const noexcept { return {id_.data(), id_len_}; }
+
+    boost::asio::ip::address client;  // after TRUSTED_PROXIES / X-Forwarded-For
+    boost::asio::ip::address peer;    // the socket's peer
+    common::clock::mono_time started{};
+    std::string_view route = "unmatched";  // the route template, for logs and metrics
+
+private:
+    std::array<char, 128> id_{};
+    std::size_t id_len_ = 0;
+};
+
+/// True when `id` is 1-128 characters of [A-Za-z0-9._:-].
+bool valid_request_id(std::string_view id) noexcept;
+
+class request {
+public:
+    using header_lookup = std::string_view (*)(const void* fields, std::string_view name);
+
+    request(method verb, std::string_view target, std::string_view body, const void* fields,
+            header_lookup lookup, request_context& ctx) noexcept;
+
+    method verb() const noexcept { return verb_; }
+    std::string_view target() const noexcept { return target_; }
+    std::string_view path() const noexcept { return path_; }
+    std::string_view query() const noexcept { return query_; }  // without the '?'
+    std::string_view body() const noexcept { return body_; }
+
+    /// The value of a request header (case-insensitive name), or empty when absent.
+    std::string_view header(std::string_view name) const { return lookup_(fields_, name); }
+
+    request_context& context() const noexcept { return ctx_; }
+
+private:
+    method verb_;
+    std::string_view target_;
+    std::string_view path_;
+    std::string_view query_;
+    std::string_view body_;
+    const void* fields_;
+    header_lookup lookup_;
+    request_context& ctx_;
+};
+
+}  // namespace analytics::http

@@ -1,0 +1,67 @@
+#include "http/router.hpp"
+
+#include "http/response.hpp"
+
+namespace analytics::http {
+
+void router::add(method m, std::string_view path, handler h)
+{
+    entries_.push_back({m, std::string(path), std::move(h)});
+}
+
+std::vector<router::route_info> router::routes() const
+{
+    std::vector<route_info> out;
+    out.reserve(entries_.size());
+    for (const auto& e : entries_) {
+        out.push_back({e.verb, e.path});
+    }
+    return out;
+}
+
+std::string router::allow_for(std::string_view path) const
+{
+    std::string allow;
+    auto append = [&allow](std::string_view m) {
+        if (!allow.empty()) {
+            allow.append(", ");
+        }
+        allow.append(m);
+    };
+    bool has_get = false;
+    for (const auto& e : entries_) {
+        if (e.path == path) {
+            append(to_string(e.verb));
+            has_get = has_get || e.verb == method::get;
+        }
+    }
+    if (has_get) {
+        append("HEAD");
+    }
+    return allow;
+}
+
+net::awaitable<response> router::dispatch(request& req) const
+{
+    const method wanted = req.verb() == method::head ? method::get : req.verb();
+    const entry* path_match = nullptr;
+    for (const auto& e : entries_) {
+        if (e.path != req.path()) {
+            continue;
+        }
+        path_match = &e;
+        if (e.verb == wanted) {
+            req.context().route = e.path;
+            co_return co_await e.fn(req);
+        }
+    }
+    if (path_match == nullptr) {
+        co_return error_response(404, "NOT_FOUND", "No route for this path");
+    }
+    req.context().route = path_match->path;
+    auto r = error_response(405, "METHOD_NOT_ALLOWED", "Method not allowed for this path");
+    r.set("Allow", allow_for(req.path()));
+    co_return r;
+}
+
+}  // namespace analytics::http

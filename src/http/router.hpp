@@ -1,0 +1,49 @@
+#pragma once
+// Routes a request by method and exact path to its handler. API.md: unknown path 404
+// NOT_FOUND; a known path with the wrong method 405 METHOD_NOT_ALLOWED with `Allow`.
+// HEAD is served by a path's GET handler (the session drops the body).
+//
+// Thread safety: built once per worker before serving, then only read.
+
+#include "common/asio.hpp"
+#include "http/message.hpp"
+
+#include <functional>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace analytics::http {
+
+using handler = std::function<net::awaitable<response>(request&)>;
+
+class router {
+public:
+    /// Registers `h` for `m` on `path` (e.g. "/api/metrics"). The path doubles as the route
+    /// name in logs and metrics, so it must be a template, never a raw client path.
+    void add(method m, std::string_view path, handler h);
+
+    /// Finds the handler and runs it; answers 404/405 itself. Sets request.context().route.
+    net::awaitable<response> dispatch(request& req) const;
+
+    struct route_info {
+        method verb;
+        std::string path;
+    };
+    /// Every registered (method, path), in registration order.
+    std::vector<route_info> routes() const;
+
+private:
+    struct entry {
+        method verb;
+        std::string path;
+        handler fn;
+    };
+
+    /// The Allow header value for a path ("GET, HEAD, POST"), or empty when no route has it.
+    std::string allow_for(std::string_view path) const;
+
+    std::vector<entry> entries_;
+};
+
+}  // namespace analytics::http

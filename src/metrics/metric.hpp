@@ -1,0 +1,51 @@
+#pragma once
+// A metric point and the validation of the POST /api/metrics body.
+//
+// API.md § Metric body: `timestamp` RFC 3339 (required), `value` finite number (required;
+// NaN/Infinity/strings rejected), `type` 1-64 characters of [A-Za-z0-9_.:-] (required).
+// Unknown fields are ignored.
+//
+// Thread safety: pure functions.
+
+#include "common/field_error.hpp"
+#include "common/rfc3339.hpp"
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace analytics::metrics {
+
+struct metric {
+    common::timestamp timestamp;
+    double value = 0;
+    std::string type;
+};
+
+inline constexpr std::size_t max_type_length = 64;
+
+/// True when `type` is 1-64 characters of [A-Za-z0-9_.:-]. Checked before a type goes near a
+/// Redis key.
+bool is_valid_type(std::string_view type) noexcept;
+
+struct parse_outcome {
+    enum class status { ok, invalid_json, invalid };
+
+    status result = status::ok;
+    metric value;                             // when ok
+    std::vector<common::field_error> errors;  // when invalid, one per failing field
+};
+
+/// Parses and validates a request body. Bodies that are not JSON (or nest deeper than 32
+/// levels) are invalid_json (400); JSON that breaks the schema is invalid (422) with every
+/// failing field listed.
+parse_outcome parse_metric(std::string_view body);
+
+/// The shortest text that reads back as exactly `v` (e.g. "75.5", "1e+21"); valid JSON
+/// (`null` for a non-finite value).
+std::string format_value(double v);
+
+/// Appends the same text to `out`.
+void append_value(std::string& out, double v);
+
+}  // namespace analytics::metrics

@@ -1,0 +1,100 @@
+#pragma once
+// The per-client rate limit of API.md § Rate limiting: a sliding window counter kept in Redis,
+// so every API instance shares one count, decided and counted atomically by one Lua script per
+// request (EVALSHA) on the Redis server's clock, so instances with skewed clocks agree.
+//
+// Redis layout: one hash per client, `ratelimit:{<client>}` (hash-tagged, so it can live on a
+// Redis Cluster), with fields w (a window index), c (that window's count) and p (the count of
+// the window before it); it expires two windows after the last admitted request, when neither
+// count weighs anything any more. One key, named in KEYS, because Redis requires a script's keys
+// to be declared (per-window keys would have to be derived inside the script).
+//
+// Fast paths, so that neither a refused flood nor a Redis outage costs a Redis round trip or a
+// wait: a client Redis refused is refused from memory until its Retry-After has passed; when
+// Redis fails (not connected: at once; slow: after `redis_timeout`) the limiter decides without
+// it: RATE_LIMIT_FAILURE_MODE=local asks the process's local_backstop, `open` allows everything
+// (API.md: fail open). An outage is logged once per process, through outage_log.
+//
+// Owns the refusal memory and the script's constant arguments; refers to the worker's Redis
+// client and the process-wide backstop and outage log, which must outlive it.
+//
+// Thread safety: one instance per worker thread, used only from the thread that runs its Redis
+// client's io_context; it takes no lock of its own.
+
+#include "common/asio.hpp"
+#include "common/clock.hpp"
+#include "config/settings.hpp"
+#include "ratelimit/decision.hpp"
+#include "ratelimit/local_backstop.hpp"
+#include "ratelimit/outage_log.hpp"
+#include "ratelimit/refusal_memory.hpp"
+#include "ratelimit/window_math.hpp"
+#include "redis/client.hpp"
+#include "redis/reply.hpp"
+#include "redis/script.hpp"
+
+#include <array>
+#include <chrono>
+#include <optional>
+#include <string>
+#include <string_view>
+
+namespace analytics::ratelimit {
+
+/// What the script answers: whether it admitted (and counted) the request, and the counters it
+/// read before doing so.
+struct script_answer {
+    bool admitted = false;
+    window_sample sample;
+};
+
+class sliding_window_limiter {
+public:
+    /// Throws config::config_error when the options are out of the arithmetic's range
+    /// (window_policy::checked).
+    sliding_window_limiter(redis::client& redis, const config::ratelimit_options& options,
+                           std::chrono::milliseconds redis_timeout, local_backstop& backstop,
+                           outage_log& outages, const common::clock& clock);
+    ~sliding_window_limiter();
+
+    sliding_window_limiter(const sliding_window_limiter&) = delete;
+    sliding_window_limiter& operator=(const sliding_window_limiter&) = delete;
+
+    /// RATE_LIMIT_ENABLED. check() does not look at it; ratelimit::limit() does, and leaves the
+    /// route unwrapped when it is false.
+    bool enabled() const noexcept { return options_.enabled; }
+
+    const window_policy& policy() const noexcept { return policy_; }
+
+    /// Decides one request of `client` (an address as text) and counts it when allowed.
+    /// Never fails: Redis errors turn into fail_open or local_backstop decisions. The string
+    /// viewed by `client` must stay alive until the co_await completes.
+    net::awaitable<decision> check(std::string_view client);
+
+    /// The Lua script. KEYS[1] = key_for(client); ARGV = limit, window in ms, and optionally the
+    /// time in ms, which replaces the server's TIME (the tests' way to reach window boundaries).
+    static const redis::script& script();
+
+    /// `ratelimit:{<client>}`.
+    static std::string key_for(std::string_view client);
+
+    /// Reads the script's reply, {admitted, previous, current, elapsed_ms}; nullopt for any
+    /// other shape (an error reply, a negative number).
+    static std::optional<script_answer> read_answer(const redis::reply& r);
+
+private:
+    decision without_redis(std::string_view client, std::string_view error);
+
+    redis::client& redis_;
+    config::ratelimit_options options_;
+    window_policy policy_;
+    std::chrono::milliseconds redis_timeout_;
+    local_backstop& backstop_;
+    outage_log& outages_;
+    const common::clock& clock_;
+    refusal_memory refusals_;
+    bool failing_ = false;             // this worker's last Redis call failed
+    std::array<std::string, 2> args_;  // limit, window in ms: formatted once
+};
+
+}  // namespace analytics::ratelimit

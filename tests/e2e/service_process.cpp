@@ -1,0 +1,193 @@
+#include "e2e/service_process.hpp"
+
+#include "support/redis_server.hpp"
+
+#include <gtest/gtest.h>
+
+#include <fcntl.h>
+#include <spawn.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cerrno>
+#include <csignal>
+#include <cstring>
+#include <stdexcept>
+#include <sys/wait.h>
+
+extern char** environ;
+
+namespace analytics::test {
+
+std::map<std::string, std::string> service_process::default_env()
+{
+    return {
+        {"APP_HOST", "127.0.0.1"},
+        {"APP_PORT", "0"},
+        {"APP_THREADS", "2"},
+        {"REDIS_HOST", redis_test_host()},
+        {"REDIS_PORT", std::to_string(redis_test_port())},
+        {"LOG_LEVEL", "INFO"},
+        {"EXTERNAL_SERVICE_FAILURE_RATE", "0"},
+    };
+}
+
+service_process::service_process(std::map<std::string, std::string> env, bool wait_for_redis)
+{
+    auto full = default_env();
+    for (auto& [k, v] : env) {
+        full[k] = v;
+    }
+    // Start from the parent's environment (sanitizer options, PATH) minus our variables.
+    std::vector<std::string> storage;
+    for (char** e = environ; *e != nullptr; ++e) {
+        std::string kv = *e;
+        const auto eq = kv.find('=');
+        if (eq != std::string::npos && full.count(kv.substr(0, eq)) == 0) {
+            storage.push_back(std::move(kv));
+        }
+    }
+    for (auto& [k, v] : full) {
+        storage.push_back(k + "=" + v);
+    }
+    std::vector<char*> envp;
+    for (auto& s : storage) {
+        envp.push_back(s.data());
+    }
+    envp.push_back(nullptr);
+
+    int fds[2];
+    if (::pipe2(fds, O_CLOEXEC) != 0) {
+        throw std::runtime_error("pipe2 failed");
+    }
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
+    // The child runs in a directory without a .env file so only our variables apply.
+    posix_spawn_file_actions_addchdir_np(&actions, "/");
+    std::string binary = ANALYTICS_BINARY_PATH;
+    char* argv[] = {binary.data(), nullptr};
+    const int rc = ::posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv, envp.data());
+    posix_spawn_file_actions_destroy(&actions);
+    ::close(fds[1]);
+    if (rc != 0) {
+        ::close(fds[0]);
+        throw std::runtime_error(std::string("posix_spawn failed: ") + std::strerror(rc));
+    }
+    reader_ = std::thread([this, fd = fds[0]] { read_output(fd); });
+
+    auto line = wait_for_line("\"server.listening\"", std::chrono::seconds(30));
+    if (!line) {
+        throw std::runtime_error("analytics-api did not report listening");
+    }
+    const auto pos = line->find("\"port\":");
+    port_ = static_cast<std::uint16_t>(std::stoi(line->substr(pos + 7)));
+    if (wait_for_redis) {
+        const auto threads = static_cast<std::size_t>(std::stoul(full.at("APP_THREADS")));
+        if (!wait_for_lines("\"redis.connected\"", threads, std::chrono::seconds(10))) {
+            throw std::runtime_error("analytics-api did not connect to Redis");
+        }
+    }
+}
+
+bool service_process::wait_for_lines(const std::string& needle, std::size_t count,
+                                     std::chrono::milliseconds timeout) const
+{
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, timeout, [&] {
+        std::size_t seen = 0;
+        for (const auto& l : lines_) {
+            seen += l.find(needle) != std::string::npos ? 1 : 0;
+        }
+        return seen >= count || eof_;
+    }) && std::count_if(lines_.begin(), lines_.end(), [&](const std::string& l) {
+              return l.find(needle) != std::string::npos;
+          }) >= static_cast<std::ptrdiff_t>(count);
+}
+
+service_process::~service_process()
+{
+    if (!exit_status_) {
+        ::kill(pid_, SIGKILL);
+        int status = 0;
+        ::waitpid(pid_, &status, 0);
+    }
+    if (reader_.joinable()) {
+        reader_.join();
+    }
+}
+
+void service_process::signal(int sig)
+{
+    ::kill(pid_, sig);
+}
+
+std::optional<int> service_process::wait_exit(std::chrono::milliseconds timeout)
+{
+    if (exit_status_) {
+        return exit_status_;
+    }
+    const auto until = std::chrono::steady_clock::now() + timeout;
+    while (std::chrono::steady_clock::now() < until) {
+        int status = 0;
+        const pid_t r = ::waitpid(pid_, &status, WNOHANG);
+        if (r == pid_) {
+            exit_status_ = WIFEXITED(status) ? WEXITSTATUS(status) : -WTERMSIG(status);
+            return exit_status_;
+        }
+        std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    return std::nullopt;
+}
+
+void service_process::read_output(int fd)
+{
+    std::string pending;
+    char buf[4096];
+    for (;;) {
+        const ssize_t n = ::read(fd, buf, sizeof buf);
+        if (n < 0 && errno == EINTR) {
+            continue;
+        }
+        if (n <= 0) {
+            break;
+        }
+        pending.append(buf, static_cast<std::size_t>(n));
+        std::size_t nl;
+        while ((nl = pending.find('\n')) != std::string::npos) {
+            std::lock_guard lock(mutex_);
+            lines_.push_back(pending.substr(0, nl));
+            pending.erase(0, nl + 1);
+            changed_.notify_all();
+        }
+    }
+    ::close(fd);
+    std::lock_guard lock(mutex_);
+    eof_ = true;
+    changed_.notify_all();
+}
+
+std::vector<std::string> service_process::lines() const
+{
+    std::lock_guard lock(mutex_);
+    return lines_;
+}
+
+std::optional<std::string> service_process::wait_for_line(const std::string& needle,
+                                                          std::chrono::milliseconds timeout) const
+{
+    std::unique_lock lock(mutex_);
+    std::optional<std::string> found;
+    changed_.wait_for(lock, timeout, [&] {
+        for (const auto& l : lines_) {
+            if (l.find(needle) != std::string::npos) {
+                found = l;
+                return true;
+            }
+        }
+        return eof_;
+    });
+    return found;
+}
+
+}  // namespace analytics::test

@@ -1,0 +1,151 @@
+#include "metrics/metric.hpp"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace analytics::metrics {
+namespace {
+
+using status = parse_outcome::status;
+
+parse_outcome parse(const std::string& body)
+{
+    return parse_metric(body);
+}
+
+std::vector<std::string> failing_fields(const parse_outcome& o)
+{
+    std::vector<std::string> out;
+    for (const auto& e : o.errors) {
+        out.push_back(e.field);
+    }
+    return out;
+}
+
+TEST(parse_metric, accepts_the_seed_example)
+{
+    auto o = parse(R"({"timestamp":"2026-02-19T12:00:00Z","value":75.5,"type":"cpu_usage"})");
+    ASSERT_EQ(o.result, status::ok);
+    EXPECT_EQ(o.value.type, "cpu_usage");
+    EXPECT_EQ(o.value.value, 75.5);
+    EXPECT_EQ(common::format_rfc3339(o.value.timestamp), "2026-02-19T12:00:00Z");
+}
+
+TEST(parse_metric, normalises_an_offset_to_utc_and_keeps_fractions)
+{
+    auto o = parse(R"({"timestamp":"2026-02-19T14:00:00.250+02:00","value":1,"type":"t"})");
+    ASSERT_EQ(o.result, status::ok);
+    EXPECT_EQ(common::format_rfc3339(o.value.timestamp), "2026-02-19T12:00:00.250Z");
+}
+
+TEST(parse_metric, accepts_integers_negative_numbers_and_exponents)
+{
+    EXPECT_EQ(parse(R"({"timestamp":"2026-02-19T12:00:00Z","value":70,"type":"t"})").value.value,
+              70);
+    EXPECT_EQ(parse(R"({"timestamp":"2026-02-19T12:00:00Z","value":-3.5,"type":"t"})").value.value,
+              -3.5);
+    EXPECT_EQ(parse(R"({"timestamp":"2026-02-19T12:00:00Z","value":1e3,"type":"t"})").value.value,
+              1000);
+}
+
+TEST(parse_metric, ignores_unknown_fields)
+{
+    auto o = parse(
+        R"({"timestamp":"2026-02-19T12:00:00Z","value":1,"type":"t","host":"a","tags":[1,2]})");
+    EXPECT_EQ(o.result, status::ok);
+}
+
+TEST(parse_metric, reports_unparseable_json_as_invalid_json)
+{
+    for (const std::string body : {"", "{", "not json", R"({"value":1,})", "{'a':1}",
+                                   R"({"value":NaN})", R"({"value":Infinity})"}) {
+        EXPECT_EQ(parse(body).result, status::invalid_json) << body;
+    }
+}
+
+TEST(parse_metric, reports_nesting_deeper_than_32_as_invalid_json)
+{
+    std::string deep(40, '[');
+    deep += std::string(40, ']');
+    EXPECT_EQ(parse(R"({"x":)" + deep + "}").result, status::invalid_json);
+}
+
+TEST(parse_metric, requires_an_object)
+{
+    for (const std::string body : {"[]", "1", "\"x\"", "null", "true"}) {
+        auto o = parse(body);
+        EXPECT_EQ(o.result, status::invalid) << body;
+        EXPECT_EQ(failing_fields(o), std::vector<std::string>{"body"});
+    }
+}
+
+TEST(parse_metric, lists_every_missing_field)
+{
+    auto o = parse("{}");
+    EXPECT_EQ(o.result, status::invalid);
+    EXPECT_EQ(failing_fields(o), (std::vector<std::string>{"timestamp", "value", "type"}));
+    auto nulls = parse(R"({"timestamp":null,"value":null,"type":null})");
+    EXPECT_EQ(failing_fields(nulls), (std::vector<std::string>{"timestamp", "value", "type"}));
+}
+
+TEST(parse_metric, rejects_values_that_are_not_finite_numbers)
+{
+    for (const std::string v : {R"("75.5")", "true", "[1]", "{}", "1e400", "-1e400"}) {
+        auto o = parse(R"({"timestamp":"2026-02-19T12:00:00Z","type":"t","value":)" + v + "}");
+        EXPECT_EQ(o.result, status::invalid) << v;
+        EXPECT_EQ(failing_fields(o), std::vector<std::string>{"value"}) << v;
+    }
+}
+
+TEST(parse_metric, rejects_bad_timestamps)
+{
+    for (const std::string ts :
+         {R"("2026-02-19")", R"("2026-02-19T12:00:00")", R"("2026-02-30T12:00:00Z")",
+          R"("yesterday")", "1771502400", R"("")"}) {
+        auto o = parse(R"({"value":1,"type":"t","timestamp":)" + ts + "}");
+        EXPECT_EQ(o.result, status::invalid) << ts;
+        EXPECT_EQ(failing_fields(o), std::vector<std::string>{"timestamp"}) << ts;
+    }
+}
+
+TEST(parse_metric, rejects_bad_types)
+{
+    const std::vector<std::string> bad_types{R"("")",
+                                             R"("has space")",
+                                             R"("a/b")",
+                                             R"("{tag}")",
+                                             R"("caf\u00e9")",
+                                             "12",
+                                             "\"" + std::string(65, 'x') + "\""};
+    for (const auto& t : bad_types) {
+        auto o = parse(R"({"value":1,"timestamp":"2026-02-19T12:00:00Z","type":)" + t + "}");
+        EXPECT_EQ(o.result, status::invalid) << t;
+        EXPECT_EQ(failing_fields(o), std::vector<std::string>{"type"}) << t;
+    }
+}
+
+TEST(is_valid_type, allows_exactly_the_contract_alphabet_up_to_64)
+{
+    EXPECT_TRUE(is_valid_type("cpu_usage"));
+    EXPECT_TRUE(is_valid_type("a.b:c-d_E9"));
+    EXPECT_TRUE(is_valid_type(std::string(64, 'x')));
+    EXPECT_FALSE(is_valid_type(std::string(65, 'x')));
+    EXPECT_FALSE(is_valid_type(""));
+    EXPECT_FALSE(is_valid_type("a*"));
+    EXPECT_FALSE(is_valid_type("a|b"));
+    EXPECT_FALSE(is_valid_type(std::string("a\0b", 3)));
+}
+
+TEST(format_value, is_the_shortest_exact_json_number)
+{
+    EXPECT_EQ(format_value(75.5), "75.5");
+    EXPECT_EQ(format_value(70), "70");
+    EXPECT_EQ(format_value(0.1), "0.1");
+    EXPECT_EQ(format_value(-0.0), "-0");
+    EXPECT_EQ(format_value(1e21), "1e+21");
+    EXPECT_EQ(format_value(1.0 / 0.0), "null");
+}
+
+}  // namespace
+}  // namespace analytics::metrics

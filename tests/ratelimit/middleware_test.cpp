@@ -1,0 +1,209 @@
+// The middleware and the limiter's paths that need no Redis server: the Redis client here is
+// never run, so every call fails at once with not_connected, as during an outage, and no
+// socket is opened.
+
+#include "ratelimit/middleware.hpp"
+
+#include "support/fake_clock.hpp"
+#include "support/run_coro.hpp"
+
+#include <gtest/gtest.h>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/address.hpp>
+
+#include <chrono>
+#include <string>
+#include <vector>
+
+namespace analytics::ratelimit {
+namespace {
+
+using namespace std::chrono_literals;
+
+std::string_view no_header(const void*, std::string_view)
+{
+    return {};
+}
+
+class rate_limit_middleware : public ::testing::Test {
+protected:
+    rate_limit_middleware() : redis_(ioc_.get_executor(), redis::client_options{}) {}
+    ~rate_limit_middleware() override { redis_.stop(); }
+
+    config::ratelimit_options options(std::uint32_t requests,
+                                      config::failure_mode mode = config::failure_mode::local)
+    {
+        config::ratelimit_options o;
+        o.requests = requests;
+        o.window = 60s;
+        o.on_redis_failure = mode;
+        return o;
+    }
+
+    // Sends one request from `client` through `h`.
+    http::response send(const http::handler& h, std::string_view client)
+    {
+        http::request_context ctx;
+        ctx.client = boost::asio::ip::make_address(std::string(client));
+        http::request req(http::method::post, "/api/metrics", "{}", nullptr, &no_header, ctx);
+        return run(h(req));
+    }
+
+    // run_coro leaves the io_context stopped once it runs out of work; restart it each time.
+    template <class T>
+    T run(net::awaitable<T> aw)
+    {
+        ioc_.restart();
+        return test::run_coro(ioc_, std::move(aw));
+    }
+
+    // A handler that counts its calls and answers 201.
+    http::handler created()
+    {
+        return [this](http::request&) -> net::awaitable<http::response> {
+            ++handler_calls_;
+            http::response r;
+            r.status = 201;
+            co_return r;
+        };
+    }
+
+    net::io_context ioc_;
+    redis::client redis_;
+    test::fake_clock clock_;
+    int handler_calls_ = 0;
+};
+
+TEST_F(rate_limit_middleware, refuses_with_429_before_the_handler_once_the_limit_is_used)
+{
+    const auto o = options(3);
+    local_backstop backstop(o, clock_);
+    outage_log outages(clock_);
+    sliding_window_limiter limiter(redis_, o, 100ms, backstop, outages, clock_);
+    const http::handler h = limit(limiter, created());
+
+    for (int i = 0; i < 3; ++i) {
+        const http::response r = send(h, "203.0.113.7");
+        EXPECT_EQ(r.status, 201U);
+        EXPECT_EQ(r.get("X-RateLimit-Limit"), "3");
+        EXPECT_EQ(r.get("X-RateLimit-Remaining"), std::to_string(2 - i));
+    }
+    const http::response refused = send(h, "203.0.113.7");
+    EXPECT_EQ(refused.status, 429U);
+    EXPECT_FALSE(refused.get("Retry-After").empty());
+    EXPECT_EQ(handler_calls_, 3);
+
+    // Another client has its own count.
+    EXPECT_EQ(send(h, "2001:db8::7").status, 201U);
+}
+
+TEST_F(rate_limit_middleware, decides_through_the_local_backstop_while_redis_is_not_connected)
+{
+    const auto o = options(10);
+    local_backstop backstop(o, clock_);
+    outage_log outages(clock_);
+    sliding_window_limiter limiter(redis_, o, 100ms, backstop, outages, clock_);
+
+    int allowed = 0;
+    for (int i = 0; i < 50; ++i) {
+        const decision d = run(limiter.check("198.51.100.1"));
+        EXPECT_EQ(d.source, decision_source::local_backstop);
+        allowed += d.allowed ? 1 : 0;
+    }
+    EXPECT_EQ(allowed, 10);
+    EXPECT_TRUE(outages.active());
+    EXPECT_EQ(outages.outages(), 1U);
+    EXPECT_EQ(outages.requests_without_redis(), 50U);
+}
+
+TEST_F(rate_limit_middleware, allows_everything_without_headers_in_open_mode_while_redis_is_down)
+{
+    const auto o = options(1, config::failure_mode::open);
+    local_backstop backstop(o, clock_);
+    outage_log outages(clock_);
+    sliding_window_limiter limiter(redis_, o, 100ms, backstop, outages, clock_);
+    const http::handler h = limit(limiter, created());
+
+    for (int i = 0; i < 20; ++i) {
+        const http::response r = send(h, "203.0.113.7");
+        EXPECT_EQ(r.status, 201U);
+        EXPECT_TRUE(r.get("X-RateLimit-Limit").empty());
+    }
+    EXPECT_EQ(handler_calls_, 20);
+    EXPECT_EQ(backstop.size(), 0U);
+    EXPECT_EQ(outages.outages(), 1U);
+}
+
+TEST_F(rate_limit_middleware, passes_every_request_through_untouched_when_disabled)
+{
+    auto o = options(1);
+    o.enabled = false;
+    local_backstop backstop(o, clock_);
+    outage_log outages(clock_);
+    sliding_window_limiter limiter(redis_, o, 100ms, backstop, outages, clock_);
+    const http::handler h = limit(limiter, created());
+
+    for (int i = 0; i < 5; ++i) {
+        const http::response r = send(h, "203.0.113.7");
+        EXPECT_EQ(r.status, 201U);
+        EXPECT_TRUE(r.headers.empty());
+    }
+    EXPECT_EQ(outages.requests_without_redis(), 0U);
+}
+
+TEST_F(rate_limit_middleware, marks_the_worker_recovered_when_the_limiter_goes_away_mid_outage)
+{
+    const auto o = options(10);
+    local_backstop backstop(o, clock_);
+    outage_log outages(clock_);
+    {
+        sliding_window_limiter limiter(redis_, o, 100ms, backstop, outages, clock_);
+        run(limiter.check("198.51.100.1"));
+        EXPECT_TRUE(outages.active());
+    }
+    EXPECT_FALSE(outages.active());
+}
+
+TEST(sliding_window_limiter, names_one_hash_tagged_key_per_client)
+{
+    EXPECT_EQ(sliding_window_limiter::key_for("203.0.113.7"), "ratelimit:{203.0.113.7}");
+    EXPECT_EQ(sliding_window_limiter::key_for("2001:db8::1"), "ratelimit:{2001:db8::1}");
+}
+
+TEST(sliding_window_limiter, reads_only_the_reply_shape_its_script_returns)
+{
+    redis::reply good;
+    good.type = redis::reply::kind::array;
+    for (const std::int64_t v : {1, 4, 2, 30'000}) {
+        redis::reply e;
+        e.type = redis::reply::kind::integer;
+        e.integer = v;
+        good.elements.push_back(e);
+    }
+    const auto answer = sliding_window_limiter::read_answer(good);
+    ASSERT_TRUE(answer);
+    EXPECT_TRUE(answer->admitted);
+    EXPECT_EQ(answer->sample.previous, 4);
+    EXPECT_EQ(answer->sample.current, 2);
+    EXPECT_EQ(answer->sample.elapsed_ms, 30'000);
+
+    redis::reply error;
+    error.type = redis::reply::kind::error;
+    error.str = "ERR something";
+    EXPECT_FALSE(sliding_window_limiter::read_answer(error));
+
+    redis::reply short_array = good;
+    short_array.elements.pop_back();
+    EXPECT_FALSE(sliding_window_limiter::read_answer(short_array));
+
+    redis::reply wrong_element = good;
+    wrong_element.elements[1].type = redis::reply::kind::string;
+    EXPECT_FALSE(sliding_window_limiter::read_answer(wrong_element));
+
+    redis::reply negative = good;
+    negative.elements[2].integer = -1;
+    EXPECT_FALSE(sliding_window_limiter::read_answer(negative));
+}
+
+}  // namespace
+}  // namespace analytics::ratelimit

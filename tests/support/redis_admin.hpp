@@ -1,0 +1,79 @@
+#pragma once
+// Tools for tests that arrange a Redis server from the outside: a blocking admin connection
+// (FLUSHDB, CLIENT KILL, CLIENT PAUSE, reading keys back), and private redis-server processes on
+// free ports for tests that kill, stop or configure a server.
+
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+
+#include <chrono>
+#include <cstdint>
+#include <initializer_list>
+#include <string>
+#include <string_view>
+#include <sys/types.h>
+#include <vector>
+
+namespace analytics::test {
+
+/// A blocking connection, deliberately independent of the client under test.
+class admin_connection {
+public:
+    explicit admin_connection(std::uint16_t port, std::string_view password = {});
+
+    /// Sends one command and returns its reply as text: "+OK", ":1", "-ERR ...", "$value",
+    /// "$nil", or an array as "*n" followed by its elements, space separated.
+    std::string command(std::initializer_list<std::string_view> args);
+    std::string command(const std::vector<std::string>& args);
+
+    /// An integer reply as a number (throws on any other reply).
+    long long integer(std::initializer_list<std::string_view> args);
+
+private:
+    std::string read_line();
+    std::string read_reply();
+
+    boost::asio::io_context ioc_;
+    boost::asio::ip::tcp::socket socket_;
+    std::string buffer_;
+};
+
+/// A loopback port nobody listens on right now: bind to port 0, read the port, let it go.
+std::uint16_t free_port();
+
+/// Waits until a server on `port` answers PING; throws after `limit`.
+void wait_until_answering(std::uint16_t port, std::string_view password,
+                          std::chrono::milliseconds limit = std::chrono::seconds(5));
+
+/// A private redis-server on a free port with its own temporary directory. Killed by PID when
+/// the object goes.
+class redis_process {
+public:
+    explicit redis_process(std::vector<std::string> extra_args = {}, std::string password = {});
+    ~redis_process();
+
+    redis_process(const redis_process&) = delete;
+    redis_process& operator=(const redis_process&) = delete;
+
+    /// Starts the server (again, on the same port and directory) and waits until it answers.
+    void start();
+
+    /// Kills the server with SIGKILL, as a crash would, and reaps it.
+    void kill();
+
+    /// Freezes the server (SIGSTOP): connections stay open, nothing is answered.
+    void freeze();
+    void thaw();
+
+    std::uint16_t port() const { return port_; }
+    const std::string& dir() const { return dir_; }
+
+private:
+    std::uint16_t port_;
+    std::vector<std::string> extra_args_;
+    std::string password_;
+    std::string dir_;
+    pid_t pid_ = -1;
+};
+
+}  // namespace analytics::test
