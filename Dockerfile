@@ -8,7 +8,8 @@
 #   docker run --rm -p 127.0.0.1:8000:8000 -e REDIS_HOST=host.docker.internal resilient-analytics-api
 #
 # Configuration is the environment (analytics-api --help lists every variable); docker-compose.yml
-# passes the variables of .env through. Works with the classic builder and with BuildKit.
+# passes the variables of .env through. Uses nothing beyond the classic builder (docker-compose
+# 1.29 builds with it); BuildKit reads it the same.
 
 FROM debian:bookworm AS build
 WORKDIR /src
@@ -26,7 +27,7 @@ RUN if [ -n "$BUILD_CA_CERTS" ]; then \
         && export NODE_EXTRA_CA_CERTS=/tmp/build-ca.pem; \
     fi \
     && sed -i 's/\r$//' scripts/install-deps.sh \
-    && bash scripts/install-deps.sh \
+    && bash scripts/install-deps.sh --build \
     && rm -rf /var/lib/apt/lists/* /root/.npm /tmp/build-ca.pem
 # Everything else the build reads; .dockerignore keeps build trees, tests, .git and .env out.
 COPY . .

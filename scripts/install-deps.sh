@@ -4,23 +4,38 @@
 # Idempotent: prints nothing and exits 0 when everything is already present.
 #
 #   scripts/install-deps.sh            build + test dependencies
+#   scripts/install-deps.sh --build    only what compiling the binary needs (the Docker build stage)
 #   scripts/install-deps.sh --runtime  only what the built binary needs to run
+#   scripts/install-deps.sh --fuzz     only clang and libFuzzer, for scripts/fuzz.sh (kept out of
+#                                      the default set so the Docker build stage does not carry them)
 set -euo pipefail
 
 build_pkgs=(
     build-essential cmake ninja-build pkg-config git ca-certificates
     libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
     libhiredis-dev libspdlog-dev libfmt-dev
+)
+# Tests and benchmarks: GoogleTest and Google Benchmark, the servers they start (Redis, nginx as
+# the HTTP ceiling), load generators, and promtool (from prometheus) to lint /metrics.
+test_pkgs=(
     libgtest-dev libgmock-dev libbenchmark-dev
-    redis-server redis-tools curl wrk procps nginx
+    redis-server redis-tools curl wrk procps nginx prometheus
 )
 runtime_pkgs=(
     libboost-json1.81.0 libboost-url1.81.0 libhiredis0.14 libspdlog1.10 libfmt9 ca-certificates curl
 )
 
-pkgs=("${build_pkgs[@]}")
-if [[ "${1:-}" == "--runtime" ]]; then
+# The fuzz targets (fuzz/, issue 10) need clang's -fsanitize=fuzzer: libFuzzer and the clang
+# sanitizer runtimes are in libclang-rt-14-dev.
+fuzz_pkgs=(clang libclang-rt-14-dev)
+
+pkgs=("${build_pkgs[@]}" "${test_pkgs[@]}")
+if [[ "${1:-}" == "--build" ]]; then
+    pkgs=("${build_pkgs[@]}")
+elif [[ "${1:-}" == "--runtime" ]]; then
     pkgs=("${runtime_pkgs[@]}")
+elif [[ "${1:-}" == "--fuzz" ]]; then
+    pkgs=("${fuzz_pkgs[@]}")
 fi
 
 missing=()
@@ -48,6 +63,9 @@ fi
 # changed (a stamp in node_modules records the one installed). A tree without those folders, such
 # as the Docker image's dependency layer, which copies this script alone, needs none of it; nor
 # does --runtime: the binary carries the documentation.
+if [[ "${1:-}" == "--fuzz" ]]; then
+    exit 0
+fi
 if [[ "${1:-}" != "--runtime" ]]; then
     root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
     npm_dirs=()

@@ -4,6 +4,8 @@
 #include "common/query.hpp"
 #include "http/response.hpp"
 
+#include "telemetry/registry.hpp"
+
 namespace analytics::api {
 
 namespace {
@@ -11,11 +13,14 @@ namespace {
 constexpr unsigned default_list_limit = 100;
 constexpr unsigned max_list_limit = 1000;
 
-http::response storage_unavailable(std::string_view request_id, std::string_view operation,
+http::response storage_unavailable(common::degraded_mode& storage_down,
+                                   const http::request_context& ctx, std::string_view operation,
                                    const boost::system::error_code& ec)
 {
-    log::warn("metrics.storage_unavailable",
-              {{"request_id", request_id}, {"operation", operation}, {"error", ec.message()}});
+    storage_down.occurred({{"request_id", ctx.request_id()},
+                           {"trace_id", ctx.trace_id()},
+                           {"operation", operation},
+                           {"error", ec.message()}});
     return http::error_response(503, "STORAGE_UNAVAILABLE",
                                 "Metric storage is unavailable, try again later");
 }
@@ -29,8 +34,9 @@ http::response invalid_query()
 }  // namespace
 
 metrics_handlers::metrics_handlers(metrics::metric_store& store,
-                                   metrics::summary_service& summaries)
-    : store_(store), summaries_(summaries)
+                                   metrics::summary_service& summaries,
+                                   common::degraded_mode& storage_down)
+    : store_(store), summaries_(summaries), storage_down_(storage_down)
 {
 }
 
@@ -45,8 +51,10 @@ net::awaitable<http::response> metrics_handlers::ingest(http::request& req)
     }
     const auto& m = parsed.value;
     if (auto stored = co_await store_.add(m); !stored) {
-        co_return storage_unavailable(req.context().request_id(), "ingest", stored.error());
+        co_return storage_unavailable(storage_down_, req.context(), "ingest", stored.error());
     }
+    storage_down_.recovered();
+    telemetry::local().add(telemetry::counter::metrics_ingested);
     std::string body;
     body.reserve(96 + m.type.size());
     body.append(R"({"message":"Metric received","timestamp":")");
@@ -85,8 +93,9 @@ net::awaitable<http::response> metrics_handlers::list(http::request& req)
     }
     auto body = co_await store_.list_json(type, limit);
     if (!body) {
-        co_return storage_unavailable(req.context().request_id(), "list", body.error());
+        co_return storage_unavailable(storage_down_, req.context(), "list", body.error());
     }
+    storage_down_.recovered();
     co_return http::json_response(200, std::move(*body));
 }
 

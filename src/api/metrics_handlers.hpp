@@ -5,6 +5,7 @@
 // Thread safety: one instance per worker, on that worker's thread.
 
 #include "common/asio.hpp"
+#include "common/degraded_mode.hpp"
 #include "http/message.hpp"
 #include "http/router.hpp"
 #include "metrics/metric_store.hpp"
@@ -16,7 +17,9 @@ namespace analytics::api {
 
 class metrics_handlers {
 public:
-    metrics_handlers(metrics::metric_store& store, metrics::summary_service& summaries);
+    /// `storage_down` is the process-wide record of Redis being unreachable for metric data.
+    metrics_handlers(metrics::metric_store& store, metrics::summary_service& summaries,
+                     common::degraded_mode& storage_down);
 
     net::awaitable<http::response> ingest(http::request& req);
     net::awaitable<http::response> list(http::request& req);
@@ -29,6 +32,7 @@ public:
 private:
     metrics::metric_store& store_;
     metrics::summary_service& summaries_;
+    common::degraded_mode& storage_down_;
 };
 
 }  // namespace analytics::api

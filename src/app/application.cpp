@@ -5,6 +5,7 @@
 #include "api/docs_handlers.hpp"
 #include "api/health_handlers.hpp"
 #include "api/metrics_handlers.hpp"
+#include "api/prometheus_handler.hpp"
 #include "breaker/circuit_breaker.hpp"
 #include "cache/summary_cache.hpp"
 #include "common/logging.hpp"
@@ -28,7 +29,11 @@
 #include <boost/asio/signal_set.hpp>
 
 #include <csignal>
+#include <stdexcept>
 #include <thread>
+
+#include "telemetry/process_metrics.hpp"
+#include "telemetry/registry.hpp"
 
 namespace analytics::app {
 
@@ -55,6 +60,9 @@ struct application::shared_state {
     upstream::simulation_settings simulation;
     ratelimit::local_backstop backstop;
     ratelimit::outage_log outages;
+    common::degraded_mode storage_down{"metrics.storage_unavailable"};
+    common::degraded_mode upstream_failing{"upstream.call_failed"};
+    common::degraded_mode serving_stale{"summary.serving_stale"};
     std::unique_ptr<upstream::external_service> external;
     net::io_context control{1};
     net::signal_set signals{control, SIGINT, SIGTERM};
@@ -84,9 +92,12 @@ struct application::worker {
                   shared.outages, common::system_clock()),
           store(redis, app.settings_.metrics, app.settings_.redis.timeout, common::system_clock()),
           cache(redis, app.settings_.cache, app.settings_.redis.timeout),
-          summaries(cache, store, shared.breaker, *shared.external, app.settings_.upstream.timeout),
-          health([this] { return redis.connected(); }, app.shutting_down_),
-          metrics(store, summaries),
+          summaries(cache, store, shared.breaker, *shared.external, app.settings_.upstream.timeout,
+                    {shared.storage_down, shared.upstream_failing, shared.serving_stale},
+                    common::system_clock()),
+          // Ready only when every worker can reach Redis: a request may land on any of them.
+          health([&app] { return app.redis_connected(); }, app.shutting_down_),
+          metrics(store, summaries, shared.storage_down),
           breaker_api(shared.breaker),
           admin_api(app.settings_.admin_token, shared.simulation),
           listener(ioc, shared.server, routes, shared.gate)
@@ -95,6 +106,9 @@ struct application::worker {
         breaker_api.register_routes(routes);
         admin_api.register_routes(routes);
         docs.register_routes(routes);
+        if (app.settings_.http.metrics_port == 0) {
+            prometheus.register_routes(routes);
+        }
         // API.md: every request to POST /api/metrics counts, valid or not, so the limiter runs
         // before the handler parses anything.
         metrics.register_routes(
@@ -112,22 +126,97 @@ struct application::worker {
     api::breaker_handlers breaker_api;
     api::admin_handlers admin_api;
     api::docs_handlers docs;
+    api::prometheus_handler prometheus;
     http::router routes;
     http::listener listener;
     std::thread thread;
 };
 
+// GET /metrics on a port of its own (METRICS_PORT), served by the first worker's loop.
+struct application::metrics_endpoint {
+    metrics_endpoint(net::io_context& ioc, shared_state& shared)
+        : listener(ioc, shared.server, routes, shared.gate)
+    {
+        handler.register_routes(routes);
+    }
+
+    api::prometheus_handler handler;
+    http::router routes;
+    http::listener listener;
+};
+
 application::application(config::settings settings)
-    : settings_(std::move(settings)), shared_(std::make_unique<shared_state>(settings_))
+    : settings_(std::move(settings)),
+      started_(std::chrono::duration<double>(std::chrono::system_clock::now().time_since_epoch())
+                   .count()),
+      shared_(std::make_unique<shared_state>(settings_))
 {
     const unsigned threads = std::max(1U, settings_.http.threads);
     for (unsigned i = 0; i < threads; ++i) {
         workers_.push_back(std::make_unique<worker>(*this, *shared_));
     }
+    if (settings_.http.metrics_port != 0) {
+        metrics_endpoint_ = std::make_unique<metrics_endpoint>(workers_.front()->ioc, *shared_);
+    }
+}
+
+void application::register_telemetry()
+{
+    std::vector<std::string> names;
+    for (const auto& r : workers_.front()->routes.routes()) {
+        names.push_back(r.path);
+    }
+    auto& registry = telemetry::registry::instance();
+    registry.set_routes(std::move(names));
+    registry.add_source([this](std::string& out) {
+        const auto s = shared_->breaker.status();
+        telemetry::write_header(out, "circuit_breaker_state", "gauge",
+                                "Circuit breaker state: 0 closed, 1 open, 2 half-open.");
+        telemetry::write_sample(out, "circuit_breaker_state", "",
+                                s.current == breaker::state::closed ? 0
+                                : s.current == breaker::state::open ? 1
+                                                                    : 2);
+        telemetry::write_header(out, "circuit_breaker_transitions_total", "counter",
+                                "Circuit breaker state changes, by old and new state.");
+        for (const auto from :
+             {breaker::state::closed, breaker::state::open, breaker::state::half_open}) {
+            for (const auto to :
+                 {breaker::state::closed, breaker::state::open, breaker::state::half_open}) {
+                const auto n = s.transitions_by_state[static_cast<std::size_t>(from)]
+                                                     [static_cast<std::size_t>(to)];
+                if (from != to) {
+                    telemetry::write_sample(out, "circuit_breaker_transitions_total",
+                                            "from=\"" + std::string(breaker::to_string(from)) +
+                                                "\",to=\"" + std::string(breaker::to_string(to)) +
+                                                "\"",
+                                            static_cast<double>(n));
+                }
+            }
+        }
+        telemetry::write_header(out, "http_open_connections", "gauge",
+                                "Client connections open right now.");
+        telemetry::write_sample(out, "http_open_connections", "",
+                                static_cast<double>(shared_->gate.open()));
+        std::uint64_t connected = 0;
+        std::uint64_t reconnects = 0;
+        for (const auto& w : workers_) {
+            connected += w->redis.connected() ? 1 : 0;
+            const auto connects = w->redis.connects();
+            reconnects += connects > 0 ? connects - 1 : 0;
+        }
+        telemetry::write_header(out, "redis_connected", "gauge",
+                                "1 while every worker's Redis connection is up, else 0.");
+        telemetry::write_sample(out, "redis_connected", "", connected == workers_.size() ? 1 : 0);
+        telemetry::write_header(out, "redis_reconnects_total", "counter",
+                                "Redis connections re-established after a loss.");
+        telemetry::write_sample(out, "redis_reconnects_total", "", static_cast<double>(reconnects));
+        telemetry::write_process_metrics(out, started_, ANALYTICS_VERSION);
+    });
 }
 
 application::~application()
 {
+    telemetry::registry::instance().clear_sources();
     for (auto& w : workers_) {
         if (w->thread.joinable()) {
             w->ioc.stop();
@@ -149,8 +238,8 @@ void application::start()
         boost::system::error_code ec;
         probe.bind({address, port}, ec);
         if (ec) {
-            throw boost::system::system_error(
-                ec, "cannot bind " + settings_.http.host + ":" + std::to_string(port));
+            throw std::runtime_error("cannot bind " + settings_.http.host + ":" +
+                                     std::to_string(port) + ": " + ec.message());
         }
     }
     for (auto& w : workers_) {
@@ -159,6 +248,11 @@ void application::start()
         port = w->listener.port();
     }
     port_ = port;
+    if (metrics_endpoint_) {
+        metrics_endpoint_->listener.open({address, settings_.http.metrics_port});
+        metrics_endpoint_->listener.start();
+    }
+    register_telemetry();
     for (auto& w : workers_) {
         w->listener.start();
         net::co_spawn(w->ioc, w->redis.run(), net::detached);
@@ -168,6 +262,16 @@ void application::start()
                       {{"host", settings_.http.host},
                        {"port", static_cast<unsigned>(port_)},
                        {"threads", static_cast<unsigned>(workers_.size())}});
+}
+
+bool application::redis_connected() const
+{
+    for (const auto& w : workers_) {
+        if (!w->redis.connected()) {
+            return false;
+        }
+    }
+    return !workers_.empty();
 }
 
 std::vector<http::router::route_info> application::routes() const
@@ -219,6 +323,9 @@ net::awaitable<void> application::shutdown_sequence()
     for (auto& w : workers_) {
         net::post(w->ioc, [&w] { w->listener.drain(); });
     }
+    if (metrics_endpoint_) {
+        net::post(workers_.front()->ioc, [this] { metrics_endpoint_->listener.drain(); });
+    }
     net::steady_timer tick(shared_->control);
     const auto give_up = std::chrono::steady_clock::now() + settings_.http.shutdown_timeout;
     while (shared_->gate.open() > 0 && std::chrono::steady_clock::now() < give_up) {
@@ -229,8 +336,11 @@ net::awaitable<void> application::shutdown_sequence()
         log::warn("server.shutdown_deadline", {{"open_connections", shared_->gate.open()}});
     }
     for (auto& w : workers_) {
-        net::post(w->ioc, [&w] {
+        net::post(w->ioc, [this, &w] {
             w->listener.close_all();
+            if (metrics_endpoint_ && &w == &workers_.front()) {
+                metrics_endpoint_->listener.close_all();
+            }
             w->redis.stop();
         });
     }

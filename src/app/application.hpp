@@ -38,20 +38,28 @@ public:
     /// Waits for SIGTERM/SIGINT or shutdown(), drains, stops. Returns the exit code.
     int run();
 
+    /// True while every worker's Redis connection is up (any thread).
+    bool redis_connected() const;
+
     /// Asks run() to shut down gracefully.
     void shutdown();
 
 private:
     struct worker;
+    struct metrics_endpoint;
+
+    void register_telemetry();
 
     void drain_and_stop();
     net::awaitable<void> shutdown_sequence();
 
     config::settings settings_;
+    double started_;  // Unix time in seconds, for process_start_time_seconds
     std::atomic<bool> shutting_down_{false};
     struct shared_state;
     std::unique_ptr<shared_state> shared_;
     std::vector<std::unique_ptr<worker>> workers_;
+    std::unique_ptr<metrics_endpoint> metrics_endpoint_;
     std::uint16_t port_ = 0;
 };
 

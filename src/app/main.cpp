@@ -75,7 +75,9 @@ int main(int argc, char** argv)
     try {
         app::application application(std::move(settings));
         application.start();
-        return application.run();
+        const int status = application.run();
+        log::flush();
+        return status;
     } catch (const std::exception& e) {
         log::error("server.start_failed", {{"error", e.what()}});
         return 1;

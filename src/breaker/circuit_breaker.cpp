@@ -143,6 +143,7 @@ snapshot circuit_breaker::status()
         s.success_count = success_count_;
         s.trial_in_flight = trial_in_flight_;
         s.transitions = generation_;
+        s.transitions_by_state = transitions_;
         if (state_ != state::closed) {
             s.opened_at = opened_wall_;
         }
@@ -227,6 +228,7 @@ void circuit_breaker::move_to(state to, std::string_view reason, std::string_vie
     const state from = state_;
     state_ = to;
     ++generation_;
+    ++transitions_[static_cast<std::size_t>(from)][static_cast<std::size_t>(to)];
     // API.md: success_count counts successful calls since the breaker last changed state.
     success_count_ = 0;
     assert(changes.size < static_cast<int>(std::size(changes.items)));

@@ -30,6 +30,7 @@
 #include "common/clock.hpp"
 #include "config/settings.hpp"
 
+#include <array>
 #include <chrono>
 #include <cstdint>
 #include <mutex>
@@ -59,6 +60,8 @@ struct snapshot {
     bool trial_in_flight = false;
     /// State changes since construction.
     std::uint64_t transitions = 0;
+    /// The same, by [from][to] state (indexed by `state`).
+    std::array<std::array<std::uint64_t, 3>, 3> transitions_by_state{};
 };
 
 class circuit_breaker;
@@ -181,6 +184,7 @@ private:
     common::clock::mono_time opened_mono_{};
     common::clock::wall_time opened_wall_{};
     bool trial_in_flight_ = false;
+    std::array<std::array<std::uint64_t, 3>, 3> transitions_{};
     common::clock::mono_time trial_deadline_{};
 };
 

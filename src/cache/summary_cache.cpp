@@ -54,6 +54,29 @@ net::awaitable<result<std::optional<std::string>>> summary_cache::get(std::strin
     co_return std::optional<std::string>(std::move(r->str));
 }
 
+net::awaitable<result<std::optional<summary_cache::entry>>> summary_cache::get_with_ttl(
+    std::string_view key)
+{
+    using namespace boost::asio::experimental::awaitable_operators;
+    auto [body, ttl] = co_await (redis_.exec(redis::command("GET", key), timeout_) &&
+                                 redis_.exec(redis::command("PTTL", key), timeout_));
+    if (auto status = as_status(body); !status) {
+        co_return status.error();
+    }
+    if (body->is_nil()) {
+        co_return std::optional<entry>{};
+    }
+    if (body->type != redis::reply::kind::string) {
+        co_return redis::make_error_code(redis::errc::unexpected_reply);
+    }
+    // PTTL: milliseconds left, -1 without expiry, -2 when the key went in between.
+    std::chrono::milliseconds left{0};
+    if (ttl && ttl->type == redis::reply::kind::integer && ttl->integer > 0) {
+        left = std::chrono::milliseconds(ttl->integer);
+    }
+    co_return std::optional<entry>(entry{std::move(body->str), left});
+}
+
 net::awaitable<result<void>> summary_cache::put(std::string_view type, std::string_view period,
                                                 std::string_view body)
 {

@@ -33,6 +33,13 @@ public:
     /// The cached body, nullopt on a miss; an error when Redis could not answer.
     net::awaitable<result<std::optional<std::string>>> get(std::string_view key);
 
+    struct entry {
+        std::string body;
+        std::chrono::milliseconds ttl;  // what is left of the key's life (0 when unknown)
+    };
+    /// As get(), with the key's remaining TTL (GET and PTTL pipelined: one round trip).
+    net::awaitable<result<std::optional<entry>>> get_with_ttl(std::string_view key);
+
     /// Stores `body` under both keys (SETEX, pipelined: one round trip).
     net::awaitable<result<void>> put(std::string_view type, std::string_view period,
                                      std::string_view body);

@@ -27,7 +27,11 @@ spdlog::logger& logger()
         auto l = std::make_shared<spdlog::logger>("analytics", std::move(sink));
         l->set_pattern("%v");
         l->set_level(spdlog::level::trace);
-        l->flush_on(spdlog::level::trace);
+        // Flushing is explicit (see write_line); the periodic flush bounds how long a buffered
+        // access line may wait.
+        l->flush_on(spdlog::level::off);
+        spdlog::register_logger(l);
+        spdlog::flush_every(std::chrono::seconds(1));
         return l;
     }();
     return *instance;
@@ -124,6 +128,9 @@ spdlog::level::level_enum to_spdlog(level l)
     return spdlog::level::info;
 }
 
+void write_line(level l, std::string_view event, std::initializer_list<field> fields,
+                bool flush_now);
+
 }  // namespace
 
 void init(level min_level, format fmt)
@@ -141,11 +148,31 @@ bool enabled(level l) noexcept
 void write(level l, std::string_view event, std::initializer_list<field> fields)
 {
     if (enabled(l)) {
-        write_always(l, event, fields);
+        write_line(l, event, fields, true);
     }
 }
 
 void write_always(level l, std::string_view event, std::initializer_list<field> fields)
+{
+    write_line(l, event, fields, true);
+}
+
+void write_buffered(level l, std::string_view event, std::initializer_list<field> fields)
+{
+    if (enabled(l)) {
+        write_line(l, event, fields, false);
+    }
+}
+
+void flush()
+{
+    logger().flush();
+}
+
+namespace {
+
+void write_line(level l, std::string_view event, std::initializer_list<field> fields,
+                bool flush_now)
 {
     // One reusable buffer per thread keeps logging free of per-line allocations.
     thread_local std::string line;
@@ -181,8 +208,14 @@ void write_always(level l, std::string_view event, std::initializer_list<field> 
             append_value_text(line, f.value);
         }
     }
-    logger().log(to_spdlog(l), std::string_view(line));
+    auto& out = logger();
+    out.log(to_spdlog(l), std::string_view(line));
+    if (flush_now) {
+        out.flush();
+    }
 }
+
+}  // namespace
 
 namespace {
 

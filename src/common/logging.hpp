@@ -58,6 +58,14 @@ void write(level l, std::string_view event, std::initializer_list<field> fields 
 /// script) must always see, such as the port the server listens on.
 void write_always(level l, std::string_view event, std::initializer_list<field> fields = {});
 
+/// Writes a high-volume line (the access log) when `l` is enabled, without flushing stdout:
+/// such lines reach the output within a second, or with the next ordinary line, whichever is
+/// first. Every other line is flushed at once.
+void write_buffered(level l, std::string_view event, std::initializer_list<field> fields = {});
+
+/// Flushes buffered lines (at shutdown).
+void flush();
+
 inline void debug(std::string_view event, std::initializer_list<field> fields = {})
 {
     write(level::debug, event, fields);

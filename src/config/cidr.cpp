@@ -12,28 +12,6 @@ namespace {
 
 namespace ip = boost::asio::ip;
 
-// The longest textual IPv6 address (`ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255`) is 45
-// characters; anything longer cannot be an address, so parsing never needs the heap.
-constexpr std::size_t k_max_address_text = 64;
-
-// Parses an address literal without a zone id. Scope ids (`fe80::1%eth0`) are refused: they
-// name an interface, not a network, and would make asio look the interface up.
-std::optional<ip::address> parse_address(std::string_view text)
-{
-    if (text.empty() || text.size() >= k_max_address_text ||
-        text.find('%') != std::string_view::npos) {
-        return std::nullopt;
-    }
-    std::array<char, k_max_address_text> buffer{};
-    std::copy(text.begin(), text.end(), buffer.begin());
-    boost::system::error_code ec;
-    const auto addr = ip::make_address(buffer.data(), ec);
-    if (ec) {
-        return std::nullopt;
-    }
-    return addr;
-}
-
 // A prefix length is 1 to 3 decimal digits without a redundant leading zero, so `/08` (octal to
 // some tools) is refused rather than guessed at.
 std::optional<unsigned> parse_prefix(std::string_view text, unsigned max)
@@ -79,7 +57,27 @@ std::string_view trim(std::string_view s)
     return s.substr(first, last - first + 1);
 }
 
+// The longest textual IPv6 address (`ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255`) is 45
+// characters; anything longer cannot be an address, so parsing never needs the heap.
+constexpr std::size_t max_address_text = 64;
+
 }  // namespace
+
+std::optional<ip::address> parse_address(std::string_view text)
+{
+    if (text.empty() || text.size() >= max_address_text ||
+        text.find('%') != std::string_view::npos) {
+        return std::nullopt;
+    }
+    std::array<char, max_address_text> buffer{};
+    std::copy(text.begin(), text.end(), buffer.begin());
+    boost::system::error_code ec;
+    const auto addr = ip::make_address(buffer.data(), ec);
+    if (ec) {
+        return std::nullopt;
+    }
+    return addr;
+}
 
 std::optional<cidr> cidr::parse(std::string_view text)
 {

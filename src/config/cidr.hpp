@@ -40,6 +40,10 @@ private:
 /// is malformed; an empty string gives an empty list (trust nobody).
 std::optional<std::vector<cidr>> parse_cidr_list(std::string_view text);
 
+/// Parses an IPv4 or IPv6 address literal without a zone id (`fe80::1%eth0` is refused: a
+/// scope names an interface, not a network or a client). Never throws, never allocates.
+std::optional<boost::asio::ip::address> parse_address(std::string_view text);
+
 /// `127.0.0.1/32,::1/128`, the API.md default.
 std::vector<cidr> default_trusted_proxies();
 

@@ -46,9 +46,9 @@ char to_lower(char c)
 // ASCII only, so the answer does not depend on the process locale.
 bool iequals(std::string_view a, std::string_view b)
 {
-    return a.size() == b.size() &&
-           std::equal(a.begin(), a.end(), b.begin(),
-                      [](char x, char y) { return to_lower(x) == to_lower(y); });
+    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
+               return to_lower(x) == to_lower(y);
+           });
 }
 
 bool all_digits(std::string_view s)
@@ -253,8 +253,8 @@ struct ratio_kind {
     {
         // Shortest text that reads back as the same double: `0.1`, not `0.10000000000000001`.
         std::array<char, 32> buffer{};
-        const auto [end, ec] = std::to_chars(buffer.data(), buffer.data() + buffer.size(),
-                                             Field::ref(s));
+        const auto [end, ec] =
+            std::to_chars(buffer.data(), buffer.data() + buffer.size(), Field::ref(s));
         return ec == std::errc{} ? std::string(buffer.data(), end) : std::string("0");
     }
 
@@ -435,8 +435,8 @@ struct http_url_kind {
             return false;
         }
         const auto& u = *url;
-        if (u.scheme_id() != boost::urls::scheme::http || !u.has_authority() ||
-            u.has_userinfo() || u.encoded_host().empty() || u.has_query() || u.has_fragment()) {
+        if (u.scheme_id() != boost::urls::scheme::http || !u.has_authority() || u.has_userinfo() ||
+            u.encoded_host().empty() || u.has_query() || u.has_fragment()) {
             return false;
         }
         if (u.has_port()) {
@@ -491,10 +491,11 @@ template <auto Member>
 using log_field = field<&settings::log, Member>;
 
 constexpr auto k_variables = std::to_array<variable>({
-    make<host_kind<http_field<&http_options::host>>>(
-        "APP_HOST", "address to listen on"),
+    make<host_kind<http_field<&http_options::host>>>("APP_HOST", "address to listen on"),
     make<integer_kind<http_field<&http_options::port>, 0, 65535, noun::port>>(
         "APP_PORT", "TCP port to listen on (0: any free port)"),
+    make<integer_kind<http_field<&http_options::metrics_port>, 0, 65535, noun::port>>(
+        "METRICS_PORT", "serve GET /metrics on this port only (0: on APP_PORT)"),
     make<integer_kind<http_field<&http_options::threads>, 0, 1024>>(
         "APP_THREADS", "worker threads (0: one per core)"),
     make<integer_kind<http_field<&http_options::max_connections>, 1, 1'000'000>>(
@@ -511,14 +512,12 @@ constexpr auto k_variables = std::to_array<variable>({
         "HTTP_BODY_LIMIT_BYTES", "largest request body (larger: 413)"),
     make<cidr_list_kind<http_field<&http_options::trusted_proxies>>>(
         "TRUSTED_PROXIES", "peers whose X-Forwarded-For is believed"),
-    make<host_kind<redis_field<&redis_options::host>>>(
-        "REDIS_HOST", "Redis server host"),
+    make<host_kind<redis_field<&redis_options::host>>>("REDIS_HOST", "Redis server host"),
     make<integer_kind<redis_field<&redis_options::port>, 1, 65535, noun::port>>(
         "REDIS_PORT", "Redis server port"),
-    make<integer_kind<redis_field<&redis_options::db>, 0, 15>>(
-        "REDIS_DB", "Redis database number"),
-    make<secret_kind<redis_field<&redis_options::password>>>(
-        "REDIS_PASSWORD", "Redis AUTH password (never logged)"),
+    make<integer_kind<redis_field<&redis_options::db>, 0, 15>>("REDIS_DB", "Redis database number"),
+    make<secret_kind<redis_field<&redis_options::password>>>("REDIS_PASSWORD",
+                                                             "Redis AUTH password (never logged)"),
     make<integer_kind<redis_field<&redis_options::timeout>, 1, 600'000>>(
         "REDIS_TIMEOUT_MS", "deadline of each Redis command, ms"),
     make<integer_kind<cache_field<&cache_options::ttl>, 1, k_unbounded>>(
@@ -551,10 +550,10 @@ constexpr auto k_variables = std::to_array<variable>({
         "METRICS_MAX_POINTS_PER_TYPE", "raw metric points kept per type"),
     make<choice_kind<log_field<&log_options::level>, k_log_levels>>(
         "LOG_LEVEL", "DEBUG, INFO, WARNING (or WARN), ERROR"),
-    make<choice_kind<log_field<&log_options::format>, k_log_formats>>(
-        "LOG_FORMAT", "json or text, any case"),
-    make<secret_kind<admin_token_field>>(
-        "ADMIN_TOKEN", "admin API bearer token (unset: answers 403)"),
+    make<choice_kind<log_field<&log_options::format>, k_log_formats>>("LOG_FORMAT",
+                                                                      "json or text, any case"),
+    make<secret_kind<admin_token_field>>("ADMIN_TOKEN",
+                                         "admin API bearer token (unset: answers 403)"),
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -651,8 +650,7 @@ std::map<std::string, std::string, std::less<>> read_dotenv(const std::string& p
         if (line.empty() || line.front() == '#') {
             continue;
         }
-        if (line.starts_with("export") && line.size() > 6 &&
-            (line[6] == ' ' || line[6] == '\t')) {
+        if (line.starts_with("export") && line.size() > 6 && (line[6] == ' ' || line[6] == '\t')) {
             line = trim(line.substr(6));
         }
         const auto equals = line.find('=');

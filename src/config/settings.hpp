@@ -29,58 +29,61 @@ enum class log_format { json, text };
 enum class failure_mode { local, open };
 
 struct http_options {
-    std::string host = "0.0.0.0";                  // APP_HOST
-    std::uint16_t port = 8000;                     // APP_PORT
-    unsigned threads = 0;                          // APP_THREADS (0 until resolved: number of cores)
-    std::size_t max_connections = 10000;           // HTTP_MAX_CONNECTIONS
-    std::chrono::seconds read_timeout{10};         // HTTP_READ_TIMEOUT_SECONDS
-    std::chrono::seconds idle_timeout{60};         // HTTP_IDLE_TIMEOUT_SECONDS
-    std::chrono::seconds shutdown_timeout{8};      // HTTP_SHUTDOWN_TIMEOUT_SECONDS
-    std::size_t header_limit = 8 * 1024;           // HTTP_HEADER_LIMIT_BYTES
-    std::size_t body_limit = 64 * 1024;            // HTTP_BODY_LIMIT_BYTES
+    std::string host = "0.0.0.0";              // APP_HOST
+    std::uint16_t port = 8000;                 // APP_PORT
+    std::uint16_t metrics_port = 0;            // METRICS_PORT (0: /metrics on APP_PORT)
+    unsigned threads = 0;                      // APP_THREADS (0 until resolved: number of cores)
+    std::size_t max_connections = 10000;       // HTTP_MAX_CONNECTIONS
+    std::chrono::seconds read_timeout{10};     // HTTP_READ_TIMEOUT_SECONDS
+    std::chrono::seconds idle_timeout{60};     // HTTP_IDLE_TIMEOUT_SECONDS
+    std::chrono::seconds shutdown_timeout{8};  // HTTP_SHUTDOWN_TIMEOUT_SECONDS
+    std::size_t header_limit = 8 * 1024;       // HTTP_HEADER_LIMIT_BYTES
+    std::size_t body_limit = 64 * 1024;        // HTTP_BODY_LIMIT_BYTES
     std::vector<cidr> trusted_proxies = default_trusted_proxies();  // TRUSTED_PROXIES
 };
 
 struct redis_options {
-    std::string host = "localhost";                // REDIS_HOST
-    std::uint16_t port = 6379;                     // REDIS_PORT
-    int db = 0;                                    // REDIS_DB
-    std::string password;                          // REDIS_PASSWORD (never logged)
-    std::chrono::milliseconds timeout{100};        // REDIS_TIMEOUT_MS
+    std::string host = "localhost";          // REDIS_HOST
+    std::uint16_t port = 6379;               // REDIS_PORT
+    int db = 0;                              // REDIS_DB
+    std::string password;                    // REDIS_PASSWORD (never logged)
+    std::chrono::milliseconds timeout{100};  // REDIS_TIMEOUT_MS
 };
 
 struct cache_options {
-    std::chrono::seconds ttl{300};                 // CACHE_TTL_SECONDS
-    std::chrono::seconds stale_ttl{3600};          // CACHE_STALE_TTL_SECONDS
+    std::chrono::seconds ttl{300};         // CACHE_TTL_SECONDS
+    std::chrono::seconds stale_ttl{3600};  // CACHE_STALE_TTL_SECONDS
 };
 
 struct ratelimit_options {
-    bool enabled = true;                           // RATE_LIMIT_ENABLED
-    std::uint32_t requests = 10;                   // RATE_LIMIT_REQUESTS
-    std::chrono::seconds window{60};               // RATE_LIMIT_WINDOW_SECONDS
+    bool enabled = true;                                  // RATE_LIMIT_ENABLED
+    std::uint32_t requests = 10;                          // RATE_LIMIT_REQUESTS
+    std::chrono::seconds window{60};                      // RATE_LIMIT_WINDOW_SECONDS
     failure_mode on_redis_failure = failure_mode::local;  // RATE_LIMIT_FAILURE_MODE
 };
 
 struct breaker_options {
-    std::uint32_t failure_threshold = 5;           // CIRCUIT_BREAKER_FAILURE_THRESHOLD
-    std::chrono::milliseconds reset_timeout{30000};  // CIRCUIT_BREAKER_RESET_TIMEOUT (seconds, decimals allowed)
+    std::uint32_t failure_threshold = 5;  // CIRCUIT_BREAKER_FAILURE_THRESHOLD
+    std::chrono::milliseconds reset_timeout{
+        30000};  // CIRCUIT_BREAKER_RESET_TIMEOUT (seconds, decimals allowed)
 };
 
 struct upstream_options {
-    double failure_rate = 0.1;                     // EXTERNAL_SERVICE_FAILURE_RATE
-    std::chrono::milliseconds timeout{5000};       // EXTERNAL_SERVICE_TIMEOUT (seconds, decimals allowed)
-    std::chrono::milliseconds latency{0};          // EXTERNAL_SERVICE_LATENCY_MS
-    std::string url;                               // EXTERNAL_SERVICE_URL (empty: built-in simulator)
+    double failure_rate = 0.1;  // EXTERNAL_SERVICE_FAILURE_RATE
+    std::chrono::milliseconds timeout{
+        5000};                             // EXTERNAL_SERVICE_TIMEOUT (seconds, decimals allowed)
+    std::chrono::milliseconds latency{0};  // EXTERNAL_SERVICE_LATENCY_MS
+    std::string url;                       // EXTERNAL_SERVICE_URL (empty: built-in simulator)
 };
 
 struct metrics_options {
-    std::chrono::seconds retention{7 * 24 * 3600}; // METRICS_RETENTION_SECONDS
-    std::uint32_t max_points_per_type = 100000;    // METRICS_MAX_POINTS_PER_TYPE
+    std::chrono::seconds retention{7 * 24 * 3600};  // METRICS_RETENTION_SECONDS
+    std::uint32_t max_points_per_type = 100000;     // METRICS_MAX_POINTS_PER_TYPE
 };
 
 struct log_options {
-    log_level level = log_level::info;             // LOG_LEVEL
-    log_format format = log_format::json;          // LOG_FORMAT
+    log_level level = log_level::info;     // LOG_LEVEL
+    log_format format = log_format::json;  // LOG_FORMAT
 };
 
 struct settings {
@@ -92,7 +95,7 @@ struct settings {
     upstream_options upstream;
     metrics_options metrics;
     log_options log;
-    std::string admin_token;                       // ADMIN_TOKEN (empty: admin API answers 403)
+    std::string admin_token;  // ADMIN_TOKEN (empty: admin API answers 403)
 };
 
 /// Looks a variable up; returns nullopt when it is not set.

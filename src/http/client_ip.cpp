@@ -14,10 +14,6 @@ namespace {
 
 namespace ip = boost::asio::ip;
 
-// Longer than any address literal (45 characters), so copying an entry into a stack buffer
-// for make_address never needs the heap on this per-request path.
-constexpr std::size_t k_max_address_text = 64;
-
 std::string_view trim(std::string_view s)
 {
     const auto first = s.find_first_not_of(" \t");
@@ -43,24 +39,6 @@ bool is_port(std::string_view s)
     return value <= 65535;
 }
 
-// An address literal, never a zone id: `%eth0` would make asio look an interface up, and a
-// scope tells us nothing about who the client is.
-std::optional<ip::address> parse_literal(std::string_view text)
-{
-    if (text.empty() || text.size() >= k_max_address_text ||
-        text.find('%') != std::string_view::npos) {
-        return std::nullopt;
-    }
-    std::array<char, k_max_address_text> buffer{};
-    std::copy(text.begin(), text.end(), buffer.begin());
-    boost::system::error_code ec;
-    const auto addr = ip::make_address(buffer.data(), ec);
-    if (ec) {
-        return std::nullopt;
-    }
-    return addr;
-}
-
 // One X-Forwarded-For entry: `1.2.3.4`, `1.2.3.4:5678`, `2001:db8::1`, `[2001:db8::1]`,
 // `[2001:db8::1]:443`.
 std::optional<ip::address> parse_entry(std::string_view entry)
@@ -74,7 +52,7 @@ std::optional<ip::address> parse_entry(std::string_view entry)
         if (!rest.empty() && (rest.front() != ':' || !is_port(rest.substr(1)))) {
             return std::nullopt;
         }
-        const auto addr = parse_literal(entry.substr(1, close - 1));
+        const auto addr = config::parse_address(entry.substr(1, close - 1));
         if (!addr || !addr->is_v6()) {
             return std::nullopt;
         }
@@ -86,13 +64,13 @@ std::optional<ip::address> parse_entry(std::string_view entry)
         if (!is_port(entry.substr(colon + 1))) {
             return std::nullopt;
         }
-        const auto addr = parse_literal(entry.substr(0, colon));
+        const auto addr = config::parse_address(entry.substr(0, colon));
         if (!addr || !addr->is_v4()) {
             return std::nullopt;
         }
         return addr;
     }
-    return parse_literal(entry);
+    return config::parse_address(entry);
 }
 
 // A dual-stack socket reports IPv4 peers as `::ffff:a.b.c.d`; one client must have one key for
@@ -129,8 +107,7 @@ boost::asio::ip::address client_address(const boost::asio::ip::address& peer,
     std::string_view rest = x_forwarded_for;
     for (;;) {
         const auto comma = rest.rfind(',');
-        const auto entry =
-            trim(comma == std::string_view::npos ? rest : rest.substr(comma + 1));
+        const auto entry = trim(comma == std::string_view::npos ? rest : rest.substr(comma + 1));
         const auto addr = parse_entry(entry);
         if (!addr) {
             return unmapped(nearest_trusted);

@@ -78,6 +78,74 @@ bool valid_request_id(std::string_view id) noexcept
     return true;
 }
 
+namespace {
+
+bool lower_hex(std::string_view s) noexcept
+{
+    for (char c : s) {
+        if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) {
+            return false;
+        }
+    }
+    return true;
+}
+
+bool all_zero(std::string_view s) noexcept
+{
+    return s.find_first_not_of('0') == std::string_view::npos;
+}
+
+void fill_hex(char* out, std::size_t digits) noexcept
+{
+    static constexpr char hex[] = "0123456789abcdef";
+    while (digits > 0) {
+        std::uint64_t r = next_random();
+        for (int i = 0; i < 16 && digits > 0; ++i, --digits) {
+            *out++ = hex[r & 0xf];
+            r >>= 4;
+        }
+    }
+}
+
+}  // namespace
+
+bool valid_traceparent(std::string_view v) noexcept
+{
+    // version "-" trace-id(32) "-" parent-id(16) "-" flags(2); later versions may append
+    // fields after a further "-", which we ignore (W3C trace context, version handling).
+    if (v.size() < 55 || (v.size() > 55 && (v[0] == '0' && v[1] == '0'))) {
+        return false;
+    }
+    if (v.size() > 55 && v[55] != '-') {
+        return false;
+    }
+    const std::string_view version = v.substr(0, 2);
+    const std::string_view trace = v.substr(3, 32);
+    const std::string_view parent = v.substr(36, 16);
+    const std::string_view flags = v.substr(53, 2);
+    return v[2] == '-' && v[35] == '-' && v[52] == '-' && lower_hex(version) && version != "ff" &&
+           lower_hex(trace) && !all_zero(trace) && lower_hex(parent) && !all_zero(parent) &&
+           lower_hex(flags);
+}
+
+void request_context::assign_trace(std::string_view traceparent)
+{
+    char* out = trace_.data();
+    std::copy_n("00-", 3, out);
+    if (valid_traceparent(traceparent)) {
+        std::copy_n(traceparent.data() + 3, 32, out + 3);
+        out[53] = traceparent[53];
+        out[54] = traceparent[54];
+    } else {
+        fill_hex(out + 3, 32);
+        out[53] = '0';
+        out[54] = '1';
+    }
+    out[35] = '-';
+    fill_hex(out + 36, 16);  // this server's span
+    out[52] = '-';
+}
+
 void request_context::assign_request_id(std::string_view from_client)
 {
     if (valid_request_id(from_client)) {

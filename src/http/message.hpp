@@ -10,6 +10,7 @@
 #include <boost/container/static_vector.hpp>
 
 #include <array>
+#include <cstddef>
 #include <cstdint>
 #include <string>
 #include <string_view>
@@ -53,18 +54,32 @@ public:
     void assign_request_id(std::string_view from_client);
     std::string_view request_id() const noexcept { return {id_.data(), id_len_}; }
 
+    /// W3C trace context: continues the client's trace when `traceparent` is valid (a new span
+    /// id for this server), else starts a new trace.
+    void assign_trace(std::string_view traceparent);
+    /// 32 lowercase hex digits.
+    std::string_view trace_id() const noexcept { return {trace_.data() + 3, 32}; }
+    /// The `traceparent` value this server answers with: 00-<trace id>-<span id>-<flags>.
+    std::string_view traceparent() const noexcept { return {trace_.data(), trace_.size()}; }
+
     boost::asio::ip::address client;  // after TRUSTED_PROXIES / X-Forwarded-For
     boost::asio::ip::address peer;    // the socket's peer
     common::clock::mono_time started{};
     std::string_view route = "unmatched";  // the route template, for logs and metrics
+    std::size_t route_id = SIZE_MAX;       // its index in the router (SIZE_MAX: none)
 
 private:
     std::array<char, 128> id_{};
     std::size_t id_len_ = 0;
+    std::array<char, 55> trace_{};
 };
 
 /// True when `id` is 1-128 characters of [A-Za-z0-9._:-].
 bool valid_request_id(std::string_view id) noexcept;
+
+/// True when `value` is a W3C traceparent this server can continue: version 00 (or a later
+/// version with the same leading fields), non-zero trace and parent ids, lowercase hex.
+bool valid_traceparent(std::string_view value) noexcept;
 
 class request {
 public:

@@ -45,13 +45,15 @@ net::awaitable<response> router::dispatch(request& req) const
 {
     const method wanted = req.verb() == method::head ? method::get : req.verb();
     const entry* path_match = nullptr;
-    for (const auto& e : entries_) {
+    for (std::size_t i = 0; i < entries_.size(); ++i) {
+        const auto& e = entries_[i];
         if (e.path != req.path()) {
             continue;
         }
         path_match = &e;
         if (e.verb == wanted) {
             req.context().route = e.path;
+            req.context().route_id = i;
             co_return co_await e.fn(req);
         }
     }
@@ -59,6 +61,7 @@ net::awaitable<response> router::dispatch(request& req) const
         co_return error_response(404, "NOT_FOUND", "No route for this path");
     }
     req.context().route = path_match->path;
+    req.context().route_id = static_cast<std::size_t>(path_match - entries_.data());
     auto r = error_response(405, "METHOD_NOT_ALLOWED", "Method not allowed for this path");
     r.set("Allow", allow_for(req.path()));
     co_return r;

@@ -7,28 +7,41 @@
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/socket_base.hpp>
+#include <boost/asio/steady_timer.hpp>
 #include <boost/asio/write.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
-#include <boost/beast/core/tcp_stream.hpp>
 #include <boost/beast/http.hpp>
 
+#include <array>
+#include <ctime>
 #include <exception>
 #include <string>
 #include <sys/socket.h>
+
+#include "telemetry/registry.hpp"
 
 namespace analytics::http {
 
 namespace bhttp = beast::http;
 
+// What the deadline sweeper and drain() need to know about a session.
 struct listener::session_slot {
-    beast::tcp_stream* stream = nullptr;
-    bool idle = true;  // waiting for the first byte of a request
+    net::ip::tcp::socket* socket = nullptr;
+    bool idle = true;      // waiting for the first byte of a request
+    bool expired = false;  // the sweeper cut a pending read or write at its deadline
+    std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
 };
 
 namespace {
 
 // How many bytes one read asks for while waiting for a new request.
 constexpr std::size_t read_chunk = 4096;
+
+// How often deadlines are checked: every timeout is enforced within this much.
+constexpr std::chrono::milliseconds sweep_interval{100};
+
+using steady = std::chrono::steady_clock;
+using namespace std::string_view_literals;
 
 method to_method(bhttp::verb v) noexcept
 {
@@ -86,6 +99,64 @@ read_failure classify(const boost::system::error_code& ec)
     return {};
 }
 
+// `Date: <IMF-fixdate>\r\n`, formatted once per second per thread.
+std::string_view date_line()
+{
+    thread_local std::time_t cached_second = -1;
+    thread_local std::array<char, 48> line{};
+    thread_local std::size_t length = 0;
+    const std::time_t now = std::time(nullptr);
+    if (now != cached_second) {
+        std::tm tm{};
+        gmtime_r(&now, &tm);
+        length =
+            std::strftime(line.data(), line.size(), "Date: %a, %d %b %Y %H:%M:%S GMT\r\n", &tm);
+        cached_second = now;
+    }
+    return {line.data(), length};
+}
+
+// Writes the status line and headers of an answer. Beast's generic serializer costs more than
+// the whole rest of a cached request, so answers are laid out by hand: head and body then go
+// out in one gathered write.
+void serialize_head(std::string& out, const response& res, const request_context& ctx,
+                    bool keep_alive, bool http10, bool with_length)
+{
+    out.append(http10 ? "HTTP/1.0 " : "HTTP/1.1 ");
+    out.append(std::to_string(res.status));
+    out.push_back(' ');
+    const auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(res.status));
+    out.append(reason.data(), reason.size());
+    out.append("\r\n"sv);
+    out.append(date_line());
+    out.append("Content-Type: "sv);
+    out.append(res.content_type);
+    out.append("\r\n"sv);
+    if (with_length) {
+        out.append("Content-Length: "sv);
+        out.append(std::to_string(res.body.size()));
+        out.append("\r\n"sv);
+    }
+    out.append("X-Request-Id: "sv);
+    out.append(ctx.request_id());
+    out.append("\r\ntraceparent: "sv);
+    out.append(ctx.traceparent());
+    out.append("\r\n"sv);
+    for (const auto& h : res.headers) {
+        out.append(h.name);
+        out.append(": "sv);
+        out.append(h.value);
+        out.append("\r\n"sv);
+    }
+    // HTTP/1.1 keeps connections open unless told otherwise; HTTP/1.0 the other way round.
+    if (!keep_alive) {
+        out.append("Connection: close\r\n"sv);
+    } else if (http10) {
+        out.append("Connection: keep-alive\r\n"sv);
+    }
+    out.append("\r\n"sv);
+}
+
 std::string joined_forwarded_for(const bhttp::fields& fields)
 {
     std::string out;
@@ -127,6 +198,26 @@ std::uint16_t listener::port() const
 void listener::start()
 {
     net::co_spawn(ioc_, accept_loop(), net::detached);
+    net::co_spawn(ioc_, sweep_deadlines(), net::detached);
+}
+
+net::awaitable<void> listener::sweep_deadlines()
+{
+    // One timer per worker instead of one armed and cancelled around every read and write:
+    // a session records its deadline, and this loop cuts whatever has passed it.
+    net::steady_timer tick(ioc_);
+    while (!(draining_ && sessions_.empty() && !acceptor_.is_open())) {
+        tick.expires_after(sweep_interval);
+        co_await tick.async_wait(common::use_nothrow);
+        const auto now = steady::now();
+        for (auto* slot : sessions_) {
+            if (now >= slot->deadline && !slot->expired) {
+                slot->expired = true;
+                boost::system::error_code ignored;
+                slot->socket->cancel(ignored);
+            }
+        }
+    }
 }
 
 void listener::drain()
@@ -136,7 +227,8 @@ void listener::drain()
     acceptor_.close(ec);
     for (auto* slot : sessions_) {
         if (slot->idle) {
-            slot->stream->cancel();
+            boost::system::error_code ignored;
+            slot->socket->cancel(ignored);
         }
     }
 }
@@ -146,8 +238,8 @@ void listener::close_all()
     draining_ = true;
     for (auto* slot : sessions_) {
         boost::system::error_code ec;
-        slot->stream->socket().shutdown(net::ip::tcp::socket::shutdown_both, ec);
-        slot->stream->cancel();
+        slot->socket->shutdown(net::ip::tcp::socket::shutdown_both, ec);
+        slot->socket->cancel(ec);
     }
 }
 
@@ -186,10 +278,12 @@ net::awaitable<void> listener::session(net::ip::tcp::socket socket)
     boost::system::error_code ec;
     const auto peer = socket.remote_endpoint(ec).address();
 
-    beast::tcp_stream stream(std::move(socket));
+    socket.non_blocking(true, ec);
     beast::flat_buffer buffer(options_.header_limit + options_.body_limit + read_chunk);
+    std::string head;  // the serialised status line and headers, reused by every answer
+    head.reserve(512);
 
-    session_slot slot{&stream, true};
+    session_slot slot{&socket};
     sessions_.push_back(&slot);
     const auto slot_it = std::prev(sessions_.end());
     struct cleanup {
@@ -210,10 +304,10 @@ net::awaitable<void> listener::session(net::ip::tcp::socket socket)
             if (draining_) {
                 break;
             }
-            stream.expires_after(options_.idle_timeout);
+            slot.deadline = steady::now() + options_.idle_timeout;
             auto [read_ec, n] =
-                co_await stream.async_read_some(buffer.prepare(read_chunk), common::use_nothrow);
-            if (read_ec) {
+                co_await socket.async_read_some(buffer.prepare(read_chunk), common::use_nothrow);
+            if (read_ec || slot.expired) {
                 break;
             }
             buffer.commit(n);
@@ -224,31 +318,61 @@ net::awaitable<void> listener::session(net::ip::tcp::socket socket)
         ctx.started = std::chrono::steady_clock::now();
         ctx.peer = peer;
 
+        // The parser is fed from the buffer directly; the socket is read only when it needs
+        // more bytes. One deadline covers the whole request, however it trickles in.
         bhttp::request_parser<bhttp::string_body> parser;
         parser.header_limit(static_cast<std::uint32_t>(options_.header_limit));
         parser.body_limit(options_.body_limit);
-        stream.expires_after(options_.read_timeout);
-
-        auto [hdr_ec, hdr_n] =
-            co_await bhttp::async_read_header(stream, buffer, parser, common::use_nothrow);
-        boost::system::error_code read_ec = hdr_ec;
-        if (!read_ec && !parser.is_done()) {
-            // curl and others wait for "100 Continue" before sending a larger body.
-            if (beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
-                bhttp::response<bhttp::empty_body> cont{bhttp::status::continue_, 11};
-                auto [w_ec, w_n] = co_await bhttp::async_write(stream, cont, common::use_nothrow);
+        parser.eager(true);
+        slot.deadline = ctx.started + options_.read_timeout;
+        boost::system::error_code read_ec;
+        bool continue_sent = false;
+        for (;;) {
+            if (buffer.size() > 0) {
+                const std::size_t used = parser.put(buffer.data(), read_ec);
+                buffer.consume(used);
+                if (read_ec == bhttp::error::need_more) {
+                    read_ec = {};
+                } else if (read_ec || parser.is_done()) {
+                    break;
+                }
+                if (used > 0 && buffer.size() > 0) {
+                    continue;
+                }
+            }
+            if (parser.is_header_done() && !continue_sent &&
+                beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
+                // curl and others wait for this before they send a larger body.
+                continue_sent = true;
+                static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
+                auto [w_ec, w_n] = co_await net::async_write(
+                    socket, net::buffer(continue_line.data(), continue_line.size()),
+                    common::use_nothrow);
                 if (w_ec) {
+                    read_ec = w_ec;
                     break;
                 }
             }
-            auto [body_ec, body_n] =
-                co_await bhttp::async_read(stream, buffer, parser, common::use_nothrow);
-            read_ec = body_ec;
+            if (buffer.size() >= buffer.max_size()) {
+                read_ec = bhttp::error::buffer_overflow;
+                break;
+            }
+            auto [more_ec, n] =
+                co_await socket.async_read_some(buffer.prepare(read_chunk), common::use_nothrow);
+            if (more_ec || slot.expired) {
+                // A client that went away or stalled past the read deadline gets no answer.
+                read_ec = more_ec == net::error::eof || !more_ec ? bhttp::error::partial_message
+                                                                 : more_ec;
+                break;
+            }
+            buffer.commit(n);
         }
 
         response res;
         bool keep_alive = false;
+        bool http10 = false;
         std::string_view target;
+        std::string_view user_agent;
         method verb = method::other;
         if (read_ec) {
             const auto failure = classify(read_ec);
@@ -257,28 +381,36 @@ net::awaitable<void> listener::session(net::ip::tcp::socket socket)
             }
             ctx.client = peer;
             ctx.assign_request_id({});
+            ctx.assign_trace({});
             unread_input = true;
             res = error_response(failure.status, failure.code, failure.message);
         } else {
             auto& msg = parser.get();
             verb = to_method(msg.method());
             target = msg.target();
+            http10 = msg.version() < 11;
             ctx.assign_request_id(std::string_view(msg["X-Request-Id"]));
+            ctx.assign_trace(std::string_view(msg["traceparent"]));
+            user_agent = std::string_view(msg[bhttp::field::user_agent]);
             ctx.client = client_address(peer, joined_forwarded_for(msg), options_.trusted_proxies);
-            keep_alive = msg.keep_alive() && !draining_;
+            keep_alive = msg.keep_alive();
 
             request req(verb, target, msg.body(), &msg.base(), &lookup_header, ctx);
+            // Handlers bound their own waits (Redis and upstream deadlines).
+            slot.deadline = steady::time_point::max();
             bool failed = false;
             try {
                 res = co_await router_.dispatch(req);
             } catch (const std::exception& e) {
                 failed = true;
-                log::error(
-                    "http.handler_exception",
-                    {{"request_id", ctx.request_id()}, {"route", ctx.route}, {"error", e.what()}});
+                log::error("http.handler_exception", {{"request_id", ctx.request_id()},
+                                                      {"trace_id", ctx.trace_id()},
+                                                      {"route", ctx.route},
+                                                      {"error", e.what()}});
             } catch (...) {
                 failed = true;
                 log::error("http.handler_exception", {{"request_id", ctx.request_id()},
+                                                      {"trace_id", ctx.trace_id()},
                                                       {"route", ctx.route},
                                                       {"error", "unknown exception"}});
             }
@@ -288,36 +420,50 @@ net::awaitable<void> listener::session(net::ip::tcp::socket socket)
             keep_alive = keep_alive && !draining_;
         }
 
-        bhttp::response<bhttp::string_body> out{static_cast<bhttp::status>(res.status), 11};
-        out.set(bhttp::field::content_type, res.content_type);
-        out.set("X-Request-Id", ctx.request_id());
-        for (const auto& h : res.headers) {
-            out.set(h.name, h.value);
+        // HEAD answers with the headers of the GET answer and no body; 204 and 304 have none.
+        const bool bodiless = res.status == 204 || res.status == 304;
+        const bool send_body = verb != method::head && !bodiless;
+        head.clear();
+        serialize_head(head, res, ctx, keep_alive, http10, !bodiless);
+        std::array<net::const_buffer, 2> wire{
+            net::buffer(head), send_body ? net::buffer(res.body) : net::const_buffer{}};
+        // Most answers fit in the socket's send buffer: try once without waiting, and only
+        // fall back to an asynchronous write (under the deadline) for what is left.
+        boost::system::error_code write_ec;
+        const std::size_t total = wire[0].size() + wire[1].size();
+        std::size_t sent = socket.write_some(wire, write_ec);
+        if (write_ec == net::error::would_block || write_ec == net::error::try_again) {
+            write_ec = {};
+            sent = 0;
         }
-        out.keep_alive(keep_alive);
-        const std::size_t body_bytes = res.body.size();
-        out.body() = std::move(res.body);
-        out.prepare_payload();
-        if (verb == method::head) {
-            // HEAD: the headers of the GET answer, no body.
-            out.body().clear();
+        if (!write_ec && sent < total) {
+            if (sent < wire[0].size()) {
+                wire[0] += sent;
+            } else {
+                wire[1] += sent - wire[0].size();
+                wire[0] = net::const_buffer{};
+            }
+            slot.deadline = steady::now() + options_.read_timeout;
+            auto [async_ec, n] = co_await net::async_write(socket, wire, common::use_nothrow);
+            write_ec = slot.expired ? net::error::timed_out : async_ec;
         }
 
-        stream.expires_after(options_.read_timeout);
-        auto [write_ec, written] = co_await bhttp::async_write(stream, out, common::use_nothrow);
-
+        const auto elapsed = std::chrono::steady_clock::now() - ctx.started;
+        telemetry::local().http_request(ctx.route_id, verb, res.status, elapsed);
         if (log::enabled(log::level::info)) {
-            const auto elapsed = std::chrono::steady_clock::now() - ctx.started;
             const std::string client = ctx.client.to_string();
-            log::info("http.access",
-                      {{"method", to_string(verb)},
-                       {"path", target.substr(0, target.find('?'))},
-                       {"route", ctx.route},
-                       {"status", res.status},
-                       {"duration_ms", std::chrono::duration<double, std::milli>(elapsed).count()},
-                       {"bytes", body_bytes},
-                       {"client", client},
-                       {"request_id", ctx.request_id()}});
+            log::write_buffered(
+                log::level::info, "http.access",
+                {{"method", to_string(verb)},
+                 {"path", target.substr(0, target.find('?'))},
+                 {"route", ctx.route},
+                 {"status", res.status},
+                 {"duration_ms", std::chrono::duration<double, std::milli>(elapsed).count()},
+                 {"bytes", res.body.size()},
+                 {"client", client},
+                 {"user_agent", user_agent},
+                 {"request_id", ctx.request_id()},
+                 {"trace_id", ctx.trace_id()}});
         }
 
         if (write_ec || !keep_alive) {
@@ -325,23 +471,23 @@ net::awaitable<void> listener::session(net::ip::tcp::socket socket)
         }
     }
 
-    stream.socket().shutdown(net::ip::tcp::socket::shutdown_send, ec);
-    if (unread_input) {
+    socket.shutdown(net::ip::tcp::socket::shutdown_send, ec);
+    if (unread_input && !slot.expired) {
         // We answered before reading everything the client sent (413, 431, 400). Closing now
         // would reset the connection and could destroy the answer in flight, so read and
         // discard for a short while first, as nginx's lingering close does.
-        stream.expires_after(std::chrono::seconds(1));
+        slot.deadline = steady::now() + std::chrono::seconds(1);
         buffer.clear();
         for (std::size_t drained = 0; drained < 4 * (options_.body_limit + read_chunk);) {
             auto [drain_ec, n] =
-                co_await stream.async_read_some(buffer.prepare(read_chunk), common::use_nothrow);
-            if (drain_ec) {
+                co_await socket.async_read_some(buffer.prepare(read_chunk), common::use_nothrow);
+            if (drain_ec || slot.expired) {
                 break;
             }
             drained += n;
         }
     }
-    stream.close();
+    socket.close(ec);
 }
 
 }  // namespace analytics::http

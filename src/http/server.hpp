@@ -5,7 +5,8 @@
 // A session reads requests with Beast's parser under hard limits (header limit -> 431, body
 // limit -> 413, malformed -> 400 and close), a read deadline for the whole request (a client
 // that sends half a request and stalls is dropped after `read_timeout`), an idle deadline
-// between keep-alive requests, and a write deadline. Handlers never see Beast types.
+// between keep-alive requests, and a write deadline. Deadlines are enforced by one sweeping
+// timer per worker (within 100 ms), not a timer per operation. Handlers never see Beast types.
 //
 // Thread safety: a listener and its sessions live on one io_context thread; every member
 // function must be called on that thread. `connection_gate` is shared by all workers.
@@ -85,6 +86,7 @@ private:
     struct session_slot;
 
     net::awaitable<void> accept_loop();
+    net::awaitable<void> sweep_deadlines();
     net::awaitable<void> session(net::ip::tcp::socket socket);
 
     net::io_context& ioc_;

@@ -63,7 +63,7 @@ local function fold(key)
   if not cur[1] then
     redis.call('HSET', key, 'c', 1, 's', ARGV[2], 'mn', ARGV[2], 'mx', ARGV[2],
                'lt', ARGV[1], 'lv', ARGV[2])
-    return
+    return true
   end
   local f = {'c', tonumber(cur[1]) + 1, 's', string.format('%.17g', tonumber(cur[2]) + v)}
   if v < tonumber(cur[3]) then f[#f + 1] = 'mn'; f[#f + 1] = ARGV[2] end
@@ -73,22 +73,32 @@ local function fold(key)
     f[#f + 1] = 'lt'; f[#f + 1] = ARGV[1]; f[#f + 1] = 'lv'; f[#f + 1] = ARGV[2]
   end
   redis.call('HSET', key, unpack(f))
+  return false
 end
 
+-- The count cap is exact; the retention trim runs on every 16th point, which keeps it cheap
+-- and lets at most 15 expired points linger until the next one.
 local function trim(key, max)
-  redis.call('ZREMRANGEBYLEX', key, '-', '(' .. ARGV[7])
+  if seq % 16 == 0 then redis.call('ZREMRANGEBYLEX', key, '-', '(' .. ARGV[7]) end
   local n = redis.call('ZCARD', key)
   if n > max then redis.call('ZREMRANGEBYRANK', key, 0, n - max - 1) end
 end
 
-redis.call('ZADD', KEYS[1], 0, member)
-redis.call('ZADD', KEYS[2], 0, member)
+-- A point already older than the retention only counts in the rollups.
+local keep = ARGV[1] >= ARGV[7]
+if keep then
+  redis.call('ZADD', KEYS[1], 0, member)
+  redis.call('ZADD', KEYS[2], 0, member)
+end
 fold(KEYS[3])
-if ARGV[5] ~= '0' then fold(KEYS[4]); redis.call('PEXPIREAT', KEYS[4], ARGV[5]) end
-if ARGV[6] ~= '0' then fold(KEYS[5]); redis.call('PEXPIREAT', KEYS[5], ARGV[6]) end
-local max = tonumber(ARGV[8])
-trim(KEYS[1], max)
-trim(KEYS[2], max)
+-- A bucket's expiry is fixed by its time, so it is set once, when the bucket is created.
+if ARGV[5] ~= '0' and fold(KEYS[4]) then redis.call('PEXPIREAT', KEYS[4], ARGV[5]) end
+if ARGV[6] ~= '0' and fold(KEYS[5]) then redis.call('PEXPIREAT', KEYS[5], ARGV[6]) end
+if keep then
+  local max = tonumber(ARGV[8])
+  trim(KEYS[1], max)
+  trim(KEYS[2], max)
+end
 return seq
 )lua");
     return s;

@@ -6,12 +6,18 @@
 // through the breaker. Breaker open: CIRCUIT_OPEN with Retry-After; call failed or timed out:
 // EXTERNAL_SERVICE_ERROR; in both cases an expired copy, if held, is served instead (STALE).
 //
+// Hits are served from the worker's in-process copy of the Redis cache while the Redis key
+// lives (cache::local_copy), so the hot path makes no Redis call.
+//
 // Thread safety: one per worker, on that worker's thread; the breaker and the external
 // service it uses are process-wide and thread-safe.
 
 #include "breaker/circuit_breaker.hpp"
+#include "cache/local_copy.hpp"
 #include "cache/summary_cache.hpp"
 #include "common/asio.hpp"
+#include "common/clock.hpp"
+#include "common/degraded_mode.hpp"
 #include "common/single_flight.hpp"
 #include "metrics/metric_store.hpp"
 #include "metrics/summary.hpp"
@@ -23,6 +29,13 @@
 #include <string_view>
 
 namespace analytics::metrics {
+
+/// The degraded modes this path reports, each logged once per outage (process-wide).
+struct summary_outages {
+    common::degraded_mode& storage;   // Redis unreachable for the cache or the rollups
+    common::degraded_mode& upstream;  // external service calls failing or timing out
+    common::degraded_mode& stale;     // stale copies served instead of fresh summaries
+};
 
 struct summary_answer {
     enum class kind { hit, miss, stale, circuit_open, upstream_failed, storage_unavailable };
@@ -36,7 +49,8 @@ class summary_service {
 public:
     summary_service(cache::summary_cache& cache, metric_store& store,
                     breaker::circuit_breaker& breaker, upstream::external_service& upstream,
-                    std::chrono::milliseconds upstream_timeout);
+                    std::chrono::milliseconds upstream_timeout, summary_outages outages,
+                    const common::clock& clock);
 
     /// The summary of `type` (validated) over `p`.
     net::awaitable<summary_answer> get(std::string_view type, period p);
@@ -54,6 +68,9 @@ private:
     breaker::circuit_breaker& breaker_;
     upstream::external_service& upstream_;
     std::chrono::milliseconds upstream_timeout_;
+    summary_outages outages_;
+    const common::clock& clock_;
+    cache::local_copy local_;
     common::single_flight<summary_answer> flights_;
     std::uint64_t computed_ = 0;
 };

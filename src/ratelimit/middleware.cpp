@@ -6,9 +6,27 @@
 #include <string>
 #include <utility>
 
+#include "telemetry/registry.hpp"
+
 namespace analytics::ratelimit {
 
 namespace {
+
+// ratelimit_decisions_total{result}: degraded decisions by their source, the rest by outcome.
+telemetry::counter outcome_counter(const decision& d) noexcept
+{
+    switch (d.source) {
+    case decision_source::fail_open:
+        return telemetry::counter::ratelimit_fail_open;
+    case decision_source::local_backstop:
+        return telemetry::counter::ratelimit_local_backstop;
+    case decision_source::redis:
+    case decision_source::remembered_refusal:
+        break;
+    }
+    return d.allowed ? telemetry::counter::ratelimit_allowed
+                     : telemetry::counter::ratelimit_limited;
+}
 
 // A coroutine of its own rather than a coroutine lambda: its frame holds the handler by shared
 // ownership, so nothing it uses lives in a closure that the router could move.
@@ -18,6 +36,7 @@ net::awaitable<http::response> limited(sliding_window_limiter& limiter,
 {
     const std::string client = req.context().client.to_string();
     const decision d = co_await limiter.check(client);
+    telemetry::local().add(outcome_counter(d));
     if (!d.allowed) {
         co_return too_many_requests(d);
     }

@@ -1,6 +1,7 @@
 #include "redis/client.hpp"
 
 #include "common/logging.hpp"
+#include "redis/resp.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -22,6 +23,8 @@
 #include <string>
 #include <utility>
 #include <vector>
+
+#include "telemetry/registry.hpp"
 
 namespace analytics::redis {
 
@@ -47,49 +50,6 @@ using arg_list = boost::container::small_vector<std::string_view, 16>;
 // A health-check PING may wait for at least this long: a busy server (a slow script, a large
 // SAVE) should not be mistaken for a dead one by an aggressive command_timeout.
 constexpr std::chrono::milliseconds min_ping_timeout = 1s;
-
-struct reader_deleter {
-    void operator()(redisReader* r) const noexcept { redisReaderFree(r); }
-};
-
-struct reply_deleter {
-    void operator()(void* r) const noexcept { freeReplyObject(r); }
-};
-
-reply to_reply(const redisReply& r)
-{
-    reply out;
-    switch (r.type) {
-    case REDIS_REPLY_STRING:
-        out.type = reply::kind::string;
-        out.str.assign(r.str, r.len);
-        break;
-    case REDIS_REPLY_STATUS:
-        out.type = reply::kind::status;
-        out.str.assign(r.str, r.len);
-        break;
-    case REDIS_REPLY_ERROR:
-        out.type = reply::kind::error;
-        out.str.assign(r.str, r.len);
-        break;
-    case REDIS_REPLY_INTEGER:
-        out.type = reply::kind::integer;
-        out.integer = r.integer;
-        break;
-    case REDIS_REPLY_ARRAY:
-        // hiredis limits nesting to a few levels, so the recursion is bounded.
-        out.type = reply::kind::array;
-        out.elements.reserve(r.elements);
-        for (std::size_t i = 0; i < r.elements; ++i) {
-            out.elements.push_back(to_reply(*r.element[i]));
-        }
-        break;
-    default:
-        out.type = reply::kind::nil;
-        break;
-    }
-    return out;
-}
 
 }  // namespace
 
@@ -139,11 +99,10 @@ struct client::impl {
                 break;
             }
             if (session_was_connected_) {
-                log::warn("redis.disconnected",
-                          {{"host", options_.host},
-                           {"port", options_.port},
-                           {"cause", session_cause_},
-                           {"error", session_error_.message()}});
+                log::warn("redis.disconnected", {{"host", options_.host},
+                                                 {"port", options_.port},
+                                                 {"cause", session_cause_},
+                                                 {"error", session_error_.message()}});
             } else {
                 // A failed AUTH/SELECT/PING was logged where it happened; anything else that
                 // ended a connection before it was usable (EOF, reset) is logged here.
@@ -239,7 +198,7 @@ struct client::impl {
     // wakes the other two, so no per-operation cancellation is needed.
     net::awaitable<void> serve()
     {
-        reader_.reset(redisReaderCreate());
+        reader_ = resp_reader::create();
         if (!reader_) {
             session_was_connected_ = false;
             session_error_ = make_error_code(boost::system::errc::not_enough_memory);
@@ -265,23 +224,22 @@ struct client::impl {
                 drop(ec, "read");
                 co_return;
             }
-            if (redisReaderFeed(reader_.get(), read_buffer_.data(), n) != REDIS_OK) {
+            if (!reader_->feed(std::string_view(read_buffer_.data(), n))) {
                 drop(errc::protocol_error, "protocol");
                 co_return;
             }
             // One read may carry many replies (or part of one); hand out every complete reply.
             for (;;) {
-                void* raw = nullptr;
-                if (redisReaderGetReply(reader_.get(), &raw) != REDIS_OK) {
-                    log::error("redis.protocol_error", {{"error", reader_->errstr}});
+                auto next = reader_->next();
+                if (!next) {
+                    log::error("redis.protocol_error", {{"error", reader_->error()}});
                     drop(errc::protocol_error, "protocol");
                     co_return;
                 }
-                if (raw == nullptr) {
+                if (!*next) {
                     break;
                 }
-                std::unique_ptr<void, reply_deleter> owned(raw);
-                if (!deliver(to_reply(*static_cast<const redisReply*>(raw)))) {
+                if (!deliver(std::move(**next))) {
                     log::error("redis.unexpected_reply", {});
                     drop(errc::unexpected_reply, "protocol");
                     co_return;
@@ -468,22 +426,31 @@ struct client::impl {
     net::awaitable<result<reply>> request(arg_list args, steady_clock::time_point deadline,
                                           bool require_connected)
     {
+        const auto started = steady_clock::now();
+        // Commands of callers are counted in redis_commands_total and timed; the handshake's
+        // and the health check's are not.
+        auto finish = [&](result<reply> r) {
+            if (require_connected) {
+                record(r, steady_clock::now() - started);
+            }
+            return r;
+        };
         if (stopped_) {
-            co_return errc::stopped;
+            co_return finish(errc::stopped);
         }
         if (require_connected ? !connected_.load(std::memory_order_relaxed) : !session_alive_) {
-            co_return errc::not_connected;
+            co_return finish(errc::not_connected);
         }
         // An empty command is "*0\r\n", which Redis answers with nothing: it would shift every
         // later reply onto the wrong caller.
         if (args.empty()) {
-            co_return make_error_code(boost::system::errc::invalid_argument);
+            co_return finish(make_error_code(boost::system::errc::invalid_argument));
         }
-        if (steady_clock::now() >= deadline) {
-            co_return errc::timeout;
+        if (started >= deadline) {
+            co_return finish(errc::timeout);
         }
         if (!append_command(args)) {
-            co_return make_error_code(boost::system::errc::not_enough_memory);
+            co_return finish(make_error_code(boost::system::errc::not_enough_memory));
         }
 
         auto p = acquire_pending();
@@ -504,7 +471,25 @@ struct client::impl {
             }
         }
         recycle(std::move(p));
-        co_return out;
+        co_return finish(std::move(out));
+    }
+
+    static void record(const result<reply>& r, steady_clock::duration took)
+    {
+        auto& stats = telemetry::local();
+        telemetry::counter c = telemetry::counter::redis_ok;
+        if (r && r->is_error()) {
+            c = telemetry::counter::redis_error_reply;
+        } else if (!r) {
+            const auto& e = r.error();
+            c = e == errc::timeout           ? telemetry::counter::redis_timeout
+                : e == errc::not_connected   ? telemetry::counter::redis_not_connected
+                : e == errc::connection_lost ? telemetry::counter::redis_connection_lost
+                                             : telemetry::counter::redis_other_error;
+        }
+        stats.add(c);
+        stats.observe(telemetry::histogram::redis_command,
+                      std::chrono::duration_cast<std::chrono::nanoseconds>(took));
     }
 
     // EVALSHA first; argv is "EVALSHA", sha1, (numkeys), keys..., args..., and numkeys is
@@ -611,7 +596,7 @@ struct client::impl {
     net::steady_timer writer_wake_;  // an event: cancelled to wake the writer
     net::any_io_executor executor_;
 
-    std::unique_ptr<redisReader, reader_deleter> reader_;
+    std::optional<resp_reader> reader_;  // the reply parser of the current connection
     std::array<char, 16 * 1024> read_buffer_{};
     std::string outgoing_;  // commands queued since the current write started
     std::string writing_;   // the batch being written
@@ -644,16 +629,25 @@ client::client(net::any_io_executor executor, client_options options)
 
 client::~client() = default;
 
-net::awaitable<void> client::run() { return impl_->run(); }
+net::awaitable<void> client::run()
+{
+    return impl_->run();
+}
 
-void client::stop() { impl_->stop(); }
+void client::stop()
+{
+    impl_->stop();
+}
 
 bool client::connected() const noexcept
 {
     return impl_->connected_.load(std::memory_order_relaxed);
 }
 
-std::uint64_t client::connects() const noexcept { return impl_->connects_; }
+std::uint64_t client::connects() const noexcept
+{
+    return impl_->connects_;
+}
 
 net::awaitable<result<reply>> client::exec(std::span<const std::string_view> args,
                                            std::chrono::milliseconds timeout)

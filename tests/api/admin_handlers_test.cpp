@@ -1,6 +1,7 @@
 #include "api/admin_handlers.hpp"
 
 #include "http/router.hpp"
+#include "support/fake_request.hpp"
 #include "support/run_coro.hpp"
 
 #include <boost/json/parse.hpp>
@@ -16,25 +17,8 @@ namespace {
 
 using namespace std::chrono_literals;
 
-using header_map = std::map<std::string, std::string>;  // lower-case names
-
-std::string lower(std::string_view s)
-{
-    std::string out(s);
-    for (auto& c : out) {
-        if (c >= 'A' && c <= 'Z') {
-            c = static_cast<char>(c - 'A' + 'a');
-        }
-    }
-    return out;
-}
-
-std::string_view lookup(const void* fields, std::string_view name)
-{
-    const auto& headers = *static_cast<const header_map*>(fields);
-    const auto it = headers.find(lower(name));
-    return it == headers.end() ? std::string_view{} : std::string_view(it->second);
-}
+using test::header_map;
+using test::lower;
 
 config::upstream_options initial()
 {
@@ -60,8 +44,8 @@ struct admin_fixture {
         net::io_context ioc;
         http::request_context ctx;
         ctx.assign_request_id("admin-test");
-        http::request req(http::method::put, "/api/admin/external-service", body, &headers, &lookup,
-                          ctx);
+        http::request req(http::method::put, "/api/admin/external-service", body, &headers,
+                          &test::lookup_in_map, ctx);
         return test::run_coro(ioc, router.dispatch(req));
     }
 
@@ -275,8 +259,8 @@ TEST(admin_handler, is_routed_for_put_only)
     header_map headers;
     net::io_context ioc;
     http::request_context ctx;
-    http::request req(http::method::post, "/api/admin/external-service", "{}", &headers, &lookup,
-                      ctx);
+    http::request req(http::method::post, "/api/admin/external-service", "{}", &headers,
+                      &test::lookup_in_map, ctx);
     const auto res = test::run_coro(ioc, f.router.dispatch(req));
     EXPECT_EQ(res.status, 405U);
     EXPECT_EQ(res.get("Allow"), "PUT");

@@ -1,6 +1,7 @@
 #include "api/docs_contract.hpp"
 
 #include "api/docs_handlers.hpp"
+#include "support/fake_request.hpp"
 
 #include <boost/json/parse.hpp>
 #include <boost/json/serialize.hpp>
@@ -17,23 +18,14 @@ namespace json = boost::json;
 
 namespace {
 
+using test::lower;
+
 constexpr std::array<std::string_view, 8> method_keys = {"get",     "put",  "post",  "delete",
                                                          "options", "head", "patch", "trace"};
 
 bool is_method_key(std::string_view k)
 {
     return std::find(method_keys.begin(), method_keys.end(), k) != method_keys.end();
-}
-
-std::string lower(std::string_view s)
-{
-    std::string out(s);
-    for (auto& c : out) {
-        if (c >= 'A' && c <= 'Z') {
-            c = static_cast<char>(c - 'A' + 'a');
-        }
-    }
-    return out;
 }
 
 std::string upper(std::string_view s)

@@ -61,6 +61,7 @@ std::map<operation_key, std::set<unsigned>> handler_statuses()
         {{"get", "/api/metrics/summary"}, {200, 422, 503}},
         {{"get", "/api/circuit-breaker/status"}, {200}},
         {{"put", "/api/admin/external-service"}, {200, 400, 401, 403, 413, 422}},
+        {{"get", "/metrics"}, {200}},
     };
     const api::docs_handlers docs;
     for (const auto& a : docs.assets()) {

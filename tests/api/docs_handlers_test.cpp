@@ -5,6 +5,7 @@
 #include "api/docs_handlers.hpp"
 
 #include "http/router.hpp"
+#include "support/fake_request.hpp"
 #include "support/run_coro.hpp"
 
 #include <boost/json/parse.hpp>
@@ -22,25 +23,8 @@
 namespace analytics::api {
 namespace {
 
-using header_map = std::map<std::string, std::string>;  // lower-case names
-
-std::string lower(std::string_view s)
-{
-    std::string out(s);
-    for (auto& c : out) {
-        if (c >= 'A' && c <= 'Z') {
-            c = static_cast<char>(c - 'A' + 'a');
-        }
-    }
-    return out;
-}
-
-std::string_view lookup(const void* fields, std::string_view name)
-{
-    const auto& headers = *static_cast<const header_map*>(fields);
-    const auto it = headers.find(lower(name));
-    return it == headers.end() ? std::string_view{} : std::string_view(it->second);
-}
+using test::header_map;
+using test::lower;
 
 // "0123456789abcdef", quoted.
 bool is_strong_tag(std::string_view tag)
@@ -90,7 +74,7 @@ struct docs_fixture : ::testing::Test {
     {
         net::io_context ioc;
         http::request_context ctx;
-        http::request req(verb, target, {}, &headers, &lookup, ctx);
+        http::request req(verb, target, {}, &headers, &test::lookup_in_map, ctx);
         return test::run_coro(ioc, router.dispatch(req));
     }
 

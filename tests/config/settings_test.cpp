@@ -22,6 +22,7 @@ using vars = std::map<std::string, std::string, std::less<>>;
 const std::vector<std::string> k_all_variables = {
     "APP_HOST",
     "APP_PORT",
+    "METRICS_PORT",
     "APP_THREADS",
     "HTTP_MAX_CONNECTIONS",
     "HTTP_READ_TIMEOUT_SECONDS",
@@ -157,6 +158,7 @@ TEST(from_env, applies_a_valid_override_of_every_variable)
     const std::vector<override_case> cases = {
         {"APP_HOST", "127.0.0.1", [](const settings& s) { return s.http.host == "127.0.0.1"; }},
         {"APP_PORT", "9000", [](const settings& s) { return s.http.port == 9000; }},
+        {"METRICS_PORT", "9100", [](const settings& s) { return s.http.metrics_port == 9100; }},
         {"APP_THREADS", "3", [](const settings& s) { return s.http.threads == 3; }},
         {"HTTP_MAX_CONNECTIONS", "500",
          [](const settings& s) { return s.http.max_connections == 500; }},

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cerrno>
 #include <csignal>
+#include <cstdlib>
 #include <cstring>
 #include <stdexcept>
 #include <sys/wait.h>
@@ -32,10 +33,10 @@ std::map<std::string, std::string> service_process::default_env()
     };
 }
 
-service_process::service_process(std::map<std::string, std::string> env, bool wait_for_redis)
+service_process::service_process(std::map<std::string, std::string> overrides, bool wait_for_redis)
 {
     auto full = default_env();
-    for (auto& [k, v] : env) {
+    for (auto& [k, v] : overrides) {
         full[k] = v;
     }
     // Start from the parent's environment (sanitizer options, PATH) minus our variables.
@@ -65,7 +66,11 @@ service_process::service_process(std::map<std::string, std::string> env, bool wa
     posix_spawn_file_actions_adddup2(&actions, fds[1], STDOUT_FILENO);
     // The child runs in a directory without a .env file so only our variables apply.
     posix_spawn_file_actions_addchdir_np(&actions, "/");
-    std::string binary = ANALYTICS_BINARY_PATH;
+    // ANALYTICS_TEST_BINARY points the tests at another build of the service: scripts/test-tsan.sh
+    // runs them against its ThreadSanitizer build without compiling them again.
+    const char* other_binary = std::getenv("ANALYTICS_TEST_BINARY");
+    std::string binary =
+        other_binary != nullptr && *other_binary != '\0' ? other_binary : ANALYTICS_BINARY_PATH;
     char* argv[] = {binary.data(), nullptr};
     const int rc = ::posix_spawn(&pid_, binary.c_str(), &actions, nullptr, argv, envp.data());
     posix_spawn_file_actions_destroy(&actions);

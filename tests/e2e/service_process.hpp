@@ -20,7 +20,7 @@ class service_process {
 public:
     /// Starts the binary with the default test environment plus `env` (which wins), and waits
     /// until it listens and, when `wait_for_redis`, until every worker is connected to Redis.
-    explicit service_process(std::map<std::string, std::string> env = {},
+    explicit service_process(std::map<std::string, std::string> overrides = {},
                              bool wait_for_redis = true);
     ~service_process();
 

@@ -155,3 +155,51 @@ TEST(request_id, generates_distinct_hex_ids_when_the_client_gives_none)
 
 }  // namespace
 }  // namespace analytics::http
+
+namespace analytics::http {
+namespace {
+
+TEST(traceparent, accepts_the_w3c_form_and_rejects_the_rest)
+{
+    EXPECT_TRUE(valid_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01"));
+    EXPECT_TRUE(valid_traceparent("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-00"));
+    // A later version may carry more fields after a dash.
+    EXPECT_TRUE(valid_traceparent("01-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-xyz"));
+    for (const char* bad : {
+             "", "garbage",
+             "00-00000000000000000000000000000000-00f067aa0ba902b7-01",        // zero trace id
+             "00-4bf92f3577b34da6a3ce929d0e0e4736-0000000000000000-01",        // zero parent id
+             "00-4BF92F3577B34DA6A3CE929D0E0E4736-00f067aa0ba902b7-01",        // upper case
+             "ff-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01",        // forbidden version
+             "00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01-extra",  // 00 is exact
+             "00-4bf92f3577b34da6a3ce929d0e0e473-600f067aa0ba902b7-01",        // misplaced dash
+         }) {
+        EXPECT_FALSE(valid_traceparent(bad)) << bad;
+    }
+}
+
+TEST(traceparent, continues_a_valid_trace_with_a_new_span)
+{
+    request_context ctx;
+    ctx.assign_trace("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01");
+    EXPECT_EQ(ctx.trace_id(), "4bf92f3577b34da6a3ce929d0e0e4736");
+    const std::string_view tp = ctx.traceparent();
+    ASSERT_TRUE(valid_traceparent(tp)) << tp;
+    EXPECT_EQ(tp.substr(0, 36), "00-4bf92f3577b34da6a3ce929d0e0e4736-");
+    EXPECT_NE(tp.substr(36, 16), "00f067aa0ba902b7");
+    EXPECT_EQ(tp.substr(53), "01");
+}
+
+TEST(traceparent, starts_a_new_trace_when_there_is_none_or_it_is_invalid)
+{
+    request_context a;
+    request_context b;
+    a.assign_trace("");
+    b.assign_trace("00-00000000000000000000000000000000-00f067aa0ba902b7-01");
+    EXPECT_TRUE(valid_traceparent(a.traceparent())) << a.traceparent();
+    EXPECT_TRUE(valid_traceparent(b.traceparent())) << b.traceparent();
+    EXPECT_NE(a.trace_id(), b.trace_id());
+}
+
+}  // namespace
+}  // namespace analytics::http

@@ -4,15 +4,17 @@
 
 #include "ratelimit/headers.hpp"
 #include "ratelimit/sliding_window_limiter.hpp"
+#include "support/coro_helpers.hpp"
 #include "support/fake_clock.hpp"
 #include "support/redis_admin.hpp"
 #include "support/redis_server.hpp"
 #include "support/run_coro.hpp"
 
-#include <gtest/gtest.h>
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
+
+#include <gtest/gtest.h>
 
 #include <algorithm>
 #include <array>
@@ -29,65 +31,14 @@
 namespace analytics::ratelimit {
 namespace {
 
+using test::elapsed_ms;
+using test::eventually;
+using test::report;
+using test::sleep_for;
+using test::spawn_all;
+
 using namespace std::chrono_literals;
 using steady_clock = std::chrono::steady_clock;
-
-// Prints a measured figure and records it in the XML report.
-void report(const std::string& name, double value, std::string_view unit)
-{
-    std::cout << "[ measured ] " << name << ": " << value << ' ' << unit << '\n';
-    ::testing::Test::RecordProperty(name, std::to_string(value) + " " + std::string(unit));
-}
-
-double elapsed_ms(steady_clock::time_point since)
-{
-    return std::chrono::duration<double, std::milli>(steady_clock::now() - since).count();
-}
-
-net::awaitable<void> sleep_for(std::chrono::milliseconds d)
-{
-    net::steady_timer timer(co_await net::this_coro::executor, d);
-    co_await timer.async_wait(common::use_nothrow);
-}
-
-// Polls `condition` every few milliseconds; false when it did not hold within `limit`.
-net::awaitable<bool> eventually(std::function<bool()> condition, std::chrono::milliseconds limit)
-{
-    const auto deadline = steady_clock::now() + limit;
-    while (!condition()) {
-        if (steady_clock::now() >= deadline) {
-            co_return false;
-        }
-        co_await sleep_for(2ms);
-    }
-    co_return true;
-}
-
-// Starts `count` coroutines `make(i)` in the same loop turn, so that their Redis calls go out
-// pipelined together, and waits for all of them.
-net::awaitable<void> spawn_all(int count, std::function<net::awaitable<void>(int)> make)
-{
-    auto executor = co_await net::this_coro::executor;
-    net::steady_timer all_done(executor, steady_clock::time_point::max());
-    int remaining = count;
-    std::exception_ptr first_error;
-    for (int i = 0; i < count; ++i) {
-        net::co_spawn(executor, make(i), [&](std::exception_ptr e) {
-            if (e && !first_error) {
-                first_error = e;
-            }
-            if (--remaining == 0) {
-                all_done.cancel();
-            }
-        });
-    }
-    if (remaining > 0) {
-        co_await all_done.async_wait(common::use_nothrow);
-    }
-    if (first_error) {
-        std::rethrow_exception(first_error);
-    }
-}
 
 config::ratelimit_options per_window(std::uint32_t requests, std::chrono::seconds window,
                                      config::failure_mode mode = config::failure_mode::local)

@@ -3,6 +3,7 @@
 // here on free ports.
 
 #include "redis/client.hpp"
+#include "support/coro_helpers.hpp"
 #include "support/redis_admin.hpp"
 #include "support/redis_server.hpp"
 #include "support/run_coro.hpp"
@@ -12,6 +13,7 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
+
 #include <gtest/gtest.h>
 
 #include <signal.h>
@@ -31,17 +33,14 @@
 #include <thread>
 #include <vector>
 
-// ASSERT_* leaves the function with `return`, which a coroutine cannot use; this co_returns.
-#define CO_ASSERT_TRUE(condition)                                 \
-    do {                                                          \
-        if (!(condition)) {                                       \
-            ADD_FAILURE() << "expected to hold: " << #condition;  \
-            co_return;                                            \
-        }                                                         \
-    } while (false)
-
 namespace analytics::redis {
 namespace {
+
+using test::elapsed_ms;
+using test::eventually;
+using test::report;
+using test::sleep_for;
+using test::spawn_all;
 
 using test::admin_connection;
 using test::free_port;
@@ -50,62 +49,6 @@ using test::wait_until_answering;
 
 using namespace std::chrono_literals;
 using steady_clock = std::chrono::steady_clock;
-
-// Prints a measured figure and records it in the XML report, so timings are visible in CI logs.
-void report(const std::string& name, double value, std::string_view unit)
-{
-    std::cout << "[ measured ] " << name << ": " << value << ' ' << unit << '\n';
-    ::testing::Test::RecordProperty(name, std::to_string(value) + " " + std::string(unit));
-}
-
-double elapsed_ms(steady_clock::time_point since)
-{
-    return std::chrono::duration<double, std::milli>(steady_clock::now() - since).count();
-}
-
-net::awaitable<void> sleep_for(std::chrono::milliseconds d)
-{
-    net::steady_timer timer(co_await net::this_coro::executor, d);
-    co_await timer.async_wait(common::use_nothrow);
-}
-
-// Polls `condition` every few milliseconds; false when it did not hold within `limit`.
-net::awaitable<bool> eventually(std::function<bool()> condition, std::chrono::milliseconds limit)
-{
-    const auto deadline = steady_clock::now() + limit;
-    while (!condition()) {
-        if (steady_clock::now() >= deadline) {
-            co_return false;
-        }
-        co_await sleep_for(2ms);
-    }
-    co_return true;
-}
-
-// Starts `count` coroutines `make(i)` in order, all in the same loop turn, and waits for all.
-net::awaitable<void> spawn_all(int count, std::function<net::awaitable<void>(int)> make)
-{
-    auto executor = co_await net::this_coro::executor;
-    net::steady_timer all_done(executor, steady_clock::time_point::max());
-    int remaining = count;
-    std::exception_ptr first_error;
-    for (int i = 0; i < count; ++i) {
-        net::co_spawn(executor, make(i), [&](std::exception_ptr e) {
-            if (e && !first_error) {
-                first_error = e;
-            }
-            if (--remaining == 0) {
-                all_done.cancel();
-            }
-        });
-    }
-    if (remaining > 0) {
-        co_await all_done.async_wait(common::use_nothrow);
-    }
-    if (first_error) {
-        std::rethrow_exception(first_error);
-    }
-}
 
 class redis_client : public ::testing::Test {
 protected:
@@ -171,9 +114,8 @@ TEST_F(redis_client, returns_every_reply_to_its_caller_in_order)
         const auto start = steady_clock::now();
         co_await spawn_all(calls, [&](int i) -> net::awaitable<void> {
             auto r = co_await c.exec(command("INCR", "counter"));
-            seen[static_cast<std::size_t>(i)] = (r && r->type == reply::kind::integer)
-                                                    ? r->integer
-                                                    : -1;
+            seen[static_cast<std::size_t>(i)] =
+                (r && r->type == reply::kind::integer) ? r->integer : -1;
         });
         report("incr_10000_concurrent_ms", elapsed_ms(start), "ms");
     });
@@ -405,9 +347,9 @@ TEST_F(redis_client, times_out_close_to_its_deadline_against_a_stalled_server_an
 {
     with_client(options_for(test::redis_test_port()), [&](client& c) -> net::awaitable<void> {
         // CLIENT PAUSE ALL holds every client's commands (this admin's too) for 300 ms.
-        EXPECT_EQ(admin_connection(test::redis_test_port())
-                      .command({"CLIENT", "PAUSE", "300", "ALL"}),
-                  "+OK");
+        EXPECT_EQ(
+            admin_connection(test::redis_test_port()).command({"CLIENT", "PAUSE", "300", "ALL"}),
+            "+OK");
         const auto start = steady_clock::now();
         auto r = co_await c.exec(command("PING"), 100ms);
         const double took = elapsed_ms(start);
