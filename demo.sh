@@ -20,7 +20,7 @@
 # so runs do not disturb each other. It takes about CIRCUIT_BREAKER_RESET_TIMEOUT + 10 seconds.
 # Exit status: 0 when every check passed, 1 when one failed, 2 when the demo could not run.
 set -uo pipefail
-cd "$(dirname "$0")"
+cd "$(dirname "$0")" || exit 2
 source scripts/lib.sh
 
 case "${1:-}" in

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # Shell helpers for the Docker path: ./start.sh --docker, ./stop.sh --docker and
 # scripts/test-docker.sh. Source it after `cd` to the repository root; do not run it.
 

@@ -81,7 +81,7 @@ build_debian_bases() {
     work=$(mktemp -d /tmp/local-images.XXXXXX)
     trap '$sudo rm -rf "$work"' EXIT
     rootfs="$work/rootfs"
-    echo "local-images: debootstrap bookworm from $mirror (about 30 s)" >&2
+    echo "local-images: debootstrap bookworm from $mirror (about a minute)" >&2
     $sudo debootstrap --variant=minbase bookworm "$rootfs" "$mirror" >"$work/debootstrap.log" 2>&1 || {
         tail -n 20 "$work/debootstrap.log" >&2
         return 1
