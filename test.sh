@@ -3,11 +3,16 @@
 # AddressSanitizer + UndefinedBehaviorSanitizer), starts a private redis-server on a free
 # loopback port, runs every CTest suite against it, and stops what it started.
 #
-#   ./test.sh                 all suites, then the API documentation checks (below)
-#   ./test.sh -L unit         only one label (unit, redis, e2e); any ctest arguments work
+#   ./test.sh                 all suites, then the API documentation checks, the chaos suite,
+#                             the fuzz targets and ThreadSanitizer (below)
+#   ./test.sh -L unit         only one label (unit, redis, e2e, chaos); any ctest arguments work
 #   TEST_PRESET=debug ./test.sh   without sanitizers (quicker)
 #   TEST_DOCS=0|1             skip, or force, the documentation checks (default: run them
 #                             when no ctest arguments are given)
+#   TEST_CHAOS=0|1, TEST_FUZZ=0|1, TEST_TSAN=0|1   the same for the steps of issue 10
+#   FUZZ_SECONDS=30           how long each fuzz target runs
+#   TEST_TSAN_E2E=0           ThreadSanitizer on the shared objects' unit tests only, without
+#                             the TSan build of the service driven by e2e and chaos tests
 set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/lib.sh
@@ -32,7 +37,13 @@ echo "test.sh: redis-server pid $REDIS_PID on 127.0.0.1:$REDIS_PORT"
 export REDIS_TEST_PORT="$REDIS_PORT"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
-ctest --preset "$preset" -j2 --timeout 300 "$@"
+# Without arguments the chaos suite is left to its own step below, where it has both cores to
+# itself (its latency figures mean nothing next to another suite).
+ctest_args=("$@")
+if [[ $# -eq 0 ]]; then
+    ctest_args=(-LE chaos)
+fi
+ctest --preset "$preset" -j2 --timeout 300 "${ctest_args[@]}"
 
 # --- API documentation (issue 8) ------------------------------------------------------------------
 # docs/openapi.json through Redocly's linter; then the service just built, on a free port with
@@ -85,4 +96,38 @@ if [[ "${TEST_DOCS:-$default_docs}" == 1 ]]; then
         exit 1
     fi
     echo "test.sh: browser test of /docs and /redoc passed ($((SECONDS - started)) s)"
+fi
+
+# --- Fault injection, fuzzing, ThreadSanitizer (issue 10) -----------------------------------------
+# The chaos suite (tests/chaos/, label chaos): the service just built, under faults, against
+# private redis-servers; what it measured is printed and kept in build/<preset>/chaos-tests.log.
+# Then every fuzz target for FUZZ_SECONDS (scripts/fuzz.sh: clang, its own build in build/fuzz),
+# then scripts/test-tsan.sh.
+default_hardening=0
+[[ $# -eq 0 ]] && default_hardening=1
+if [[ "${TEST_CHAOS:-$default_hardening}" == 1 ]]; then
+    started=$SECONDS
+    chaos_log="$PWD/build/$preset/chaos-tests.log"
+    status=0
+    # -V: the tests' own output, [ measured ] lines included, goes to the log.
+    ctest --preset "$preset" -L chaos --timeout 300 -V >"$chaos_log" 2>&1 || status=$?
+    grep -F '[ measured ]' "$chaos_log" | sed 's/^[0-9]*: //' || true
+    grep -E '^[0-9]+% tests passed|tests failed|Failed|\*\*\*' "$chaos_log" || true
+    if [[ $status -ne 0 ]]; then
+        echo "test.sh: the chaos suite failed (full output: $chaos_log)" >&2
+        exit 1
+    fi
+    echo "test.sh: chaos suite passed ($((SECONDS - started)) s)"
+fi
+
+if [[ "${TEST_FUZZ:-$default_hardening}" == 1 ]]; then
+    started=$SECONDS
+    scripts/fuzz.sh "${FUZZ_SECONDS:-30}"
+    echo "test.sh: fuzz targets ran clean ($((SECONDS - started)) s)"
+fi
+
+if [[ "${TEST_TSAN:-$default_hardening}" == 1 ]]; then
+    started=$SECONDS
+    TSAN_E2E="${TEST_TSAN_E2E:-1}" TSAN_DRIVER_BUILD="build/$preset" scripts/test-tsan.sh
+    echo "test.sh: ThreadSanitizer step passed ($((SECONDS - started)) s)"
 fi

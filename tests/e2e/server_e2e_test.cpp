@@ -158,6 +158,26 @@ TEST(server_e2e, garbage_gets_400_and_a_close_and_the_server_keeps_serving)
     EXPECT_EQ(http_request(svc.port(), "GET", "/health").status, 200U);
 }
 
+// Found by fuzz/http_request.cpp: Beast 1.81 asserts that five bytes are buffered when it
+// resumes after the last chunk's size line, and an empty chunked body whose `0\r\n` and `\r`
+// arrive in separate reads gives it four. With assertions on (this dev build) the service must
+// neither abort nor misread the request (common/assert_handler.cpp).
+TEST(server_e2e, a_chunked_body_split_inside_its_last_chunk_is_read_in_full)
+{
+    service_process svc;
+    http_connection c(svc.port());
+    c.send_raw("POST /health HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n");
+    std::this_thread::sleep_for(100ms);
+    c.send_raw("\r");
+    std::this_thread::sleep_for(100ms);
+    c.send_raw("\n");
+    auto r = c.read_reply();
+    ASSERT_TRUE(r.has_value()) << "no answer: the service stopped";
+    // 405 comes from the router: the whole body was read.
+    expect_error_body(*r, 405, "METHOD_NOT_ALLOWED");
+    EXPECT_EQ(c.request("GET", "/health").status, 200U);
+}
+
 TEST(server_e2e, a_stalled_half_request_is_dropped_after_the_read_timeout)
 {
     service_process svc(env{{"HTTP_READ_TIMEOUT_SECONDS", "1"}});

@@ -98,7 +98,8 @@ TEST(resp_reader, fails_on_bytes_that_are_not_resp)
 
 TEST(resp_reader, refuses_arrays_nested_deeper_than_hiredis_supports)
 {
-    EXPECT_TRUE(parse_replies("*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n:1\r\n").failed);
+    EXPECT_TRUE(
+        parse_replies("*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n*1\r\n:1\r\n").failed);
 }
 
 // Found by fuzz/resp_replies.cpp in about 20 s (libFuzzer: out-of-memory, malloc(2666666648)):
@@ -108,16 +109,17 @@ TEST(resp_reader, refuses_arrays_nested_deeper_than_hiredis_supports)
 // by hand; the corpus keeps the original (fuzz/corpus/resp_replies/regression_oom_array_count).
 TEST(resp_reader, refuses_an_array_announcing_more_elements_than_the_limit)
 {
-    const auto found = parse_replies("*2\r\n*4\r\n*1\r\n*1\r\n:1\r\n*1\r\n+x\r\n*0\r\n:1\r\n+x\r\n"
-                                     "*0\r\n:1\r\n*333333331\r\n+x\r\n",
-                                     2);
+    const auto found = parse_replies(
+        "*2\r\n*4\r\n*1\r\n*1\r\n:1\r\n*1\r\n+x\r\n*0\r\n:1\r\n+x\r\n"
+        "*0\r\n:1\r\n*333333331\r\n+x\r\n",
+        2);
     EXPECT_TRUE(found.failed);
     EXPECT_NE(found.error.find("element limit"), std::string::npos) << found.error;
 
     EXPECT_TRUE(parse_replies("*2147483647\r\n").failed);
 
-    const auto over = parse_replies("*" + std::to_string(resp_reader::max_array_elements + 1) +
-                                    "\r\n");
+    const auto over =
+        parse_replies("*" + std::to_string(resp_reader::max_array_elements + 1) + "\r\n");
     EXPECT_TRUE(over.failed);
 
     // At the limit the array is accepted (and waits for its elements).

@@ -1,0 +1,94 @@
+// Fuzzes the POST /api/metrics body: metrics::parse_metric (Boost.JSON with our depth limit,
+// then the schema of API.md § Metric body) and the value formatting that answers and Redis
+// members use. Properties: the outcome agrees with Boost.JSON on what is JSON; an accepted
+// metric has a valid type, a finite value and a timestamp that round-trips; a rejection names
+// its fields; the 201 body built from any accepted metric is valid JSON that echoes it; every
+// value formats to the shortest text that reads back as exactly that value.
+
+#include "common/rfc3339.hpp"
+#include "metrics/metric.hpp"
+
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
+
+#include <charconv>
+#include <cmath>
+#include <cstring>
+#include <string>
+
+#include "fuzz/support.hpp"
+
+namespace analytics::fuzz {
+namespace {
+
+void check_value_text(double v)
+{
+    const std::string text = metrics::format_value(v);
+    if (!std::isfinite(v)) {
+        FUZZ_CHECK(text == "null");
+        return;
+    }
+    double back = 0;
+    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), back);
+    FUZZ_CHECK(ec == std::errc{} && end == text.data() + text.size());
+    FUZZ_CHECK(back == v && std::signbit(back) == std::signbit(v));
+    // It is also JSON (no "inf", no leading '+' or '.').
+    boost::system::error_code json_ec;
+    const auto json = boost::json::parse(text, json_ec);
+    FUZZ_CHECK(!json_ec && json.is_number());
+}
+
+}  // namespace
+}  // namespace analytics::fuzz
+
+extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size)
+{
+    using namespace analytics;
+    const auto body = fuzz::as_text(data, size);
+    const auto out = metrics::parse_metric(body);
+
+    boost::json::parse_options opts;
+    opts.max_depth = 32;
+    boost::system::error_code ec;
+    const auto reference = boost::json::parse(body, ec, {}, opts);
+    FUZZ_CHECK((out.result == metrics::parse_outcome::status::invalid_json) == bool(ec));
+
+    switch (out.result) {
+    case metrics::parse_outcome::status::ok: {
+        FUZZ_CHECK(out.errors.empty());
+        FUZZ_CHECK(metrics::is_valid_type(out.value.type));
+        FUZZ_CHECK(std::isfinite(out.value.value));
+        const std::string ts = common::format_rfc3339(out.value.timestamp);
+        const auto again = common::parse_rfc3339(ts);
+        FUZZ_CHECK(again && *again == out.value.timestamp);
+        FUZZ_CHECK(reference.is_object());
+
+        // The 201 body, as api::metrics_handlers::ingest writes it.
+        std::string answer = R"({"message":"Metric received","timestamp":")";
+        common::append_rfc3339(answer, out.value.timestamp);
+        answer += R"(","type":")" + out.value.type + "\"}";
+        const auto parsed_answer = boost::json::parse(answer, ec);
+        FUZZ_CHECK(!ec);
+        FUZZ_CHECK(parsed_answer.at("type").as_string() == out.value.type.c_str());
+        fuzz::check_value_text(out.value.value);
+        break;
+    }
+    case metrics::parse_outcome::status::invalid:
+        FUZZ_CHECK(!out.errors.empty());
+        for (const auto& e : out.errors) {
+            FUZZ_CHECK(!e.field.empty() && !e.message.empty());
+        }
+        break;
+    case metrics::parse_outcome::status::invalid_json:
+        FUZZ_CHECK(out.errors.empty());
+        break;
+    }
+
+    // Any eight bytes as a double, including NaN, infinities, -0 and subnormals.
+    if (size >= sizeof(double)) {
+        double v = 0;
+        std::memcpy(&v, data, sizeof v);
+        fuzz::check_value_text(v);
+    }
+    return 0;
+}
