@@ -16,7 +16,8 @@
 #   BENCH_HOLD_CONNECTIONS=10000   connections held open by the last scenario
 #   BENCH_HOLD_PATH=/health   what each held connection requests
 #   BENCH_WRK_HOOK=1          0: no Lua response hook (cheaper client; statuses and X-Cache unchecked)
-#   BENCH_SCENARIOS="nginx health ingest list summary_hit summary_miss ingest_refused connections"
+#   BENCH_SCENARIOS="nginx health ingest list summary_hit summary_miss ingest_refused telemetry connections"
+#   BENCH_TELEMETRY_ROUNDS=3  rounds of the telemetry scenario (each: 5 s on, 5 s off)
 #   BENCH_REDIS_AOF=everysec  appendfsync of the private Redis (as in production); "no": AOF off
 #   BENCH_GBENCH=1            0: skip the Google Benchmark
 #   BENCH_GBENCH_MIN_TIME=0.05
@@ -38,7 +39,8 @@ WRK_HOOK=${BENCH_WRK_HOOK:-1}
 APP_THREADS=${BENCH_APP_THREADS:-$(nproc)}
 HOLD_CONNECTIONS=${BENCH_HOLD_CONNECTIONS:-10000}
 HOLD_PATH=${BENCH_HOLD_PATH:-/health}
-SCENARIOS=" ${BENCH_SCENARIOS:-nginx health ingest list summary_hit summary_miss ingest_refused connections} "
+SCENARIOS=" ${BENCH_SCENARIOS:-nginx health ingest list summary_hit summary_miss ingest_refused telemetry connections} "
+TELEMETRY_ROUNDS=${BENCH_TELEMETRY_ROUNDS:-3}
 REDIS_AOF=${BENCH_REDIS_AOF:-everysec}
 BUILD_DIR=${BENCH_BUILD_DIR:-build/bench}
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
@@ -70,7 +72,23 @@ if [[ "${BENCH_BUILD:-1}" == 1 ]]; then
         >"$BUILD_DIR/bench-build.log" 2>&1 \
         || { tail -n 60 "$BUILD_DIR/bench-build.log" >&2; die "build failed (full log: $BUILD_DIR/bench-build.log)"; }
 fi
+# The telemetry scenario compares the service with a build whose metric recording is compiled
+# out (ANALYTICS_TELEMETRY=OFF), in its own build directory beside the first.
+QUIET_BUILD_DIR=$BUILD_DIR-no-telemetry
+if [[ "${BENCH_BUILD:-1}" == 1 ]] && wants telemetry; then
+    log "building analytics-api without metric recording in $QUIET_BUILD_DIR"
+    mkdir -p "$QUIET_BUILD_DIR"
+    cmake --preset release -B "$QUIET_BUILD_DIR" -DANALYTICS_TELEMETRY=OFF -DANALYTICS_TESTS=OFF \
+        >"$QUIET_BUILD_DIR/bench-configure.log" 2>&1 \
+        || { cat "$QUIET_BUILD_DIR/bench-configure.log" >&2; die "cmake configure failed"; }
+    cmake --build "$QUIET_BUILD_DIR" --target analytics-api >"$QUIET_BUILD_DIR/bench-build.log" 2>&1 \
+        || { tail -n 60 "$QUIET_BUILD_DIR/bench-build.log" >&2; die "build failed (full log: $QUIET_BUILD_DIR/bench-build.log)"; }
+fi
 API_BIN=$ROOT/$BUILD_DIR/analytics-api
+QUIET_API_BIN=$ROOT/$QUIET_BUILD_DIR/analytics-api
+if wants telemetry && [[ ! -x "$QUIET_API_BIN" ]]; then
+    die "missing $QUIET_API_BIN (run without BENCH_BUILD=0)"
+fi
 GBENCH_BIN=$ROOT/$BUILD_DIR/bench/analytics_bench
 HOLD_BIN=$ROOT/$BUILD_DIR/bench/hold_connections
 for b in "$API_BIN" "$GBENCH_BIN" "$HOLD_BIN"; do
@@ -143,18 +161,6 @@ sum_status_kb() {
     done
     echo "$total"
 }
-# listening_port PID: the TCP port the process listens on (from /proc, so it works whatever the
-# log level: the service reports its port 0 choice in an INFO line, which WARNING hides).
-listening_port() {
-    local pid=$1 inodes hex
-    inodes=$(find "/proc/$pid/fd" -maxdepth 1 -type l -printf '%l\n' 2>/dev/null \
-        | sed -n 's/^socket:\[\([0-9]*\)\]$/\1/p' | tr '\n' ' ')
-    [[ -n "$inodes" ]] || return 1
-    hex=$(awk -v inodes=" $inodes " '$4 == "0A" && index(inodes, " " $10 " ") {
-              n = split($2, a, ":"); print a[n]; exit }' "/proc/$pid/net/tcp" "/proc/$pid/net/tcp6")
-    [[ -n "$hex" ]] || return 1
-    echo $((16#$hex))
-}
 # redis_calls: "command calls" per line from INFO commandstats (commands run by scripts included).
 redis_calls() {
     redis-cli -p "$REDIS_PORT" info commandstats 2>/dev/null | tr -d '\r' \
@@ -166,7 +172,6 @@ redis_calls_per_request() {
         { d = $2 - before[$1]; if (req > 0 && d / req >= 0.0005) printf "%s %.3f\n", $1, d / req }' \
         <(echo "$1") <(echo "$2") | sort -k2,2 -gr | awk '{ printf "%s%s:%s", sep, $1, $2; sep = "," }'
 }
-http_status() { curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1" || true; }
 
 # --- servers -----------------------------------------------------------------------------------
 start_redis() {
@@ -243,16 +248,16 @@ EOF
 }
 
 # start_service NAME VAR=VALUE...: starts analytics-api in $WORK/NAME (no .env there) with a clean
-# environment, waits for /ready 200. Sets SVC_PID and SVC_PORT.
+# environment, waits for /ready 200. Sets SVC_PID and SVC_PORT. SVC_BIN picks another binary.
 start_service() {
-    local name=$1 dir=$WORK/$1 i port=""
+    local name=$1 dir=$WORK/$1 i port="" bin=${SVC_BIN:-$API_BIN}
     shift
     mkdir -p "$dir"
     (cd "$dir" && exec env -i PATH="$PATH" HOME="${HOME:-/root}" \
         APP_HOST=127.0.0.1 APP_PORT=0 APP_THREADS="$APP_THREADS" LOG_LEVEL="$SERVICE_LOG_LEVEL" \
         REDIS_HOST=127.0.0.1 REDIS_PORT="$REDIS_PORT" \
         EXTERNAL_SERVICE_FAILURE_RATE=0 EXTERNAL_SERVICE_LATENCY_MS=0 \
-        "$@" "$API_BIN" >"$dir/service.log" 2>&1) &
+        "$@" "$bin" >"$dir/service.log" 2>&1) &
     SVC_PID=$!
     STARTED_PIDS+=("$SVC_PID")
     for i in $(seq 1 300); do
@@ -509,6 +514,71 @@ if wants ingest_refused; then
     wait "$REFUSED_PID" 2>/dev/null || true
 fi
 
+# The cost of recording metrics (issue 9): cached summaries from the main instance (recording
+# on) and from one built with ANALYTICS_TELEMETRY=OFF (same settings, same Redis), in alternating
+# 5 s runs so that both see the same machine; the medians of requests/s and of the service's CPU
+# time per request are compared (CPU per request is the steadier of the two on a busy machine).
+TELEMETRY_JSON="null"
+wrk_run() { # wrk_run URL PID: "<requests/s> <service CPU us per request>" of one 5 s get.lua run
+    local out line ticks0 ticks1 requests
+    ticks0=$(cpu_ticks "$2")
+    BENCH_WRK_HOOK="$WRK_HOOK" wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d5s --timeout 10s \
+        -s "$ROOT/bench/wrk/get.lua" "$1" >"$WORK/wrk-telemetry.out" 2>&1 &
+    CLIENT_PID=$!
+    wait "$CLIENT_PID" || { cat "$WORK/wrk-telemetry.out" >&2; die "wrk failed in telemetry"; }
+    CLIENT_PID=
+    ticks1=$(cpu_ticks "$2")
+    out=$(<"$WORK/wrk-telemetry.out")
+    line=$(grep '^BENCH_RESULT ' <<<"$out" | head -n1)
+    [[ -n "$line" ]] || { echo "$out" >&2; die "no result line from wrk in telemetry"; }
+    if [[ "$WRK_HOOK" != 0 && "$(kv statuses "$line")" != "200:$(kv requests "$line")" ]]; then
+        die "telemetry: answers other than 200: $(kv statuses "$line")"
+    fi
+    requests=$(kv requests "$line")
+    calc "printf \"%.1f %.3f\", $requests / ($(kv duration_us "$line") / 1e6), ($ticks1 - $ticks0) * 1e6 / $CLK_TCK / ($requests > 0 ? $requests : 1)"
+}
+median() { printf '%s\n' "$@" | sort -g | awk '{ v[NR] = $1 } END { print (NR % 2) ? v[(NR + 1) / 2] : (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+if wants telemetry; then
+    SVC_BIN=$QUIET_API_BIN start_service no_telemetry \
+        RATE_LIMIT_REQUESTS=1000000000 RATE_LIMIT_WINDOW_SECONDS=60 CACHE_TTL_SECONDS=3600
+    QUIET_PID=$SVC_PID
+    QUIET_SUMMARY_URL="http://127.0.0.1:$SVC_PORT/api/metrics/summary?type=$SUMMARY_TYPE&period=all"
+    curl -s -o /dev/null "$SUMMARY_URL"
+    curl -s -o /dev/null "$QUIET_SUMMARY_URL"
+    on_rps=() off_rps=() on_cpu=() off_cpu=()
+    for ((round = 1; round <= TELEMETRY_ROUNDS; round++)); do
+        read -r rps cpu <<<"$(wrk_run "$SUMMARY_URL" "$MAIN_PID")"
+        on_rps+=("$rps") on_cpu+=("$cpu")
+        read -r rps cpu <<<"$(wrk_run "$QUIET_SUMMARY_URL" "$QUIET_PID")"
+        off_rps+=("$rps") off_cpu+=("$cpu")
+        log "telemetry round $round: recording on ${on_rps[-1]} req/s ${on_cpu[-1]} us/r," \
+            "off ${off_rps[-1]} req/s ${off_cpu[-1]} us/r"
+    done
+    stop_pid "$QUIET_PID"
+    wait "$QUIET_PID" 2>/dev/null || true
+    # Instructions per request do not depend on the machine's other load: the steadiest figure.
+    TM_ON_INSTR=null TM_OFF_INSTR=null TM_INSTR_COST=null
+    if command -v valgrind >/dev/null; then
+        summary_path="/api/metrics/summary?type=$SUMMARY_TYPE&period=all"
+        settings=(RATE_LIMIT_REQUESTS=1000000000 RATE_LIMIT_WINDOW_SECONDS=60 CACHE_TTL_SECONDS=3600)
+        read -r TM_ON_INSTR _ <<<"$(bench/instructions.sh "$API_BIN" "$REDIS_PORT" "$summary_path" "${settings[@]}")"
+        read -r TM_OFF_INSTR _ <<<"$(bench/instructions.sh "$QUIET_API_BIN" "$REDIS_PORT" "$summary_path" "${settings[@]}")"
+        TM_INSTR_COST=$(calc "printf \"%.1f\", 100 * ($TM_ON_INSTR / $TM_OFF_INSTR - 1)")
+        log "telemetry: $TM_ON_INSTR instructions per cached summary with recording, $TM_OFF_INSTR without"
+    else
+        log "WARNING: valgrind is missing: no instruction counts for the telemetry scenario"
+    fi
+    list() { local IFS=,; echo "$*"; }
+    TM_ON_RPS=$(median "${on_rps[@]}") TM_OFF_RPS=$(median "${off_rps[@]}")
+    TM_ON_CPU=$(median "${on_cpu[@]}") TM_OFF_CPU=$(median "${off_cpu[@]}")
+    TM_RPS_COST=$(calc "printf \"%.1f\", 100 * (1 - $TM_ON_RPS / $TM_OFF_RPS)")
+    TM_CPU_COST=$(calc "printf \"%.1f\", 100 * ($TM_ON_CPU / $TM_OFF_CPU - 1)")
+    TELEMETRY_JSON=$(printf '{"rounds":%s,"on":{"rps":[%s],"cpu_us_per_request":[%s],"median_rps":%s,"median_cpu_us_per_request":%s},"off":{"rps":[%s],"cpu_us_per_request":[%s],"median_rps":%s,"median_cpu_us_per_request":%s},"rps_cost_percent":%s,"cpu_cost_percent":%s,"instructions_per_request":{"on":%s,"off":%s,"cost_percent":%s}}' \
+        "$TELEMETRY_ROUNDS" "$(list "${on_rps[@]}")" "$(list "${on_cpu[@]}")" "$TM_ON_RPS" "$TM_ON_CPU" \
+        "$(list "${off_rps[@]}")" "$(list "${off_cpu[@]}")" "$TM_OFF_RPS" "$TM_OFF_CPU" \
+        "$TM_RPS_COST" "$TM_CPU_COST" "$TM_ON_INSTR" "$TM_OFF_INSTR" "$TM_INSTR_COST")
+fi
+
 HOLD_JSON="null"
 if wants connections; then
     sleep 1  # let the server side of wrk's connections close
@@ -556,6 +626,16 @@ if [[ "$HOLD_JSON" != null ]]; then
         "all succeeded: $(json_field all_ok "$HOLD_JSON")"
 fi
 
+if [[ "$TELEMETRY_JSON" != null ]]; then
+    echo "metric recording (cached summary, medians of $TELEMETRY_ROUNDS alternating 5 s runs):" \
+        "on $TM_ON_RPS req/s, $TM_ON_CPU us/r; compiled out $TM_OFF_RPS req/s, $TM_OFF_CPU us/r;" \
+        "cost $TM_RPS_COST% of req/s, $TM_CPU_COST% of CPU per request"
+    if [[ "$TM_INSTR_COST" != null ]]; then
+        echo "metric recording (callgrind, one worker): $TM_ON_INSTR instructions per cached summary" \
+            "with it, $TM_OFF_INSTR compiled out: cost $TM_INSTR_COST%"
+    fi
+fi
+
 {
     printf '{\n"format":"analytics-bench/1",\n"date":"%s",\n' "$STAMP"
     printf '"commit":"%s",\n' "$(git rev-parse --short HEAD 2>/dev/null || echo none)"
@@ -568,7 +648,8 @@ fi
     for i in "${!SCENARIO_JSON[@]}"; do
         printf '%s%s\n' "${SCENARIO_JSON[i]}" "$([[ $i -lt $((${#SCENARIO_JSON[@]} - 1)) ]] && echo ,)"
     done
-    printf '],\n"connections":%s,\n"microbenchmarks":%s\n}\n' "$HOLD_JSON" "$GBENCH_JSON"
+    printf '],\n"telemetry":%s,\n"connections":%s,\n"microbenchmarks":%s\n}\n' \
+        "$TELEMETRY_JSON" "$HOLD_JSON" "$GBENCH_JSON"
 } >"$OUTPUT"
 echo
 echo "results: $OUTPUT"

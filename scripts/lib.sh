@@ -59,3 +59,19 @@ dotenv_get() {
     fi
     echo "$default"
 }
+
+# listening_port PID: the TCP port the process listens on (from /proc, so it works whatever the
+# log level: the service reports its port 0 choice in an INFO line, which WARNING hides).
+listening_port() {
+    local pid=$1 inodes hex
+    inodes=$(find "/proc/$pid/fd" -maxdepth 1 -type l -printf '%l\n' 2>/dev/null \
+        | sed -n 's/^socket:\[\([0-9]*\)\]$/\1/p' | tr '\n' ' ')
+    [[ -n "$inodes" ]] || return 1
+    hex=$(awk -v inodes=" $inodes " '$4 == "0A" && index(inodes, " " $10 " ") {
+              n = split($2, a, ":"); print a[n]; exit }' "/proc/$pid/net/tcp" "/proc/$pid/net/tcp6")
+    [[ -n "$hex" ]] || return 1
+    echo $((16#$hex))
+}
+
+# http_status URL: the status code of GET URL ("000" when nothing answers within 2 s).
+http_status() { curl -s -o /dev/null -w '%{http_code}' --max-time 2 "$1" || true; }

@@ -149,8 +149,8 @@ std::size_t shard::status_index(unsigned status) noexcept
     return http_statuses.size();
 }
 
-void shard::http_request(std::size_t route_id, http::method m, unsigned status,
-                         std::chrono::nanoseconds d) noexcept
+void shard::record_http_request(std::size_t route_id, http::method m, unsigned status,
+                                std::chrono::nanoseconds d) noexcept
 {
     const std::size_t route = route_id < max_routes ? route_id : unmatched_route;
     const auto method = static_cast<std::size_t>(m) % methods;

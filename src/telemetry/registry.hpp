@@ -27,6 +27,14 @@
 
 namespace analytics::telemetry {
 
+/// False in a build configured with -DANALYTICS_TELEMETRY=OFF: recording compiles to nothing
+/// (GET /metrics still answers, with zeros). It exists to measure what recording costs
+/// (bench/run.sh, scenario telemetry); production builds record.
+#ifndef ANALYTICS_TELEMETRY_RECORDING
+#define ANALYTICS_TELEMETRY_RECORDING 1
+#endif
+inline constexpr bool recording = ANALYTICS_TELEMETRY_RECORDING != 0;
+
 enum class counter : unsigned {
     ratelimit_allowed,
     ratelimit_limited,
@@ -68,16 +76,31 @@ inline constexpr std::array<unsigned, 20> http_statuses{200, 201, 204, 304, 400,
 /// One thread's counters. Only the owning thread writes; any thread may read.
 class shard {
 public:
-    void add(counter c, std::uint64_t n = 1) noexcept { bump(counters_[index(c)], n); }
+    void add(counter c, std::uint64_t n = 1) noexcept
+    {
+        if constexpr (recording) {
+            bump(counters_[index(c)], n);
+        }
+    }
     void observe(histogram h, std::chrono::nanoseconds d) noexcept
     {
-        histograms_[static_cast<std::size_t>(h)].observe(d);
+        if constexpr (recording) {
+            histograms_[static_cast<std::size_t>(h)].observe(d);
+        }
     }
     void http_request(std::size_t route_id, http::method m, unsigned status,
-                      std::chrono::nanoseconds d) noexcept;
+                      std::chrono::nanoseconds d) noexcept
+    {
+        if constexpr (recording) {
+            record_http_request(route_id, m, status, d);
+        }
+    }
 
 private:
     friend class registry;
+
+    void record_http_request(std::size_t route_id, http::method m, unsigned status,
+                             std::chrono::nanoseconds d) noexcept;
 
     static constexpr std::size_t methods = 8;
     static constexpr std::size_t statuses = http_statuses.size() + 1;  // + "other"
