@@ -127,19 +127,6 @@ std::string_view lookup_header(const void* fields, std::string_view name)
     return it == f.end() ? std::string_view{} : std::string_view(it->value());
 }
 
-std::string joined_forwarded_for(const bhttp::fields& fields)
-{
-    std::string out;
-    auto range = fields.equal_range("X-Forwarded-For");
-    for (auto it = range.first; it != range.second; ++it) {
-        if (!out.empty()) {
-            out.push_back(',');
-        }
-        out.append(it->value());
-    }
-    return out;
-}
-
 ip::address pick_peer(std::uint8_t b)
 {
     static const std::array<ip::address, 5> peers{
@@ -297,7 +284,7 @@ bool serve_one(service& svc, std::string& buffer, std::string_view& input, std::
     const auto verb = to_method(msg.method());
     const std::string_view client_id = msg["X-Request-Id"];
     ctx.assign_request_id(client_id);
-    ctx.client = http::client_address(peer, joined_forwarded_for(msg), svc.trusted);
+    ctx.client = http::client_address(peer, http::joined_forwarded_for(msg), svc.trusted);
     FUZZ_CHECK(!(ctx.client.is_v6() && ctx.client.to_v6().is_v4_mapped()));
     const bool keep_alive = msg.keep_alive();
 

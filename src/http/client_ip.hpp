@@ -9,6 +9,7 @@
 #include <boost/asio/ip/address.hpp>
 
 #include <span>
+#include <string>
 #include <string_view>
 
 namespace analytics::http {
@@ -21,5 +22,22 @@ namespace analytics::http {
 boost::asio::ip::address client_address(const boost::asio::ip::address& peer,
                                         std::string_view x_forwarded_for,
                                         std::span<const config::cidr> trusted);
+
+/// Every `X-Forwarded-For` line of a request's header fields (Beast's `http::fields`, or
+/// anything with the same `equal_range`) joined with commas, in the order received: the
+/// `x_forwarded_for` argument of client_address().
+template <class Fields>
+std::string joined_forwarded_for(const Fields& fields)
+{
+    std::string out;
+    auto range = fields.equal_range("X-Forwarded-For");
+    for (auto it = range.first; it != range.second; ++it) {
+        if (!out.empty()) {
+            out.push_back(',');
+        }
+        out.append(it->value());
+    }
+    return out;
+}
 
 }  // namespace analytics::http

@@ -157,19 +157,6 @@ void serialize_head(std::string& out, const response& res, const request_context
     out.append("\r\n"sv);
 }
 
-std::string joined_forwarded_for(const bhttp::fields& fields)
-{
-    std::string out;
-    auto range = fields.equal_range("X-Forwarded-For");
-    for (auto it = range.first; it != range.second; ++it) {
-        if (!out.empty()) {
-            out.push_back(',');
-        }
-        out.append(it->value());
-    }
-    return out;
-}
-
 }  // namespace
 
 listener::listener(net::io_context& ioc, const server_options& options, const router& routes,

@@ -6,6 +6,7 @@
 // the document (or the other way round) fails here.
 
 #include "api/docs_contract.hpp"
+#include "common/rfc3339.hpp"
 #include "e2e/http_client.hpp"
 #include "e2e/service_process.hpp"
 #include "support/redis_admin.hpp"
@@ -34,12 +35,7 @@ constexpr std::string_view admin_token = "docs-e2e-token";
 
 std::string now_rfc3339()
 {
-    const std::time_t t = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
+    return common::format_rfc3339_seconds(std::time(nullptr));
 }
 
 std::string metric(std::string_view type, double value)

@@ -1,5 +1,7 @@
 #include "chaos/chaos_support.hpp"
 
+#include "common/rfc3339.hpp"
+
 #include <boost/json.hpp>
 
 #include <poll.h>
@@ -28,12 +30,7 @@ env_vars chaos_env(std::uint16_t redis_port, env_vars extra)
 
 std::string now_rfc3339()
 {
-    const std::time_t t = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char buf[32];
-    std::strftime(buf, sizeof buf, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return buf;
+    return common::format_rfc3339_seconds(std::time(nullptr));
 }
 
 std::string metric_body(std::string_view type, long long value, std::string_view timestamp)

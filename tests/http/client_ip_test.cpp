@@ -1,5 +1,7 @@
 #include "http/client_ip.hpp"
 
+#include <boost/beast/http/fields.hpp>
+
 #include <gtest/gtest.h>
 
 #include <string>
@@ -131,6 +133,16 @@ TEST(client_address, reports_an_ipv4_mapped_peer_as_ipv4)
 TEST(client_address, accepts_several_header_lines_joined_with_commas)
 {
     EXPECT_EQ(client("127.0.0.1", "6.6.6.6, 198.51.100.1,10.0.0.5, 10.0.0.6"), "198.51.100.1");
+}
+
+TEST(joined_forwarded_for, joins_every_header_line_in_order_and_ignores_other_fields)
+{
+    boost::beast::http::fields f;
+    EXPECT_EQ(joined_forwarded_for(f), "");
+    f.insert("X-Forwarded-For", "6.6.6.6, 198.51.100.1");
+    f.insert("Host", "x");
+    f.insert("x-forwarded-for", "10.0.0.5");
+    EXPECT_EQ(joined_forwarded_for(f), "6.6.6.6, 198.51.100.1,10.0.0.5");
 }
 
 }  // namespace
