@@ -644,6 +644,11 @@ bool client::connected() const noexcept
     return impl_->connected_.load(std::memory_order_relaxed);
 }
 
+net::any_io_executor client::get_executor() const noexcept
+{
+    return impl_->executor_;
+}
+
 std::uint64_t client::connects() const noexcept
 {
     return impl_->connects_;

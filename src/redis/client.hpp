@@ -121,6 +121,9 @@ public:
                                        std::initializer_list<std::string_view> args,
                                        std::chrono::milliseconds timeout);
 
+    /// The executor the client runs on: its owners' coroutines share its thread.
+    net::any_io_executor get_executor() const noexcept;
+
     /// Number of times a connection was (re)established (and authenticated) since construction.
     std::uint64_t connects() const noexcept;
 
