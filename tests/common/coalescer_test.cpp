@@ -49,6 +49,16 @@ protected:
             -1);
     }
 
+    // Submits 0..count-1 in one loop turn and returns what each got.
+    std::vector<int> submit_together(numbers& c, int count)
+    {
+        std::vector<int> got(static_cast<std::size_t>(count), 0);
+        test::run_coro(ioc_, test::spawn_all(count, [&](int i) -> net::awaitable<void> {
+                           got[static_cast<std::size_t>(i)] = co_await c.submit(i);
+                       }));
+        return got;
+    }
+
     net::io_context ioc_;
     times_ten run_;
 };
@@ -56,11 +66,7 @@ protected:
 TEST_F(coalescer_test, runs_what_one_loop_turn_submits_as_one_batch)
 {
     numbers c = make(100);
-    std::vector<int> got(5, 0);
-    test::run_coro(ioc_, test::spawn_all(5, [&](int i) -> net::awaitable<void> {
-                       got[static_cast<std::size_t>(i)] = co_await c.submit(i);
-                   }));
-    EXPECT_EQ(got, (std::vector<int>{0, 10, 20, 30, 40}));
+    EXPECT_EQ(submit_together(c, 5), (std::vector<int>{0, 10, 20, 30, 40}));
     ASSERT_EQ(run_.batches.size(), 1U);
     EXPECT_EQ(run_.batches[0], (std::vector<int>{0, 1, 2, 3, 4}));
     EXPECT_EQ(c.batches(), 1U);
@@ -69,11 +75,7 @@ TEST_F(coalescer_test, runs_what_one_loop_turn_submits_as_one_batch)
 TEST_F(coalescer_test, starts_another_batch_at_the_cap)
 {
     numbers c = make(2);
-    std::vector<int> got(5, 0);
-    test::run_coro(ioc_, test::spawn_all(5, [&](int i) -> net::awaitable<void> {
-                       got[static_cast<std::size_t>(i)] = co_await c.submit(i);
-                   }));
-    EXPECT_EQ(got, (std::vector<int>{0, 10, 20, 30, 40}));
+    EXPECT_EQ(submit_together(c, 5), (std::vector<int>{0, 10, 20, 30, 40}));
     ASSERT_EQ(run_.batches.size(), 3U);
     EXPECT_EQ(run_.batches[0], (std::vector<int>{0, 1}));
     EXPECT_EQ(run_.batches[2], (std::vector<int>{4}));
@@ -111,11 +113,7 @@ TEST_F(coalescer_test, a_throwing_batch_answers_its_items_with_the_fallback)
 {
     numbers c = make(100);
     run_.fail = true;
-    std::vector<int> got;
-    test::run_coro(ioc_, test::spawn_all(3, [&](int i) -> net::awaitable<void> {
-                       got.push_back(co_await c.submit(i));
-                   }));
-    EXPECT_EQ(got, (std::vector<int>{-1, -1, -1}));
+    EXPECT_EQ(submit_together(c, 3), (std::vector<int>{-1, -1, -1}));
 }
 
 TEST_F(coalescer_test, destroying_it_answers_a_waiting_item_with_the_fallback)

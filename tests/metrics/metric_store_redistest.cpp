@@ -29,6 +29,7 @@
 namespace analytics::metrics {
 namespace {
 
+using test::client_options_for;
 using test::elapsed_ms;
 using test::eventually;
 using test::spawn_all;
@@ -37,16 +38,6 @@ using namespace std::chrono_literals;
 using steady_clock = std::chrono::steady_clock;
 
 constexpr std::int64_t minute_us = 60'000'000;
-
-redis::client_options client_options_for(std::uint16_t port)
-{
-    redis::client_options o;
-    o.host = test::redis_test_host();
-    o.port = port;
-    o.reconnect_min = 10ms;
-    o.reconnect_max = 100ms;
-    return o;
-}
 
 config::metrics_options store_options(std::chrono::seconds retention = 3600s,
                                       std::uint32_t max_points = 100'000)

@@ -33,6 +33,7 @@
 namespace analytics::ratelimit {
 namespace {
 
+using test::client_options_for;
 using test::elapsed_ms;
 using test::eventually;
 using test::report;
@@ -49,16 +50,6 @@ config::ratelimit_options per_window(std::uint32_t requests, std::chrono::second
     o.requests = requests;
     o.window = window;
     o.on_redis_failure = mode;
-    return o;
-}
-
-redis::client_options client_options_for(std::uint16_t port)
-{
-    redis::client_options o;
-    o.host = test::redis_test_host();
-    o.port = port;
-    o.reconnect_min = 10ms;
-    o.reconnect_max = 100ms;
     return o;
 }
 
