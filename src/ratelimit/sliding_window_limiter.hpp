@@ -1,7 +1,7 @@
 #pragma once
 // The per-client rate limit of API.md § Rate limiting: a sliding window counter kept in Redis,
-// so every API instance shares one count, decided and counted atomically by one Lua script per
-// request (EVALSHA) on the Redis server's clock, so instances with skewed clocks agree.
+// so every API instance shares one count, decided and counted atomically by a Lua script
+// (EVALSHA) on the Redis server's clock, so instances with skewed clocks agree.
 //
 // The checks a worker makes during one turn of its event loop are decided by one script call
 // (common::coalescer): the script reads each client's counters once, decides the batch's
