@@ -110,8 +110,8 @@ TEST(ingest_batch, keeps_the_first_of_equal_extremes_as_the_script_does)
 {
     // 0 and -0 compare equal: one by one, the script keeps whichever came first.
     const std::int64_t t = now_us - minute_us;
-    const ingest_plan plan =
-        plan_ingest(std::vector{point("z", t, -0.0), point("z", t + 1, 0.0)}, options());
+    const std::vector<queued_metric> batch{point("z", t, -0.0), point("z", t + 1, 0.0)};
+    const ingest_plan plan = plan_ingest(batch, options());
     const rollup_share* total = find(plan, "z", rollup_kind::total);
     ASSERT_NE(total, nullptr);
     EXPECT_TRUE(std::signbit(total->min));
@@ -121,8 +121,9 @@ TEST(ingest_batch, keeps_the_first_of_equal_extremes_as_the_script_does)
 TEST(ingest_batch, sums_in_arrival_order_like_the_script_one_point_at_a_time)
 {
     const std::int64_t t = now_us - minute_us;
-    const ingest_plan plan = plan_ingest(
-        std::vector{point("s", t, 0.1), point("s", t, 0.2), point("s", t, 0.3)}, options());
+    const std::vector<queued_metric> batch{point("s", t, 0.1), point("s", t, 0.2),
+                                           point("s", t, 0.3)};
+    const ingest_plan plan = plan_ingest(batch, options());
     const rollup_share* total = find(plan, "s", rollup_kind::total);
     ASSERT_NE(total, nullptr);
     EXPECT_EQ(total->sum, (0.1 + 0.2) + 0.3);
@@ -133,9 +134,9 @@ TEST(ingest_batch, gives_each_bucket_of_a_type_its_own_share_with_its_expiry)
     const std::int64_t a = now_us - 2 * hour_us;  // 10:00
     const std::int64_t b = a + minute_us;         // 10:01, same hour
     const std::int64_t c = now_us - minute_us;    // 11:59, another hour
-    const ingest_plan plan = plan_ingest(
-        std::vector{point("t", a, 1), point("t", b, 2), point("t", c, 4), point("t", a + 1, 8)},
-        options());
+    const std::vector<queued_metric> batch{point("t", a, 1), point("t", b, 2), point("t", c, 4),
+                                           point("t", a + 1, 8)};
+    const ingest_plan plan = plan_ingest(batch, options());
     // The total, minutes a, b and c, hours 10 and 11.
     EXPECT_EQ(plan.rollups.size(), 6U);
     const rollup_share* minute_a = find(plan, "t", rollup_kind::minute, minute_of(a));
@@ -157,8 +158,8 @@ TEST(ingest_batch, counts_points_past_the_retention_only_in_the_rollups)
 {
     const std::int64_t old = now_us - 2 * hour_us;
     const std::int64_t fresh = now_us - 10 * minute_us;
-    const ingest_plan plan =
-        plan_ingest(std::vector{point("r", old, 1), point("r", fresh, 2)}, options(1h));
+    const std::vector<queued_metric> batch{point("r", old, 1), point("r", fresh, 2)};
+    const ingest_plan plan = plan_ingest(batch, options(1h));
     ASSERT_EQ(plan.types.size(), 1U);
     EXPECT_EQ(plan.types[0].kept, (std::vector<std::size_t>{1}));
     const rollup_share* total = find(plan, "r", rollup_kind::total);
@@ -169,8 +170,9 @@ TEST(ingest_batch, counts_points_past_the_retention_only_in_the_rollups)
 
 TEST(ingest_batch, trims_by_the_newest_add_of_the_batch)
 {
-    const ingest_plan plan = plan_ingest(
-        std::vector{point("r", now_us, 1, now_ms + 5), point("r", now_us, 1, now_ms)}, options(1h));
+    const std::vector<queued_metric> batch{point("r", now_us, 1, now_ms + 5),
+                                           point("r", now_us, 1, now_ms)};
+    const ingest_plan plan = plan_ingest(batch, options(1h));
     EXPECT_EQ(plan.trim_cutoff_micros, (now_ms + 5) * 1000 - 3'600'000'000);
 }
 
@@ -181,9 +183,9 @@ TEST(ingest_batch, leaves_buckets_out_beyond_the_future_horizon_and_once_expired
     const std::int64_t added_ms = now_ms + 30 * 60'000;
     const std::int64_t far_future = added_ms * 1000 + 1441 * minute_us;
     const std::int64_t day_old = added_ms * 1000 - 1441 * minute_us;
-    const ingest_plan plan = plan_ingest(
-        std::vector{point("f", far_future, 1, added_ms), point("f", day_old, 2, added_ms)},
-        options());
+    const std::vector<queued_metric> batch{point("f", far_future, 1, added_ms),
+                                           point("f", day_old, 2, added_ms)};
+    const ingest_plan plan = plan_ingest(batch, options());
     EXPECT_EQ(find(plan, "f", rollup_kind::minute, minute_of(far_future)), nullptr);
     EXPECT_EQ(find(plan, "f", rollup_kind::hour, hour_of(far_future)), nullptr);
     EXPECT_EQ(find(plan, "f", rollup_kind::minute, minute_of(day_old)), nullptr);
