@@ -119,9 +119,9 @@ std::string sliding_window_limiter::key_for(std::string_view client)
 }
 
 std::optional<script_answer> sliding_window_limiter::read_answer(const redis::reply& r,
-                                                                 std::size_t i)
+                                                                 std::size_t i, std::size_t n)
 {
-    if (r.type != redis::reply::kind::array || r.elements.size() < 4 * (i + 1)) {
+    if (r.type != redis::reply::kind::array || i >= n || r.elements.size() != 4 * n) {
         return std::nullopt;
     }
     const std::span<const redis::reply> fields(r.elements.data() + 4 * i, 4);
@@ -211,7 +211,7 @@ net::awaitable<void> sliding_window_limiter::decide_batch(std::span<const std::s
         co_return;
     }
     for (std::size_t i = 0; i < answers.size(); ++i) {
-        answers[i].answer = read_answer(*reply, i);
+        answers[i].answer = read_answer(*reply, i, answers.size());
         if (!answers[i].answer) {
             answers[i].error = reply->is_error() ? reply->str : "unexpected reply";
         }

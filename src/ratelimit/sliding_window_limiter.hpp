@@ -109,9 +109,11 @@ public:
     /// `ratelimit:{<client>}`.
     static std::string key_for(std::string_view client);
 
-    /// Reads request `i`'s answer from the script's reply, {admitted, previous, current,
-    /// elapsed_ms}; nullopt for any other shape (an error reply, a negative number, too few).
-    static std::optional<script_answer> read_answer(const redis::reply& r, std::size_t i = 0);
+    /// Reads request `i`'s answer, {admitted, previous, current, elapsed_ms}, from the script's
+    /// reply to a batch of `n` requests; nullopt for any other shape (an error reply, a negative
+    /// number, an array that is not 4 * n integers long).
+    static std::optional<script_answer> read_answer(const redis::reply& r, std::size_t i = 0,
+                                                    std::size_t n = 1);
 
 private:
     using batch_queue = common::coalescer<std::string_view, batch_answer>;

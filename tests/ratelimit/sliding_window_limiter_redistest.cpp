@@ -355,7 +355,7 @@ TEST_F(sliding_window_limiter_redis, script_decides_a_batch_as_one_call_per_requ
             }
             std::size_t of_batched = 0;
             for (std::size_t i = 0; i < 15; ++i) {
-                const auto answer = sliding_window_limiter::read_answer(*r, i);
+                const auto answer = sliding_window_limiter::read_answer(*r, i, 15);
                 EXPECT_TRUE(answer);
                 if (!answer || i % 5 == 4) {
                     continue;
@@ -369,7 +369,8 @@ TEST_F(sliding_window_limiter_redis, script_decides_a_batch_as_one_call_per_requ
                     EXPECT_EQ(answer->sample.elapsed_ms, expected->sample.elapsed_ms);
                 }
             }
-            EXPECT_FALSE(sliding_window_limiter::read_answer(*r, 15));
+            EXPECT_FALSE(sliding_window_limiter::read_answer(*r, 15, 15));
+            EXPECT_FALSE(sliding_window_limiter::read_answer(*r, 0, 14));
             // The same counters afterwards; a client refused throughout was not written, so
             // its expiry was not pushed out either.
             EXPECT_EQ(admin_.command({"HMGET", batched, "w", "c", "p"}),
