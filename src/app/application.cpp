@@ -341,6 +341,10 @@ net::awaitable<void> application::shutdown_sequence()
             if (metrics_endpoint_ && &w == &workers_.front()) {
                 metrics_endpoint_->listener.close_all();
             }
+            // Checks and metrics still waiting for their batch fail now (nothing is
+            // acknowledged), then the client fails the batches in flight.
+            w->limiter.stop();
+            w->store.stop();
             w->redis.stop();
         });
     }

@@ -1,105 +1,159 @@
 #include "metrics/metric_store.hpp"
 
 #include "common/logging.hpp"
+#include "redis/arg_buffer.hpp"
 
+#include <algorithm>
 #include <array>
 #include <charconv>
-#include <cstdio>
 #include <vector>
 
 namespace analytics::metrics {
 
 namespace {
 
-constexpr std::int64_t minute_ms = 60'000;
-constexpr std::int64_t micros_per_minute = 60'000'000;
 // µs from 0001-01-01T00:00:00Z to the Unix epoch: makes every supported timestamp a
 // non-negative 18-digit number, so the text order of members is the time order.
 constexpr std::int64_t epoch_shift_micros = 62'135'596'800'000'000;
-// A minute bucket is read by daily windows for 1440 minutes; one more minute of slack.
-constexpr std::int64_t minute_bucket_life = 1441;
-constexpr std::int64_t hour_bucket_life_minutes = 1500;
-// Buckets are only kept for metrics up to a day ahead, so future timestamps cannot make an
-// unbounded number of them.
-constexpr std::int64_t future_horizon_minutes = 1440;
+constexpr std::size_t order_key_digits = 18;
 
 constexpr std::string_view index_points = "metrics:index:points";
 constexpr std::string_view index_seq = "metrics:index:seq";
 
-std::int64_t floor_div(std::int64_t a, std::int64_t b) noexcept
+void append_type_key(std::string& out, std::string_view type, std::string_view suffix)
 {
-    const std::int64_t q = a / b;
-    return (a % b != 0 && (a < 0) != (b < 0)) ? q - 1 : q;
+    out.append("metrics:{").append(type).append("}:").append(suffix);
 }
 
 std::string type_key(std::string_view type, std::string_view suffix)
 {
     std::string key;
     key.reserve(16 + type.size() + suffix.size());
-    key.append("metrics:{").append(type).append("}:").append(suffix);
+    append_type_key(key, type, suffix);
     return key;
+}
+
+void append_bucket_key(std::string& out, std::string_view type, bool hours, std::int64_t index)
+{
+    append_type_key(out, type, hours ? "h:" : "m:");
+    redis::arg_buffer::append_integer(out, index);
 }
 
 std::string bucket_key(std::string_view type, bool hours, std::int64_t index)
 {
-    return type_key(type, hours ? "h:" : "m:") + std::to_string(index);
+    std::string key;
+    append_bucket_key(key, type, hours, index);
+    return key;
 }
 
-// Adds the point to both sorted sets, folds it into the all-time rollup and into its minute
-// and hour buckets, and trims the raw points, all atomically.
-// KEYS: 1 type points, 2 index points, 3 total, 4 minute bucket, 5 hour bucket, 6 seq
-// ARGV: 1 order key, 2 value, 3 type, 4 timestamp text, 5 minute bucket expiry (ms, 0: skip),
-//       6 hour bucket expiry (ms, 0: skip), 7 retention cutoff order key, 8 max points
+void append_order_key(std::string& out, std::int64_t unix_micros)
+{
+    std::array<char, 24> digits{};
+    const auto [end, ec] = std::to_chars(digits.data(), digits.data() + digits.size(),
+                                         unix_micros + epoch_shift_micros);
+    const auto n = static_cast<std::size_t>(end - digits.data());
+    if (n < order_key_digits && digits[0] != '-') {
+        out.append(order_key_digits - n, '0');
+    }
+    out.append(digits.data(), n);
+}
+
+// A rollup's sum as the script would have written it: a single value's own text, else the sum
+// with 17 significant digits (Lua's string.format('%.17g')), which reads back exactly.
+void append_sum(std::string& out, const rollup_share& r)
+{
+    if (r.count == 1) {
+        append_value(out, r.sum);
+        return;
+    }
+    std::array<char, 32> buf{};
+    const auto [end, ec] =
+        std::to_chars(buf.data(), buf.data() + buf.size(), r.sum, std::chars_format::general, 17);
+    out.append(buf.data(), end);
+}
+
+// Stores one batch of points (ingest_batch.hpp): gives them consecutive arrival numbers, adds
+// the points within the retention to their type's sorted set and to the index, trims both,
+// and folds each rollup's share of the batch into its hash: one read and one write per hash.
+//
+// KEYS: 1 index points, 2 seq, then T type point sets, then R rollup hashes
+// ARGV: 1 points in the batch (kept or not), 2 retention cutoff order key, 3 max points per set,
+//       4 T, 5 R; then per type set: its number of points k, then k times (arrival offset
+//       1..N, order key, "|type|value|timestamp"); then per rollup hash: count, sum, min, max,
+//       newest order key, its value, expiry (Unix ms; 0: none)
 const redis::script& ingest_script()
 {
     static const redis::script s(R"lua(
-local seq = redis.call('INCR', KEYS[6])
-local member = ARGV[1] .. string.format('%016d', seq) .. '|' .. ARGV[3] .. '|' .. ARGV[2] ..
-    '|' .. ARGV[4]
-local v = tonumber(ARGV[2])
+local n, cutoff, max = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
+local types, rollups = tonumber(ARGV[4]), tonumber(ARGV[5])
+local last = redis.call('INCRBY', KEYS[2], n)
+local base = last - n
 
-local function fold(key)
-  local cur = redis.call('HMGET', key, 'c', 's', 'mn', 'mx', 'lt', 'lv')
+-- The count cap is exact. The retention trim runs when the batch's arrival numbers pass a
+-- multiple of 16, as it did on every 16th point, so at most 15 expired points linger.
+local expire = math.floor(last / 16) > math.floor(base / 16)
+local function trim(key)
+  if expire then redis.call('ZREMRANGEBYLEX', key, '-', '(' .. cutoff) end
+  local size = redis.call('ZCARD', key)
+  if size > max then redis.call('ZREMRANGEBYRANK', key, 0, size - max - 1) end
+end
+
+-- Every rollup is read before anything is written, so that a key of the wrong type fails the
+-- batch before it changes anything.
+local a = 6
+for t = 1, types do
+  a = a + 1 + 3 * tonumber(ARGV[a])
+end
+local stored = {}
+for r = 1, rollups do
+  stored[r] = redis.call('HMGET', KEYS[2 + types + r], 'c', 's', 'mn', 'mx', 'lt', 'lv')
+end
+
+a = 6
+local index = {}
+for t = 1, types do
+  local k = tonumber(ARGV[a])
+  a = a + 1
+  local add = {}
+  for i = 1, k do
+    local member = ARGV[a + 1] .. string.format('%016d', base + tonumber(ARGV[a])) .. ARGV[a + 2]
+    a = a + 3
+    add[2 * i - 1] = 0
+    add[2 * i] = member
+    index[#index + 1] = 0
+    index[#index + 1] = member
+  end
+  redis.call('ZADD', KEYS[2 + t], unpack(add))
+  trim(KEYS[2 + t])
+end
+if #index > 0 then
+  redis.call('ZADD', KEYS[1], unpack(index))
+  trim(KEYS[1])
+end
+
+for r = 1, rollups do
+  local key, cur = KEYS[2 + types + r], stored[r]
+  local c, s, mn, mx, lt, lv = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4],
+      ARGV[a + 5]
+  local expiry = ARGV[a + 6]
+  a = a + 7
   if not cur[1] then
-    redis.call('HSET', key, 'c', 1, 's', ARGV[2], 'mn', ARGV[2], 'mx', ARGV[2],
-               'lt', ARGV[1], 'lv', ARGV[2])
-    return true
+    redis.call('HSET', key, 'c', c, 's', s, 'mn', mn, 'mx', mx, 'lt', lt, 'lv', lv)
+    -- A bucket's expiry is fixed by its time, so it is set once, when the bucket is created.
+    if expiry ~= '0' then redis.call('PEXPIREAT', key, expiry) end
+  else
+    local f = {'c', tonumber(cur[1]) + tonumber(c),
+               's', string.format('%.17g', tonumber(cur[2]) + tonumber(s))}
+    if tonumber(mn) < tonumber(cur[3]) then f[#f + 1] = 'mn'; f[#f + 1] = mn end
+    if tonumber(mx) > tonumber(cur[4]) then f[#f + 1] = 'mx'; f[#f + 1] = mx end
+    -- Newest timestamp wins; on a tie the later arrival (this batch) does.
+    if lt >= cur[5] then
+      f[#f + 1] = 'lt'; f[#f + 1] = lt; f[#f + 1] = 'lv'; f[#f + 1] = lv
+    end
+    redis.call('HSET', key, unpack(f))
   end
-  local f = {'c', tonumber(cur[1]) + 1, 's', string.format('%.17g', tonumber(cur[2]) + v)}
-  if v < tonumber(cur[3]) then f[#f + 1] = 'mn'; f[#f + 1] = ARGV[2] end
-  if v > tonumber(cur[4]) then f[#f + 1] = 'mx'; f[#f + 1] = ARGV[2] end
-  -- Newest timestamp wins; on a tie the later arrival (this one) does.
-  if ARGV[1] >= cur[5] then
-    f[#f + 1] = 'lt'; f[#f + 1] = ARGV[1]; f[#f + 1] = 'lv'; f[#f + 1] = ARGV[2]
-  end
-  redis.call('HSET', key, unpack(f))
-  return false
 end
-
--- The count cap is exact; the retention trim runs on every 16th point, which keeps it cheap
--- and lets at most 15 expired points linger until the next one.
-local function trim(key, max)
-  if seq % 16 == 0 then redis.call('ZREMRANGEBYLEX', key, '-', '(' .. ARGV[7]) end
-  local n = redis.call('ZCARD', key)
-  if n > max then redis.call('ZREMRANGEBYRANK', key, 0, n - max - 1) end
-end
-
--- A point already older than the retention only counts in the rollups.
-local keep = ARGV[1] >= ARGV[7]
-if keep then
-  redis.call('ZADD', KEYS[1], 0, member)
-  redis.call('ZADD', KEYS[2], 0, member)
-end
-fold(KEYS[3])
--- A bucket's expiry is fixed by its time, so it is set once, when the bucket is created.
-if ARGV[5] ~= '0' and fold(KEYS[4]) then redis.call('PEXPIREAT', KEYS[4], ARGV[5]) end
-if ARGV[6] ~= '0' and fold(KEYS[5]) then redis.call('PEXPIREAT', KEYS[5], ARGV[6]) end
-if keep then
-  local max = tonumber(ARGV[8])
-  trim(KEYS[1], max)
-  trim(KEYS[2], max)
-end
-return seq
+return last
 )lua");
     return s;
 }
@@ -149,16 +203,25 @@ result<void> check_transport(const result<redis::reply>& r, std::string_view wha
 
 metric_store::metric_store(redis::client& redis, const config::metrics_options& options,
                            std::chrono::milliseconds timeout, const common::clock& clock)
-    : redis_(redis), options_(options), timeout_(timeout), clock_(clock)
+    : redis_(redis),
+      options_(options),
+      timeout_(timeout),
+      clock_(clock),
+      ingest_(
+          redis.get_executor(), max_batch,
+          [this](std::span<const queued_metric> batch, std::span<result<void>> results,
+                 ingest_queue::clock::time_point opened) {
+              return store_batch(batch, results, opened);
+          },
+          redis::make_error_code(redis::errc::stopped))
 {
 }
 
 std::string metric_store::order_key(std::int64_t unix_micros)
 {
-    std::array<char, 24> buf{};
-    const int n = std::snprintf(buf.data(), buf.size(), "%018lld",
-                                static_cast<long long>(unix_micros + epoch_shift_micros));
-    return {buf.data(), static_cast<std::size_t>(n)};
+    std::string key;
+    append_order_key(key, unix_micros);
+    return key;
 }
 
 net::awaitable<result<void>> metric_store::add(const metric& m)
@@ -166,41 +229,99 @@ net::awaitable<result<void>> metric_store::add(const metric& m)
     const std::int64_t now_ms =
         std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now().time_since_epoch())
             .count();
-    const std::int64_t now_minute = floor_div(now_ms, minute_ms);
-    const std::int64_t minute = floor_div(m.timestamp.micros, micros_per_minute);
-    const std::int64_t hour = floor_div(minute, 60);
+    // A named local, not a temporary: GCC 12 mislocates a braced temporary that lives across a
+    // co_await (its string's inline buffer is left behind in the frame).
+    queued_metric queued{m, now_ms};
+    co_return co_await ingest_.submit(std::move(queued));
+}
 
-    std::string minute_expiry = "0";
-    std::string hour_expiry = "0";
-    if (minute <= now_minute + future_horizon_minutes) {
-        const std::int64_t minute_until = (minute + minute_bucket_life) * minute_ms;
-        if (minute_until > now_ms) {
-            minute_expiry = std::to_string(minute_until);
-        }
-        const std::int64_t hour_until = (hour * 60 + hour_bucket_life_minutes) * minute_ms;
-        if (hour_until > now_ms) {
-            hour_expiry = std::to_string(hour_until);
+void metric_store::stop()
+{
+    ingest_.stop();
+}
+
+net::awaitable<void> metric_store::store_batch(std::span<const queued_metric> batch,
+                                               std::span<result<void>> results,
+                                               ingest_queue::clock::time_point opened)
+{
+    const ingest_plan plan = plan_ingest(batch, options_);
+
+    redis::arg_buffer keys;
+    redis::arg_buffer args;
+    keys.reserve(2 + plan.types.size() + plan.rollups.size(),
+                 64 + (plan.types.size() + plan.rollups.size()) * 96);
+    args.reserve(5 + plan.types.size() + batch.size() * 3 + plan.rollups.size() * 7,
+                 64 + batch.size() * 160 + plan.rollups.size() * 96);
+    keys.add(index_points);
+    keys.add(index_seq);
+    std::size_t sets = 0;
+    for (const type_share& t : plan.types) {
+        if (!t.kept.empty()) {
+            append_type_key(keys.text(), t.name, "points");
+            keys.end_arg();
+            ++sets;
         }
     }
+    for (const rollup_share& r : plan.rollups) {
+        const std::string_view type = plan.types[r.type].name;
+        if (r.kind == rollup_kind::total) {
+            append_type_key(keys.text(), type, "total");
+        } else {
+            append_bucket_key(keys.text(), type, r.kind == rollup_kind::hour, r.bucket);
+        }
+        keys.end_arg();
+    }
 
-    const std::string points = type_key(m.type, "points");
-    const std::string total = type_key(m.type, "total");
-    const std::string minute_bucket = bucket_key(m.type, false, minute);
-    const std::string hour_bucket = bucket_key(m.type, true, hour);
-    const std::string key = order_key(m.timestamp.micros);
-    const std::string value = format_value(m.value);
-    const std::string ts = common::format_rfc3339(m.timestamp);
-    const std::int64_t retention_micros =
-        std::chrono::duration_cast<std::chrono::microseconds>(options_.retention).count();
-    const std::string cutoff = order_key(now_ms * 1000 - retention_micros);
-    const std::string max_points = std::to_string(options_.max_points_per_type);
+    args.add_integer(static_cast<std::int64_t>(batch.size()));
+    append_order_key(args.text(), plan.trim_cutoff_micros);
+    args.end_arg();
+    args.add_integer(options_.max_points_per_type);
+    args.add_integer(static_cast<std::int64_t>(sets));
+    args.add_integer(static_cast<std::int64_t>(plan.rollups.size()));
+    for (const type_share& t : plan.types) {
+        if (t.kept.empty()) {
+            continue;
+        }
+        args.add_integer(static_cast<std::int64_t>(t.kept.size()));
+        for (const std::size_t i : t.kept) {
+            const metric& m = batch[i].m;
+            args.add_integer(static_cast<std::int64_t>(i + 1));
+            append_order_key(args.text(), m.timestamp.micros);
+            args.end_arg();
+            std::string& out = args.text();
+            out.push_back('|');
+            out.append(m.type);
+            out.push_back('|');
+            append_value(out, m.value);
+            out.push_back('|');
+            common::append_rfc3339(out, m.timestamp);
+            args.end_arg();
+        }
+    }
+    for (const rollup_share& r : plan.rollups) {
+        args.add_integer(static_cast<std::int64_t>(r.count));
+        append_sum(args.text(), r);
+        args.end_arg();
+        append_value(args.text(), r.min);
+        args.end_arg();
+        append_value(args.text(), r.max);
+        args.end_arg();
+        append_order_key(args.text(), r.latest_micros);
+        args.end_arg();
+        append_value(args.text(), r.latest);
+        args.end_arg();
+        args.add_integer(r.expires_at_ms);
+    }
 
-    const std::array<std::string_view, 6> keys{points,        index_points, total,
-                                               minute_bucket, hour_bucket,  index_seq};
-    const std::array<std::string_view, 8> args{key,           value,       m.type, ts,
-                                               minute_expiry, hour_expiry, cutoff, max_points};
-    auto r = co_await redis_.eval(ingest_script(), keys, args, timeout_);
-    co_return check_transport(r, "ingest");
+    // The batch's deadline counts from when its first metric was queued, so no caller waits
+    // longer than `timeout_` for Redis.
+    const auto waited =
+        std::chrono::ceil<std::chrono::milliseconds>(ingest_queue::clock::now() - opened);
+    const auto key_views = keys.views();
+    const auto arg_views = args.views();
+    auto r = co_await redis_.eval(ingest_script(), key_views, arg_views, timeout_ - waited);
+    const result<void> outcome = check_transport(r, "ingest");
+    std::fill(results.begin(), results.end(), outcome);
 }
 
 net::awaitable<result<std::string>> metric_store::list_json(std::string_view type, unsigned limit)

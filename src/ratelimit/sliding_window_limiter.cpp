@@ -1,5 +1,7 @@
 #include "ratelimit/sliding_window_limiter.hpp"
 
+#include "redis/arg_buffer.hpp"
+
 #include <span>
 
 namespace analytics::ratelimit {
@@ -8,8 +10,11 @@ namespace {
 
 // Mirrors window_math.cpp: `admits` is the same comparison on the same integers (Lua numbers
 // are doubles, exact below 2^53, which window_policy::checked guarantees). The time is the
-// server's, in milliseconds, so every instance places a request in the same window. A refused
-// request writes nothing, so a flood cannot push its own Retry-After further away.
+// server's, in milliseconds, so every instance places a request in the same window. The batch's
+// requests are decided in order against counters held in the script, so each sees the counts
+// its predecessors left, as with one call per request. A refused request writes nothing, so a
+// flood cannot push its own Retry-After further away; a client none of whose requests was
+// admitted is not written at all.
 constexpr std::string_view script_source = R"lua(
 local limit = tonumber(ARGV[1])
 local window = tonumber(ARGV[2])
@@ -20,23 +25,46 @@ if not now then
 end
 local index = math.floor(now / window)
 local elapsed = now - index * window
-local state = redis.call('HMGET', KEYS[1], 'w', 'c', 'p')
-local seen = tonumber(state[1])
-local previous, current = 0, 0
-if seen == index then
-    current = tonumber(state[2]) or 0
-    previous = tonumber(state[3]) or 0
-elseif seen == index - 1 then
-    previous = tonumber(state[2]) or 0
+local previous, current, admitted = {}, {}, {}
+for k = 1, #KEYS do
+    local state = redis.call('HMGET', KEYS[k], 'w', 'c', 'p')
+    local seen = tonumber(state[1])
+    previous[k], current[k] = 0, 0
+    if seen == index then
+        current[k] = tonumber(state[2]) or 0
+        previous[k] = tonumber(state[3]) or 0
+    elseif seen == index - 1 then
+        previous[k] = tonumber(state[2]) or 0
+    end
 end
-local admitted = 0
-if previous * (window - elapsed) <= (limit - current - 1) * window then
-    admitted = 1
-    redis.call('HSET', KEYS[1], 'w', index, 'c', current + 1, 'p', previous)
-    redis.call('PEXPIRE', KEYS[1], 2 * window)
+local out = {}
+for i = 4, #ARGV do
+    local k = tonumber(ARGV[i])
+    local p, c = previous[k], current[k]
+    local ok = 0
+    if p * (window - elapsed) <= (limit - c - 1) * window then
+        ok = 1
+        current[k] = c + 1
+        admitted[k] = true
+    end
+    out[#out + 1] = ok
+    out[#out + 1] = p
+    out[#out + 1] = c
+    out[#out + 1] = elapsed
 end
-return {admitted, previous, current, elapsed}
+for k = 1, #KEYS do
+    if admitted[k] then
+        redis.call('HSET', KEYS[k], 'w', index, 'c', current[k], 'p', previous[k])
+        redis.call('PEXPIRE', KEYS[k], 2 * window)
+    end
+end
+return out
 )lua";
+
+void append_key(std::string& out, std::string_view client)
+{
+    out.append("ratelimit:{").append(client).append("}");
+}
 
 std::string_view mode_name(config::failure_mode m) noexcept
 {
@@ -57,7 +85,14 @@ sliding_window_limiter::sliding_window_limiter(redis::client& redis,
       backstop_(backstop),
       outages_(outages),
       clock_(clock),
-      args_{std::to_string(policy_.limit), std::to_string(policy_.window_ms)}
+      args_{std::to_string(policy_.limit), std::to_string(policy_.window_ms)},
+      batches_(
+          redis.get_executor(), max_batch,
+          [this](std::span<const std::string_view> clients, std::span<batch_answer> answers,
+                 batch_queue::clock::time_point opened) {
+              return decide_batch(clients, answers, opened);
+          },
+          batch_answer{std::nullopt, "the limiter stopped"})
 {
 }
 
@@ -79,24 +114,26 @@ std::string sliding_window_limiter::key_for(std::string_view client)
 {
     std::string key;
     key.reserve(12 + client.size());
-    key.append("ratelimit:{").append(client).append("}");
+    append_key(key, client);
     return key;
 }
 
-std::optional<script_answer> sliding_window_limiter::read_answer(const redis::reply& r)
+std::optional<script_answer> sliding_window_limiter::read_answer(const redis::reply& r,
+                                                                 std::size_t i, std::size_t n)
 {
-    if (r.type != redis::reply::kind::array || r.elements.size() != 4) {
+    if (r.type != redis::reply::kind::array || i >= n || r.elements.size() != 4 * n) {
         return std::nullopt;
     }
+    const std::span<const redis::reply> fields(r.elements.data() + 4 * i, 4);
     // Counts come from whatever the hash holds; negative ones would break the arithmetic's
     // preconditions, so they are a bad reply like any other.
-    for (const redis::reply& e : r.elements) {
+    for (const redis::reply& e : fields) {
         if (e.type != redis::reply::kind::integer || e.integer < 0) {
             return std::nullopt;
         }
     }
-    return script_answer{r.elements[0].integer == 1,
-                         {r.elements[1].integer, r.elements[2].integer, r.elements[3].integer}};
+    return script_answer{fields[0].integer == 1,
+                         {fields[1].integer, fields[2].integer, fields[3].integer}};
 }
 
 net::awaitable<decision> sliding_window_limiter::check(std::string_view client)
@@ -113,29 +150,72 @@ net::awaitable<decision> sliding_window_limiter::check(std::string_view client)
         co_return d;
     }
 
-    const std::string key = key_for(client);
-    const std::array<std::string_view, 1> keys{key};
-    const std::array<std::string_view, 2> args{args_[0], args_[1]};
-    const auto reply = co_await redis_.eval(script(), keys, args, redis_timeout_);
-    if (!reply) {
-        co_return without_redis(client, reply.error().message());
-    }
-    const auto answer = read_answer(*reply);
-    if (!answer) {
-        co_return without_redis(client, reply->is_error() ? reply->str : "unexpected reply");
+    const batch_answer outcome = co_await batches_.submit(client);
+    if (!outcome.answer) {
+        co_return without_redis(client, outcome.error);
     }
     if (failing_) {
         failing_ = false;
         outages_.worker_recovered();
     }
 
-    decision d = decide(answer->sample, answer->admitted, policy_, decision_source::redis);
+    decision d =
+        decide(outcome.answer->sample, outcome.answer->admitted, policy_, decision_source::redis);
     if (!d.allowed) {
         // `now` was read before the script ran, so the wait counted from it ends no later than
         // on the server's clock: memory never refuses a request that Redis would admit.
         refusals_.remember(client, now, d.retry_after);
     }
     co_return d;
+}
+
+void sliding_window_limiter::stop()
+{
+    batches_.stop();
+}
+
+net::awaitable<void> sliding_window_limiter::decide_batch(std::span<const std::string_view> clients,
+                                                          std::span<batch_answer> answers,
+                                                          batch_queue::clock::time_point opened)
+{
+    redis::arg_buffer keys;
+    redis::arg_buffer args;
+    keys.reserve(clients.size(), clients.size() * 24);
+    args.reserve(3 + clients.size(), 32 + clients.size() * 4);
+    args.add(args_[0]);
+    args.add(args_[1]);
+    args.add(std::string_view{});  // the server's clock
+    key_positions_.clear();
+    for (const std::string_view client : clients) {
+        const auto [it, added] =
+            key_positions_.try_emplace(client, static_cast<std::int64_t>(keys.size() + 1));
+        if (added) {
+            append_key(keys.text(), client);
+            keys.end_arg();
+        }
+        args.add_integer(it->second);
+    }
+
+    // The deadline counts from when the batch's first check was queued.
+    const auto waited =
+        std::chrono::ceil<std::chrono::milliseconds>(batch_queue::clock::now() - opened);
+    const auto key_views = keys.views();
+    const auto arg_views = args.views();
+    const auto reply =
+        co_await redis_.eval(script(), key_views, arg_views, redis_timeout_ - waited);
+    if (!reply) {
+        const std::string error = reply.error().message();
+        for (batch_answer& a : answers) {
+            a.error = error;
+        }
+        co_return;
+    }
+    for (std::size_t i = 0; i < answers.size(); ++i) {
+        answers[i].answer = read_answer(*reply, i, answers.size());
+        if (!answers[i].answer) {
+            answers[i].error = reply->is_error() ? reply->str : "unexpected reply";
+        }
+    }
 }
 
 decision sliding_window_limiter::without_redis(std::string_view client, std::string_view error)

@@ -1,7 +1,12 @@
 #pragma once
 // The per-client rate limit of API.md § Rate limiting: a sliding window counter kept in Redis,
-// so every API instance shares one count, decided and counted atomically by one Lua script per
-// request (EVALSHA) on the Redis server's clock, so instances with skewed clocks agree.
+// so every API instance shares one count, decided and counted atomically by a Lua script
+// (EVALSHA) on the Redis server's clock, so instances with skewed clocks agree.
+//
+// The checks a worker makes during one turn of its event loop are decided by one script call
+// (common::coalescer): the script reads each client's counters once, decides the batch's
+// requests in order, exactly as one call per request would have, and writes each admitted
+// client's counters once. Batches mix clients, so the script names several keys.
 //
 // Redis layout: one hash per client, `ratelimit:{<client>}` (hash-tagged, so it can live on a
 // Redis Cluster), with fields w (a window index), c (that window's count) and p (the count of
@@ -15,14 +20,17 @@
 // it: RATE_LIMIT_FAILURE_MODE=local asks the process's local_backstop, `open` allows everything
 // (API.md: fail open). An outage is logged once per process, through outage_log.
 //
-// Owns the refusal memory and the script's constant arguments; refers to the worker's Redis
-// client and the process-wide backstop and outage log, which must outlive it.
+// Owns the refusal memory, the batch queue and the script's constant arguments; refers to the
+// worker's Redis client and the process-wide backstop and outage log, which must outlive it.
+// Call stop() (checks waiting for their batch then decide without Redis) and let the client's
+// commands finish before destroying it.
 //
 // Thread safety: one instance per worker thread, used only from the thread that runs its Redis
 // client's io_context; it takes no lock of its own.
 
 #include "common/asio.hpp"
 #include "common/clock.hpp"
+#include "common/coalescer.hpp"
 #include "config/settings.hpp"
 #include "ratelimit/decision.hpp"
 #include "ratelimit/local_backstop.hpp"
@@ -35,9 +43,13 @@
 
 #include <array>
 #include <chrono>
+#include <cstddef>
+#include <cstdint>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 
 namespace analytics::ratelimit {
 
@@ -48,8 +60,18 @@ struct script_answer {
     window_sample sample;
 };
 
+/// One request's share of a batch: the script's answer, or why there is none (a transport
+/// error, an error reply, an unexpected reply).
+struct batch_answer {
+    std::optional<script_answer> answer;
+    std::string error;
+};
+
 class sliding_window_limiter {
 public:
+    /// Checks decided by one script call at most.
+    static constexpr std::size_t max_batch = 256;
+
     /// Throws config::config_error when the options are out of the arithmetic's range
     /// (window_policy::checked).
     sliding_window_limiter(redis::client& redis, const config::ratelimit_options& options,
@@ -66,23 +88,39 @@ public:
 
     const window_policy& policy() const noexcept { return policy_; }
 
-    /// Decides one request of `client` (an address as text) and counts it when allowed.
-    /// Never fails: Redis errors turn into fail_open or local_backstop decisions. The string
-    /// viewed by `client` must stay alive until the co_await completes.
+    /// Decides one request of `client` (an address as text) and counts it when allowed, in one
+    /// script call with the other checks of its batch. Never fails: Redis errors turn into
+    /// fail_open or local_backstop decisions. The string viewed by `client` must stay alive
+    /// until the co_await completes.
     net::awaitable<decision> check(std::string_view client);
 
-    /// The Lua script. KEYS[1] = key_for(client); ARGV = limit, window in ms, and optionally the
-    /// time in ms, which replaces the server's TIME (the tests' way to reach window boundaries).
+    /// Checks still waiting for their batch decide without Redis, as do later ones.
+    void stop();
+
+    /// Script calls made by check() so far.
+    std::uint64_t batches() const noexcept { return batches_.batches(); }
+
+    /// The Lua script, deciding a batch of requests in order. KEYS = the batch's distinct
+    /// key_for(client) keys; ARGV = limit, window in ms, the time in ms or "" for the server's
+    /// TIME (a time is the tests' way to reach window boundaries), then per request the
+    /// position (1-based) of its key in KEYS. Replies 4 integers per request (read_answer).
     static const redis::script& script();
 
     /// `ratelimit:{<client>}`.
     static std::string key_for(std::string_view client);
 
-    /// Reads the script's reply, {admitted, previous, current, elapsed_ms}; nullopt for any
-    /// other shape (an error reply, a negative number).
-    static std::optional<script_answer> read_answer(const redis::reply& r);
+    /// Reads request `i`'s answer, {admitted, previous, current, elapsed_ms}, from the script's
+    /// reply to a batch of `n` requests; nullopt for any other shape (an error reply, a negative
+    /// number, an array that is not 4 * n integers long).
+    static std::optional<script_answer> read_answer(const redis::reply& r, std::size_t i = 0,
+                                                    std::size_t n = 1);
 
 private:
+    using batch_queue = common::coalescer<std::string_view, batch_answer>;
+
+    net::awaitable<void> decide_batch(std::span<const std::string_view> clients,
+                                      std::span<batch_answer> answers,
+                                      batch_queue::clock::time_point opened);
     decision without_redis(std::string_view client, std::string_view error);
 
     redis::client& redis_;
@@ -95,6 +133,8 @@ private:
     refusal_memory refusals_;
     bool failing_ = false;             // this worker's last Redis call failed
     std::array<std::string, 2> args_;  // limit, window in ms: formatted once
+    std::unordered_map<std::string_view, std::int64_t> key_positions_;  // scratch of a batch
+    batch_queue batches_;
 };
 
 }  // namespace analytics::ratelimit

@@ -10,8 +10,6 @@
 #include <boost/asio/write.hpp>
 #include <boost/container/small_vector.hpp>
 
-#include <hiredis/hiredis.h>
-
 #include <algorithm>
 #include <array>
 #include <atomic>
@@ -449,9 +447,7 @@ struct client::impl {
         if (started >= deadline) {
             co_return finish(errc::timeout);
         }
-        if (!append_command(args)) {
-            co_return finish(make_error_code(boost::system::errc::not_enough_memory));
-        }
+        append_command(outgoing_, std::span<const std::string_view>(args.data(), args.size()));
 
         auto p = acquire_pending();
         p->timer.expires_at(deadline);
@@ -510,25 +506,6 @@ struct client::impl {
         argv[0] = "EVAL";
         argv[1] = s.source();
         co_return co_await request(std::move(argv), deadline, true);
-    }
-
-    bool append_command(const arg_list& args)
-    {
-        argv_.clear();
-        argv_len_.clear();
-        for (std::string_view a : args) {
-            argv_.push_back(a.data() != nullptr ? a.data() : "");
-            argv_len_.push_back(a.size());
-        }
-        char* formatted = nullptr;
-        const int n = redisFormatCommandArgv(&formatted, static_cast<int>(args.size()),
-                                             argv_.data(), argv_len_.data());
-        if (n < 0 || formatted == nullptr) {
-            return false;
-        }
-        outgoing_.append(formatted, static_cast<std::size_t>(n));
-        redisFreeCommand(formatted);
-        return true;
     }
 
     // Hands a reply to the oldest command in flight. Returns false when nothing was waiting,
@@ -603,10 +580,6 @@ struct client::impl {
     std::deque<std::shared_ptr<pending_command>> in_flight_;  // in the order they were queued
     std::vector<std::shared_ptr<pending_command>> spare_;
 
-    // Scratch arrays for redisFormatCommandArgv, reused by every command.
-    std::vector<const char*> argv_;
-    std::vector<std::size_t> argv_len_;
-
     std::minstd_rand rng_;
     std::atomic<bool> connected_{false};
     std::uint64_t connects_ = 0;
@@ -642,6 +615,11 @@ void client::stop()
 bool client::connected() const noexcept
 {
     return impl_->connected_.load(std::memory_order_relaxed);
+}
+
+net::any_io_executor client::get_executor() const noexcept
+{
+    return impl_->executor_;
 }
 
 std::uint64_t client::connects() const noexcept

@@ -7,7 +7,7 @@
 //
 // Every command carries a deadline. While disconnected, commands fail at once with
 // errc::not_connected. A reply that arrives after its caller timed out is read and dropped.
-// hiredis supplies only the RESP command formatter and the reply reader.
+// hiredis supplies only the reply reader; commands are written by redis::append_command.
 //
 // Commands must produce exactly one reply each: SUBSCRIBE, MONITOR and CLIENT REPLY OFF/SKIP
 // would break the in-order matching and are not supported. Blocking commands (BLPOP...) hold up
@@ -120,6 +120,9 @@ public:
                                        std::initializer_list<std::string_view> keys,
                                        std::initializer_list<std::string_view> args,
                                        std::chrono::milliseconds timeout);
+
+    /// The executor the client runs on: its owners' coroutines share its thread.
+    net::any_io_executor get_executor() const noexcept;
 
     /// Number of times a connection was (re)established (and authenticated) since construction.
     std::uint64_t connects() const noexcept;

@@ -5,11 +5,22 @@
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
+#include <array>
+#include <charconv>
 #include <mutex>
 
 namespace analytics::redis {
 
 namespace {
+
+void append_length(std::string& out, char prefix, std::size_t n)
+{
+    std::array<char, 24> digits{};
+    const auto [end, ec] = std::to_chars(digits.data(), digits.data() + digits.size(), n);
+    out.push_back(prefix);
+    out.append(digits.data(), end);
+    out.append("\r\n");
+}
 
 struct reply_deleter {
     void operator()(void* r) const noexcept { freeReplyObject(r); }
@@ -67,6 +78,21 @@ reply to_reply(const redisReply& r)
 }
 
 }  // namespace
+
+void append_command(std::string& out, std::span<const std::string_view> args)
+{
+    std::size_t size = 16;
+    for (const std::string_view a : args) {
+        size += a.size() + 16;
+    }
+    out.reserve(out.size() + size);
+    append_length(out, '*', args.size());
+    for (const std::string_view a : args) {
+        append_length(out, '$', a.size());
+        out.append(a);
+        out.append("\r\n");
+    }
+}
 
 void resp_reader::reader_deleter::operator()(redisReader* r) const noexcept
 {

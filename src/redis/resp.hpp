@@ -6,6 +6,8 @@
 // from a broken server (or anything else on that port) would otherwise cost a 16 GiB
 // allocation at once.
 //
+// The request side is append_command: RESP arrays of bulk strings need no library.
+//
 // redis::client reads its connection through a resp_reader; parse_replies() runs the same
 // code over a whole byte string, for tests and the fuzz target (fuzz/resp_replies.cpp).
 //
@@ -18,6 +20,7 @@
 #include <cstddef>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -25,6 +28,11 @@
 struct redisReader;  // hiredis/read.h
 
 namespace analytics::redis {
+
+/// Appends one command as a RESP array of bulk strings ("*2\r\n$3\r\nGET\r\n$1\r\nk\r\n"),
+/// the bytes hiredis's redisFormatCommandArgv produces, without its printf per argument and
+/// its allocation per command (a batched script call has hundreds of arguments).
+void append_command(std::string& out, std::span<const std::string_view> args);
 
 class resp_reader {
 public:

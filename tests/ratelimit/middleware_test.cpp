@@ -196,6 +196,17 @@ TEST(sliding_window_limiter, reads_only_the_reply_shape_its_script_returns)
     short_array.elements.pop_back();
     EXPECT_FALSE(sliding_window_limiter::read_answer(short_array));
 
+    redis::reply long_array = good;
+    long_array.elements.push_back(good.elements[0]);
+    EXPECT_FALSE(sliding_window_limiter::read_answer(long_array));
+
+    redis::reply two = good;
+    two.elements.insert(two.elements.end(), good.elements.begin(), good.elements.end());
+    two.elements[4].integer = 0;
+    EXPECT_TRUE(sliding_window_limiter::read_answer(two, 0, 2)->admitted);
+    EXPECT_FALSE(sliding_window_limiter::read_answer(two, 1, 2)->admitted);
+    EXPECT_FALSE(sliding_window_limiter::read_answer(two, 2, 2));
+
     redis::reply wrong_element = good;
     wrong_element.elements[1].type = redis::reply::kind::string;
     EXPECT_FALSE(sliding_window_limiter::read_answer(wrong_element));

@@ -23,7 +23,9 @@
 #include <exception>
 #include <functional>
 #include <iostream>
+#include <map>
 #include <memory>
+#include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -31,6 +33,7 @@
 namespace analytics::ratelimit {
 namespace {
 
+using test::client_options_for;
 using test::elapsed_ms;
 using test::eventually;
 using test::report;
@@ -47,16 +50,6 @@ config::ratelimit_options per_window(std::uint32_t requests, std::chrono::second
     o.requests = requests;
     o.window = window;
     o.on_redis_failure = mode;
-    return o;
-}
-
-redis::client_options client_options_for(std::uint16_t port)
-{
-    redis::client_options o;
-    o.host = test::redis_test_host();
-    o.port = port;
-    o.reconnect_min = 10ms;
-    o.reconnect_max = 100ms;
     return o;
 }
 
@@ -186,7 +179,7 @@ TEST_F(sliding_window_limiter_redis, script_answers_as_window_math_at_the_window
                             std::to_string(pr.stored.current), "p",
                             std::to_string(pr.stored.previous)});
             const std::string now = std::to_string(index * p.window_ms + pr.stored.elapsed_ms);
-            const std::array<std::string_view, 3> args{"10", "60000", now};
+            const std::array<std::string_view, 4> args{"10", "60000", now, "1"};
             const auto r =
                 co_await api.redis.eval(sliding_window_limiter::script(), keys, args, 1s);
             EXPECT_TRUE(r) << r.error().message();
@@ -223,7 +216,7 @@ TEST_F(sliding_window_limiter_redis, script_reads_the_time_from_the_redis_server
     run({&api}, [&]() -> net::awaitable<void> {
         const std::string key = sliding_window_limiter::key_for("clock");
         const std::array<std::string_view, 1> keys{key};
-        const std::array<std::string_view, 2> args{"10", "60000"};
+        const std::array<std::string_view, 4> args{"10", "60000", "", "1"};
         const auto time = co_await api.redis.exec(redis::command("TIME"), 1s);
         const auto r = co_await api.redis.eval(sliding_window_limiter::script(), keys, args, 1s);
         EXPECT_TRUE(time && r);
@@ -258,6 +251,138 @@ TEST_F(sliding_window_limiter_redis, admits_exactly_the_limit_from_two_hundred_c
     EXPECT_EQ(admitted, 10);
     EXPECT_EQ(refused, 190);
     EXPECT_EQ(admin_.command({"HGET", "ratelimit:{198.51.100.20}", "c"}), "$10");
+}
+
+TEST_F(sliding_window_limiter_redis, decides_a_batch_in_one_script_call_admitting_exactly_the_limit)
+{
+    instance api(ioc_, test::redis_test_port(), per_window(5, 60s));
+    int admitted = 0;
+    std::uint64_t batches = 0;
+    run({&api}, [&]() -> net::awaitable<void> {
+        const auto before = api.limiter.batches();
+        co_await spawn_all(12, [&](int) -> net::awaitable<void> {
+            const decision d = co_await api.limiter.check("198.51.100.21");
+            EXPECT_EQ(d.source, decision_source::redis);
+            admitted += d.allowed ? 1 : 0;
+        });
+        batches = api.limiter.batches() - before;
+    });
+    EXPECT_EQ(admitted, 5);
+    EXPECT_EQ(batches, 1U);
+    EXPECT_EQ(admin_.command({"HGET", "ratelimit:{198.51.100.21}", "c"}), "$5");
+}
+
+TEST_F(sliding_window_limiter_redis, keeps_clients_of_one_batch_independent)
+{
+    instance api(ioc_, test::redis_test_port(), per_window(3, 60s));
+    std::map<std::string, int> admitted;
+    std::uint64_t batches = 0;
+    // Interleaved: a a b c a c b a c a c
+    const std::vector<std::string> clients{"a", "a", "b", "c", "a", "c", "b", "a", "c", "a", "c"};
+    run({&api}, [&]() -> net::awaitable<void> {
+        const auto before = api.limiter.batches();
+        co_await spawn_all(static_cast<int>(clients.size()), [&](int i) -> net::awaitable<void> {
+            const std::string& client = clients[static_cast<std::size_t>(i)];
+            const decision d = co_await api.limiter.check(client);
+            admitted[client] += d.allowed ? 1 : 0;
+        });
+        batches = api.limiter.batches() - before;
+    });
+    EXPECT_EQ(batches, 1U);
+    EXPECT_EQ(admitted["a"], 3);
+    EXPECT_EQ(admitted["b"], 2);
+    EXPECT_EQ(admitted["c"], 3);
+    EXPECT_EQ(admin_.command({"HGET", "ratelimit:{a}", "c"}), "$3");
+    EXPECT_EQ(admin_.command({"HGET", "ratelimit:{b}", "c"}), "$2");
+    EXPECT_EQ(admin_.command({"HGET", "ratelimit:{c}", "c"}), "$3");
+}
+
+TEST_F(sliding_window_limiter_redis, script_decides_a_batch_as_one_call_per_request_would)
+{
+    const std::int64_t index = 29'525'040;
+    struct start {
+        std::int64_t stored_index;
+        std::int64_t previous;
+        std::int64_t current;
+        std::int64_t elapsed_ms;
+    };
+    std::vector<start> starts;
+    for (const std::int64_t e : {0, 6'000, 30'000, 59'999}) {
+        for (const std::int64_t prev : {0, 5, 10}) {
+            for (const std::int64_t cur : {0, 4, 10}) {
+                starts.push_back({index, prev, cur, e});
+            }
+        }
+        starts.push_back({index - 1, 3, 7, e});
+        starts.push_back({index - 2, 3, 7, e});
+    }
+
+    instance api(ioc_, test::redis_test_port(), per_window(10, 60s));
+    int compared = 0;
+    run({&api}, [&]() -> net::awaitable<void> {
+        const std::string single = sliding_window_limiter::key_for("single");
+        const std::string batched = sliding_window_limiter::key_for("batched");
+        const std::string other = sliding_window_limiter::key_for("other");
+        for (const start& st : starts) {
+            for (const std::string& key : {single, batched}) {
+                admin_.command({"HSET", key, "w", std::to_string(st.stored_index), "c",
+                                std::to_string(st.current), "p", std::to_string(st.previous)});
+                admin_.command({"PEXPIRE", key, "5000"});
+            }
+            admin_.command({"DEL", other});
+            const std::string now = std::to_string(index * 60'000 + st.elapsed_ms);
+
+            // Twelve requests one call each...
+            std::vector<std::optional<script_answer>> one_by_one;
+            const std::array<std::string_view, 1> single_keys{single};
+            const std::array<std::string_view, 4> single_args{"10", "60000", now, "1"};
+            for (int i = 0; i < 12; ++i) {
+                const auto r = co_await api.redis.eval(sliding_window_limiter::script(),
+                                                       single_keys, single_args, 1s);
+                one_by_one.push_back(r ? sliding_window_limiter::read_answer(*r) : std::nullopt);
+            }
+            // ...and the same twelve in one call, interleaved with another client's three.
+            const std::array<std::string_view, 2> batch_keys{batched, other};
+            std::vector<std::string_view> batch_args{"10", "60000", now};
+            for (int i = 0; i < 15; ++i) {
+                batch_args.push_back(i % 5 == 4 ? "2" : "1");
+            }
+            const auto r = co_await api.redis.eval(sliding_window_limiter::script(), batch_keys,
+                                                   batch_args, 1s);
+            EXPECT_TRUE(r) << r.error().message();
+            if (!r) {
+                co_return;
+            }
+            std::size_t of_batched = 0;
+            for (std::size_t i = 0; i < 15; ++i) {
+                const auto answer = sliding_window_limiter::read_answer(*r, i, 15);
+                EXPECT_TRUE(answer);
+                if (!answer || i % 5 == 4) {
+                    continue;
+                }
+                const auto& expected = one_by_one[of_batched++];
+                EXPECT_TRUE(expected);
+                if (expected) {
+                    EXPECT_EQ(answer->admitted, expected->admitted);
+                    EXPECT_EQ(answer->sample.previous, expected->sample.previous);
+                    EXPECT_EQ(answer->sample.current, expected->sample.current);
+                    EXPECT_EQ(answer->sample.elapsed_ms, expected->sample.elapsed_ms);
+                }
+            }
+            EXPECT_FALSE(sliding_window_limiter::read_answer(*r, 15, 15));
+            EXPECT_FALSE(sliding_window_limiter::read_answer(*r, 0, 14));
+            // The same counters afterwards; a client refused throughout was not written, so
+            // its expiry was not pushed out either.
+            EXPECT_EQ(admin_.command({"HMGET", batched, "w", "c", "p"}),
+                      admin_.command({"HMGET", single, "w", "c", "p"}));
+            const bool any_admitted = std::any_of(one_by_one.begin(), one_by_one.end(),
+                                                  [](const auto& a) { return a && a->admitted; });
+            EXPECT_EQ(admin_.integer({"PTTL", batched}) > 5'000, any_admitted);
+            EXPECT_EQ(admin_.command({"HGET", other, "c"}), "$3");
+            ++compared;
+        }
+    });
+    EXPECT_EQ(compared, static_cast<int>(starts.size()));
 }
 
 TEST_F(sliding_window_limiter_redis, two_instances_on_separate_connections_share_one_count)

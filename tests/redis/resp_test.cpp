@@ -1,17 +1,57 @@
-// Pure tests of the RESP reply reader the client reads its socket with (redis/resp.hpp): every
-// reply kind, replies split across reads, broken streams, and the inputs the fuzz target
-// fuzz/resp_replies.cpp found or guards against. No server, no sockets.
+// Pure tests of RESP (redis/resp.hpp): the command writer, byte for byte as hiredis formats,
+// and the reply reader the client reads its socket with: every reply kind, replies split
+// across reads, broken streams, and the inputs the fuzz target fuzz/resp_replies.cpp found or
+// guards against. No server, no sockets.
 
 #include "redis/resp.hpp"
 
 #include <gtest/gtest.h>
+#include <hiredis/hiredis.h>
 
+#include <array>
+#include <cstddef>
 #include <string>
+#include <string_view>
+#include <vector>
 
 namespace analytics::redis {
 namespace {
 
 using namespace std::string_literals;
+
+TEST(resp_command, writes_an_array_of_bulk_strings)
+{
+    std::string out = "before";
+    const std::array<std::string_view, 3> args{"SET", "key", ""};
+    append_command(out, args);
+    EXPECT_EQ(out, "before*3\r\n$3\r\nSET\r\n$3\r\nkey\r\n$0\r\n\r\n");
+}
+
+TEST(resp_command, writes_the_bytes_hiredis_formats)
+{
+    const std::string binary("a\0b\r\n", 5);
+    const std::string long_arg(70'000, 'x');
+    std::vector<std::string_view> args{"EVALSHA", binary, long_arg};
+    for (int i = 0; i < 300; ++i) {
+        args.emplace_back(long_arg.data(), static_cast<std::size_t>(i));
+    }
+    std::vector<const char*> argv;
+    std::vector<std::size_t> lengths;
+    for (const std::string_view a : args) {
+        argv.push_back(a.data());
+        lengths.push_back(a.size());
+    }
+    char* formatted = nullptr;
+    const int n = redisFormatCommandArgv(&formatted, static_cast<int>(args.size()), argv.data(),
+                                         lengths.data());
+    ASSERT_GT(n, 0);
+    const std::string expected(formatted, static_cast<std::size_t>(n));
+    redisFreeCommand(formatted);
+
+    std::string out;
+    append_command(out, args);
+    EXPECT_EQ(out, expected);
+}
 
 TEST(resp_reader, reads_every_reply_kind)
 {
