@@ -17,7 +17,7 @@
 #   BENCH_HOLD_PATH=/health   what each held connection requests
 #   BENCH_WRK_HOOK=1          0: no Lua response hook (cheaper client; statuses and X-Cache unchecked)
 #   BENCH_SCENARIOS="nginx health ingest list summary_hit summary_miss ingest_refused telemetry connections"
-#   BENCH_TELEMETRY_ROUNDS=3  rounds of the telemetry scenario (each: 5 s on, 5 s off)
+#   BENCH_TELEMETRY_ROUNDS=4  rounds of the telemetry scenario (each: 5 s on, 5 s off)
 #   BENCH_REDIS_AOF=everysec  appendfsync of the private Redis (as in production); "no": AOF off
 #   BENCH_GBENCH=1            0: skip the Google Benchmark
 #   BENCH_GBENCH_MIN_TIME=0.05
@@ -40,7 +40,7 @@ APP_THREADS=${BENCH_APP_THREADS:-$(nproc)}
 HOLD_CONNECTIONS=${BENCH_HOLD_CONNECTIONS:-10000}
 HOLD_PATH=${BENCH_HOLD_PATH:-/health}
 SCENARIOS=" ${BENCH_SCENARIOS:-nginx health ingest list summary_hit summary_miss ingest_refused telemetry connections} "
-TELEMETRY_ROUNDS=${BENCH_TELEMETRY_ROUNDS:-3}
+TELEMETRY_ROUNDS=${BENCH_TELEMETRY_ROUNDS:-4}
 REDIS_AOF=${BENCH_REDIS_AOF:-everysec}
 BUILD_DIR=${BENCH_BUILD_DIR:-build/bench}
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
@@ -546,11 +546,18 @@ if wants telemetry; then
     curl -s -o /dev/null "$SUMMARY_URL"
     curl -s -o /dev/null "$QUIET_SUMMARY_URL"
     on_rps=() off_rps=() on_cpu=() off_cpu=()
+    # The order alternates too (on first in odd rounds), so that whatever favours the first or
+    # the second run of a round falls on both builds.
     for ((round = 1; round <= TELEMETRY_ROUNDS; round++)); do
-        read -r rps cpu <<<"$(wrk_run "$SUMMARY_URL" "$MAIN_PID")"
-        on_rps+=("$rps") on_cpu+=("$cpu")
-        read -r rps cpu <<<"$(wrk_run "$QUIET_SUMMARY_URL" "$QUIET_PID")"
-        off_rps+=("$rps") off_cpu+=("$cpu")
+        for side in $( ((round % 2)) && echo "on off" || echo "off on"); do
+            if [[ "$side" == on ]]; then
+                read -r rps cpu <<<"$(wrk_run "$SUMMARY_URL" "$MAIN_PID")"
+                on_rps+=("$rps") on_cpu+=("$cpu")
+            else
+                read -r rps cpu <<<"$(wrk_run "$QUIET_SUMMARY_URL" "$QUIET_PID")"
+                off_rps+=("$rps") off_cpu+=("$cpu")
+            fi
+        done
         log "telemetry round $round: recording on ${on_rps[-1]} req/s ${on_cpu[-1]} us/r," \
             "off ${off_rps[-1]} req/s ${off_cpu[-1]} us/r"
     done
