@@ -4,6 +4,7 @@
 #include "e2e/http_client.hpp"
 #include "e2e/run_binary.hpp"
 #include "e2e/service_process.hpp"
+#include "support/redis_admin.hpp"
 
 #include <gtest/gtest.h>
 
@@ -62,6 +63,40 @@ TEST(server_e2e, health_is_degraded_and_ready_is_503_while_redis_is_unreachable)
     EXPECT_EQ(ready.status, 503U);
     EXPECT_EQ(ready.json().as_object().at("status").as_string(), "degraded");
     EXPECT_EQ(ready.json().as_object().at("code").as_string(), "REDIS_UNAVAILABLE");
+}
+
+// What an operator sees when Redis goes away and comes back, with the API left running: /health
+// turns `degraded` and /ready 503 within 2 s of Redis dying, and both recover within 5 s of it
+// answering again.
+TEST(server_e2e, health_and_ready_follow_redis_going_away_and_coming_back)
+{
+    redis_process redis;
+    service_process svc(env{{"REDIS_PORT", std::to_string(redis.port())}});
+    const auto health_is = [&](std::string_view status, unsigned ready_status) {
+        const auto health = http_request(svc.port(), "GET", "/health");
+        return health.status == 200U &&
+               health.json().as_object().at("status").as_string() == status &&
+               http_request(svc.port(), "GET", "/ready").status == ready_status;
+    };
+    // Polls every 20 ms; returns how long it took, or `limit` when it never happened.
+    const auto time_until = [](std::chrono::milliseconds limit, const auto& happened) {
+        const auto started = std::chrono::steady_clock::now();
+        while (std::chrono::steady_clock::now() - started < limit) {
+            if (happened()) {
+                return std::chrono::duration_cast<std::chrono::milliseconds>(
+                    std::chrono::steady_clock::now() - started);
+            }
+            std::this_thread::sleep_for(20ms);
+        }
+        return limit;
+    };
+    ASSERT_TRUE(health_is("healthy", 200));
+
+    redis.kill();
+    EXPECT_LT(time_until(2s, [&] { return health_is("degraded", 503); }), 2s);
+
+    redis.start();
+    EXPECT_LT(time_until(5s, [&] { return health_is("healthy", 200); }), 5s);
 }
 
 TEST(server_e2e, unknown_path_is_404_in_the_error_format)
