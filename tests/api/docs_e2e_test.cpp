@@ -6,8 +6,8 @@
 // the document (or the other way round) fails here.
 
 #include "api/docs_contract.hpp"
-#include "common/rfc3339.hpp"
 #include "e2e/http_client.hpp"
+#include "e2e/metric_bodies.hpp"
 #include "e2e/service_process.hpp"
 #include "support/redis_admin.hpp"
 #include "support/redis_server.hpp"
@@ -32,11 +32,6 @@ using env = std::map<std::string, std::string>;
 using openapi::operation_key;
 
 constexpr std::string_view admin_token = "docs-e2e-token";
-
-std::string now_rfc3339()
-{
-    return common::format_rfc3339_seconds(std::time(nullptr));
-}
 
 std::string metric(std::string_view type, double value)
 {

@@ -1,7 +1,5 @@
 #include "chaos/chaos_support.hpp"
 
-#include "common/rfc3339.hpp"
-
 #include <boost/json.hpp>
 
 #include <poll.h>
@@ -28,15 +26,9 @@ env_vars chaos_env(std::uint16_t redis_port, env_vars extra)
     return extra;
 }
 
-std::string now_rfc3339()
-{
-    return common::format_rfc3339_seconds(std::time(nullptr));
-}
-
 std::string metric_body(std::string_view type, long long value, std::string_view timestamp)
 {
-    return R"({"timestamp":")" + std::string(timestamp) + R"(","value":)" + std::to_string(value) +
-           R"(,"type":")" + std::string(type) + R"("})";
+    return metric_body(timestamp, std::to_string(value), type);
 }
 
 double ms_between(steady::time_point from, steady::time_point to)

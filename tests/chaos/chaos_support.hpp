@@ -6,6 +6,7 @@
 // Thread safety: free functions are safe from any thread; a raw_client belongs to one thread.
 
 #include "e2e/http_client.hpp"
+#include "e2e/metric_bodies.hpp"
 #include "support/redis_admin.hpp"
 
 #include <gtest/gtest.h>
@@ -28,10 +29,7 @@ using steady = std::chrono::steady_clock;
 /// thousands of requests from one address) and the upstream simulator healthy; `extra` wins.
 env_vars chaos_env(std::uint16_t redis_port, env_vars extra = {});
 
-/// The current time as `YYYY-MM-DDTHH:MM:SSZ`.
-std::string now_rfc3339();
-
-/// A POST /api/metrics body.
+/// A POST /api/metrics body with a whole-number value (e2e/metric_bodies.hpp has the rest).
 std::string metric_body(std::string_view type, long long value, std::string_view timestamp);
 
 /// Milliseconds from `from` to `to`.

@@ -2,6 +2,7 @@
 // admin API (API.md § Summary, § Circuit breaker, § Admin), against the real binary and Redis.
 
 #include "e2e/http_client.hpp"
+#include "e2e/metric_bodies.hpp"
 #include "e2e/service_process.hpp"
 #include "support/redis_admin.hpp"
 #include "support/redis_server.hpp"
@@ -123,14 +124,10 @@ TEST_F(breaker_e2e, serves_a_stale_copy_when_the_upstream_fails_or_the_breaker_i
 {
     service_process svc(breaker_env(
         {{"CIRCUIT_BREAKER_FAILURE_THRESHOLD", "2"}, {"CIRCUIT_BREAKER_RESET_TIMEOUT", "30"}}));
-    const auto now = std::chrono::system_clock::now();
-    const std::time_t t = std::chrono::system_clock::to_time_t(now);
-    char ts[32];
-    std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", std::gmtime(&t));
-    ASSERT_EQ(http_request(svc.port(), "POST", "/api/metrics",
-                           std::string(R"({"timestamp":")") + ts + R"(","value":42,"type":"st"})")
-                  .status,
-              201U);
+    ASSERT_EQ(
+        http_request(svc.port(), "POST", "/api/metrics", metric_body(now_rfc3339(), "42", "st"))
+            .status,
+        201U);
     auto fresh = http_request(svc.port(), "GET", "/api/metrics/summary?type=st");
     ASSERT_EQ(fresh.header("x-cache"), "MISS");
     std::this_thread::sleep_for(1100ms);  // the fresh copy expires; the stale one stays

@@ -2,6 +2,7 @@
 // binary and the test redis-server.
 
 #include "e2e/http_client.hpp"
+#include "e2e/metric_bodies.hpp"
 #include "e2e/service_process.hpp"
 #include "metrics/summary.hpp"
 #include "support/redis_admin.hpp"
@@ -46,12 +47,6 @@ std::int64_t now_seconds()
     return std::chrono::duration_cast<std::chrono::seconds>(
                std::chrono::system_clock::now().time_since_epoch())
         .count();
-}
-
-std::string metric_body(std::string_view timestamp, std::string_view value, std::string_view type)
-{
-    return R"({"timestamp":")" + std::string(timestamp) + R"(","value":)" + std::string(value) +
-           R"(,"type":")" + std::string(type) + R"("})";
 }
 
 class metrics_e2e : public ::testing::Test {

@@ -2,6 +2,7 @@
 // real binary and Redis.
 
 #include "e2e/http_client.hpp"
+#include "e2e/metric_bodies.hpp"
 #include "e2e/service_process.hpp"
 #include "support/redis_admin.hpp"
 #include "support/redis_server.hpp"
@@ -22,13 +23,7 @@ using env = std::map<std::string, std::string>;
 
 std::string now_body(std::string_view type = "cpu")
 {
-    const std::time_t t = std::time(nullptr);
-    std::tm tm{};
-    gmtime_r(&t, &tm);
-    char ts[32];
-    std::strftime(ts, sizeof ts, "%Y-%m-%dT%H:%M:%SZ", &tm);
-    return std::string(R"({"timestamp":")") + ts + R"(","value":70,"type":")" + std::string(type) +
-           R"("})";
+    return metric_body(now_rfc3339(), "70", type);
 }
 
 class ratelimit_e2e : public ::testing::Test {
