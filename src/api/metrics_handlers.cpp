@@ -40,7 +40,8 @@ metrics_handlers::metrics_handlers(metrics::metric_store& store,
 {
 }
 
-net::awaitable<http::response> metrics_handlers::ingest(http::request& req)
+net::awaitable<http::response> metrics_handlers::ingest(http::request& req,
+                                                        ratelimit::admission* check)
 {
     auto parsed = metrics::parse_metric(req.body());
     if (parsed.result == metrics::parse_outcome::status::invalid_json) {
@@ -50,8 +51,18 @@ net::awaitable<http::response> metrics_handlers::ingest(http::request& req)
         co_return http::validation_error(parsed.errors);
     }
     const auto& m = parsed.value;
-    if (auto stored = co_await store_.add(m); !stored) {
+    using admitted = metrics::metric_store::admitted;
+    metrics::result<admitted> stored = admitted::stored;
+    if (check != nullptr) {
+        stored = co_await store_.admit_and_add(m, *check);
+    } else if (auto added = co_await store_.add(m); !added) {
+        stored = added.error();
+    }
+    if (!stored) {
         co_return storage_unavailable(storage_down_, req.context(), "ingest", stored.error());
+    }
+    if (*stored == admitted::refused) {
+        co_return http::response{};  // the limit middleware answers 429 instead
     }
     storage_down_.recovered();
     telemetry::local().add(telemetry::counter::metrics_ingested);
@@ -153,10 +164,12 @@ net::awaitable<http::response> metrics_handlers::summary(http::request& req)
 }
 
 void metrics_handlers::register_routes(
-    http::router& r, const std::function<http::handler(http::handler)>& wrap_ingest)
+    http::router& r, const std::function<http::handler(ratelimit::admitted_handler)>& wrap_ingest)
 {
     r.add(http::method::post, "/api/metrics",
-          wrap_ingest([this](http::request& req) { return ingest(req); }));
+          wrap_ingest([this](http::request& req, ratelimit::admission* check) {
+              return ingest(req, check);
+          }));
     r.add(http::method::get, "/api/metrics/list", [this](http::request& req) { return list(req); });
     r.add(http::method::get, "/api/metrics/summary",
           [this](http::request& req) { return summary(req); });

@@ -10,6 +10,7 @@
 #include "http/router.hpp"
 #include "metrics/metric_store.hpp"
 #include "metrics/summary_service.hpp"
+#include "ratelimit/middleware.hpp"
 
 #include <functional>
 
@@ -21,13 +22,17 @@ public:
     metrics_handlers(metrics::metric_store& store, metrics::summary_service& summaries,
                      common::degraded_mode& storage_down);
 
-    net::awaitable<http::response> ingest(http::request& req);
+    /// `check`: the request's rate-limit check, decided by the same Redis call that stores the
+    /// metric (nullptr: no limit). A refused or invalid request stores nothing.
+    net::awaitable<http::response> ingest(http::request& req, ratelimit::admission* check);
     net::awaitable<http::response> list(http::request& req);
     net::awaitable<http::response> summary(http::request& req);
 
-    /// Registers the three routes; `wrap_ingest` wraps the ingest handler (the rate limiter).
-    void register_routes(http::router& r,
-                         const std::function<http::handler(http::handler)>& wrap_ingest);
+    /// Registers the three routes; `wrap_ingest` wraps the ingest handler (the rate limiter's
+    /// ratelimit::limit).
+    void register_routes(
+        http::router& r,
+        const std::function<http::handler(ratelimit::admitted_handler)>& wrap_ingest);
 
 private:
     metrics::metric_store& store_;

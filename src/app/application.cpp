@@ -109,10 +109,12 @@ struct application::worker {
         if (app.settings_.http.metrics_port == 0) {
             prometheus.register_routes(routes);
         }
-        // API.md: every request to POST /api/metrics counts, valid or not, so the limiter runs
-        // before the handler parses anything.
-        metrics.register_routes(
-            routes, [this](http::handler h) { return ratelimit::limit(limiter, std::move(h)); });
+        // API.md: every request to POST /api/metrics counts, valid or not. A valid metric's
+        // check is decided by the script that stores it; any other request is checked after the
+        // handler, which has then stored nothing.
+        metrics.register_routes(routes, [this](ratelimit::admitted_handler h) {
+            return ratelimit::limit(limiter, std::move(h));
+        });
     }
 
     net::io_context ioc{1};

@@ -1,11 +1,14 @@
 #pragma once
-// Turns the requests that one worker's coroutines make during one turn of its event loop into a
-// single batch: submit() queues an item, and the first item of a batch posts the batch's flush
-// to the executor, so every item queued by handlers that were already ready to run joins it. A
-// batch closes at `max_items` (the next item opens another). The flush calls `run` once for the
-// whole batch; `run` writes one result per item, and each waiting coroutine is resumed (posted,
-// never inline) with its own. Batches flushed while an earlier one is still running go out
-// independently, so a slow batch delays only its own items.
+// Turns the requests that one worker's coroutines make into batches: submit() queues an item,
+// and the batch runs once every handler already queued on the loop has had its turn, so every
+// item they submit joins it. While a batch runs, the next one keeps collecting, over as many
+// loop turns as the running one takes, and runs when it returns: under load a batch holds what
+// arrived during one Redis round trip, so the per-call cost is spread over more items, and an
+// idle worker's lone item still goes out in the next loop turn. A batch closes at `max_items`
+// and then runs at once, beside the running one (the next item opens another), so a slow
+// batch holds back at most `max_items` items behind it. The flush calls `run` once for the
+// whole batch; `run` writes one result per item, and each waiting coroutine is resumed
+// (posted, never inline) with its own.
 //
 // A waiting item costs no timer: it keeps its completion handler (any_completion_handler, whose
 // storage comes from Asio's per-thread recycling allocator), and batch storage is reused.
@@ -124,10 +127,13 @@ private:
         runner run;
         Result unavailable;
         bool stopped = false;
-        batch* open = nullptr;                      // collecting; its flush is posted
+        batch* open = nullptr;                      // collecting
+        std::unique_ptr<batch> open_owner;          // the open batch until its flush is posted
         std::vector<batch*> pending;                // collecting or running
         std::vector<std::unique_ptr<batch>> spare;  // cleared, capacity kept
         std::uint64_t batches = 0;
+        std::size_t running = 0;   // flushes posted or in flight
+        bool open_posted = false;  // the open batch's flush is posted
     };
 
     // Few batches are in flight at a time on one connection; keeping this many spares covers a
@@ -155,19 +161,33 @@ private:
             }
             b->opened = clock::now();
             st->open = b.get();
-            st->pending.push_back(b.get());
-            // Posted: the batch runs only after every handler already queued on the loop has
-            // had its turn (co_spawn alone would start it inline, on this thread).
-            net::post(st->executor, [st, b = std::move(b)]() mutable {
-                net::co_spawn(st->executor, flush(st, std::move(b)), net::detached);
-            });
+            st->open_owner = std::move(b);
+            st->open_posted = false;
+            st->pending.push_back(st->open);
+            if (st->running == 0) {
+                post_open(st);
+            }
         }
         batch& b = *st->open;
         b.items.push_back(std::move(item));
         b.waiters.push_back(std::move(handler));
-        if (b.items.size() >= st->max_items) {
-            st->open = nullptr;  // full: the next item opens another batch
+        if (b.items.size() >= st->max_items && !st->open_posted) {
+            post_open(st);  // full: goes now; the next item opens another batch
         }
+        if (b.items.size() >= st->max_items) {
+            st->open = nullptr;
+        }
+    }
+
+    static void post_open(const std::shared_ptr<state>& st)
+    {
+        st->open_posted = true;
+        ++st->running;
+        // Posted: the batch runs only after every handler already queued on the loop has
+        // had its turn (co_spawn alone would start it inline, on this thread).
+        net::post(st->executor, [st, b = std::move(st->open_owner)]() mutable {
+            net::co_spawn(st->executor, flush(st, std::move(b)), net::detached);
+        });
     }
 
     static net::awaitable<void> flush(std::shared_ptr<state> st, std::unique_ptr<batch> b)
@@ -197,6 +217,10 @@ private:
             }
         }
         // stop() completed whatever is left.
+        --st->running;
+        if (st->open != nullptr && !st->open_posted && st->running == 0) {
+            post_open(st);
+        }
         std::erase(st->pending, b.get());
         b->items.clear();
         b->waiters.clear();

@@ -25,12 +25,20 @@
 #include <string_view>
 #include <vector>
 
+namespace analytics::ratelimit {
+class sliding_window_limiter;
+}
+
 namespace analytics::metrics {
 
 /// A metric as metric_store::add queues it.
 struct queued_metric {
     metric m;
     std::int64_t added_ms = 0;  // Unix time of add(), in ms
+    // The rate-limit check that decides whether it is stored (metric_store::admit_and_add):
+    // the limiter that makes it and the client's address; none for metric_store::add.
+    ratelimit::sliding_window_limiter* checked_by = nullptr;
+    std::string_view client;
 };
 
 enum class rollup_kind { total, minute, hour };

@@ -76,85 +76,109 @@ void append_sum(std::string& out, const rollup_share& r)
 // the points within the retention to their type's sorted set and to the index, trims both,
 // and folds each rollup's share of the batch into its hash: one read and one write per hash.
 //
-// KEYS: 1 index points, 2 seq, then T type point sets, then R rollup hashes
-// ARGV: 1 points in the batch (kept or not), 2 retention cutoff order key, 3 max points per set,
-//       4 T, 5 R; then per type set: its number of points k, then k times (arrival offset
-//       1..N, order key, "|type|value|timestamp"); then per rollup hash: count, sum, min, max,
+// store(kfirst, afirst) reads its keys from KEYS[kfirst] and its arguments from ARGV[afirst]:
+// KEYS: index points, seq, then T type point sets, then R rollup hashes
+// ARGV: points in the batch (kept or not), retention cutoff order key, max points per set, T,
+//       R; then per type set: its number of points k, then k times (arrival offset 1..N,
+//       order key, "|type|value|timestamp"); then per rollup hash: count, sum, min, max,
 //       newest order key, its value, expiry (Unix ms; 0: none)
+// Returns the last arrival number given.
+constexpr std::string_view store_function = R"lua(
+local function store(kfirst, afirst)
+  local K, A = kfirst - 1, afirst - 1
+  local n, cutoff, max = tonumber(ARGV[A + 1]), ARGV[A + 2], tonumber(ARGV[A + 3])
+  local types, rollups = tonumber(ARGV[A + 4]), tonumber(ARGV[A + 5])
+  local last = redis.call('INCRBY', KEYS[K + 2], n)
+  local base = last - n
+
+  -- The count cap is exact (a negative rank counts from the end: nothing to remove when the
+  -- set holds no more than max). The retention trim runs when the batch's arrival numbers pass
+  -- a multiple of 16, as it did on every 16th point, so at most 15 expired points linger.
+  local expire = math.floor(last / 16) > math.floor(base / 16)
+  local function trim(key)
+    if expire then redis.call('ZREMRANGEBYLEX', key, '-', '(' .. cutoff) end
+    redis.call('ZREMRANGEBYRANK', key, 0, -max - 1)
+  end
+
+  -- Every rollup is read before anything is written, so that a key of the wrong type fails the
+  -- batch before it changes anything.
+  local a = A + 6
+  for t = 1, types do
+    a = a + 1 + 3 * tonumber(ARGV[a])
+  end
+  local stored = {}
+  for r = 1, rollups do
+    stored[r] = redis.call('HMGET', KEYS[K + 2 + types + r], 'c', 's', 'mn', 'mx', 'lt', 'lv')
+  end
+
+  a = A + 6
+  local index = {}
+  for t = 1, types do
+    local k = tonumber(ARGV[a])
+    a = a + 1
+    local add = {}
+    for i = 1, k do
+      local member = ARGV[a + 1] .. string.format('%016d', base + tonumber(ARGV[a])) .. ARGV[a + 2]
+      a = a + 3
+      add[2 * i - 1] = 0
+      add[2 * i] = member
+      index[#index + 1] = 0
+      index[#index + 1] = member
+    end
+    redis.call('ZADD', KEYS[K + 2 + t], unpack(add))
+    trim(KEYS[K + 2 + t])
+  end
+  if #index > 0 then
+    redis.call('ZADD', KEYS[K + 1], unpack(index))
+    trim(KEYS[K + 1])
+  end
+
+  for r = 1, rollups do
+    local key, cur = KEYS[K + 2 + types + r], stored[r]
+    local c, s, mn, mx, lt, lv = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4],
+        ARGV[a + 5]
+    local expiry = ARGV[a + 6]
+    a = a + 7
+    if not cur[1] then
+      redis.call('HSET', key, 'c', c, 's', s, 'mn', mn, 'mx', mx, 'lt', lt, 'lv', lv)
+      -- A bucket's expiry is fixed by its time, so it is set once, when the bucket is created.
+      if expiry ~= '0' then redis.call('PEXPIREAT', key, expiry) end
+    else
+      local f = {'c', tonumber(cur[1]) + tonumber(c),
+                 's', string.format('%.17g', tonumber(cur[2]) + tonumber(s))}
+      if tonumber(mn) < tonumber(cur[3]) then f[#f + 1] = 'mn'; f[#f + 1] = mn end
+      if tonumber(mx) > tonumber(cur[4]) then f[#f + 1] = 'mx'; f[#f + 1] = mx end
+      -- Newest timestamp wins; on a tie the later arrival (this batch) does.
+      if lt >= cur[5] then
+        f[#f + 1] = 'lt'; f[#f + 1] = lt; f[#f + 1] = 'lv'; f[#f + 1] = lv
+      end
+      redis.call('HSET', key, unpack(f))
+    end
+  end
+  return last
+end
+)lua";
+
+// The ingest script: decides the batch's rate-limit checks (sliding_window_limiter), then
+// stores the batch if every check passed, so a checked metric costs one round trip.
+// ARGV[1]: how many KEYS store() takes (the checks' keys follow them); ARGV[2]: where the
+// checks' arguments begin in ARGV (after store()'s, which begin at ARGV[3]), 0 for none.
+// Returns the checks' answers (4 integers each) followed by store()'s result, or -1 when a
+// check was refused and nothing was stored.
+constexpr std::string_view ingest_main = R"lua(
+local store_keys, checks = tonumber(ARGV[1]), tonumber(ARGV[2])
+local out, admitted = {}, true
+if checks > 0 then
+  out, admitted = rate_limit(store_keys + 1, checks)
+end
+out[#out + 1] = admitted and store(1, 3) or -1
+return out
+)lua";
+
 const redis::script& ingest_script()
 {
-    static const redis::script s(R"lua(
-local n, cutoff, max = tonumber(ARGV[1]), ARGV[2], tonumber(ARGV[3])
-local types, rollups = tonumber(ARGV[4]), tonumber(ARGV[5])
-local last = redis.call('INCRBY', KEYS[2], n)
-local base = last - n
-
--- The count cap is exact. The retention trim runs when the batch's arrival numbers pass a
--- multiple of 16, as it did on every 16th point, so at most 15 expired points linger.
-local expire = math.floor(last / 16) > math.floor(base / 16)
-local function trim(key)
-  if expire then redis.call('ZREMRANGEBYLEX', key, '-', '(' .. cutoff) end
-  local size = redis.call('ZCARD', key)
-  if size > max then redis.call('ZREMRANGEBYRANK', key, 0, size - max - 1) end
-end
-
--- Every rollup is read before anything is written, so that a key of the wrong type fails the
--- batch before it changes anything.
-local a = 6
-for t = 1, types do
-  a = a + 1 + 3 * tonumber(ARGV[a])
-end
-local stored = {}
-for r = 1, rollups do
-  stored[r] = redis.call('HMGET', KEYS[2 + types + r], 'c', 's', 'mn', 'mx', 'lt', 'lv')
-end
-
-a = 6
-local index = {}
-for t = 1, types do
-  local k = tonumber(ARGV[a])
-  a = a + 1
-  local add = {}
-  for i = 1, k do
-    local member = ARGV[a + 1] .. string.format('%016d', base + tonumber(ARGV[a])) .. ARGV[a + 2]
-    a = a + 3
-    add[2 * i - 1] = 0
-    add[2 * i] = member
-    index[#index + 1] = 0
-    index[#index + 1] = member
-  end
-  redis.call('ZADD', KEYS[2 + t], unpack(add))
-  trim(KEYS[2 + t])
-end
-if #index > 0 then
-  redis.call('ZADD', KEYS[1], unpack(index))
-  trim(KEYS[1])
-end
-
-for r = 1, rollups do
-  local key, cur = KEYS[2 + types + r], stored[r]
-  local c, s, mn, mx, lt, lv = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4],
-      ARGV[a + 5]
-  local expiry = ARGV[a + 6]
-  a = a + 7
-  if not cur[1] then
-    redis.call('HSET', key, 'c', c, 's', s, 'mn', mn, 'mx', mx, 'lt', lt, 'lv', lv)
-    -- A bucket's expiry is fixed by its time, so it is set once, when the bucket is created.
-    if expiry ~= '0' then redis.call('PEXPIREAT', key, expiry) end
-  else
-    local f = {'c', tonumber(cur[1]) + tonumber(c),
-               's', string.format('%.17g', tonumber(cur[2]) + tonumber(s))}
-    if tonumber(mn) < tonumber(cur[3]) then f[#f + 1] = 'mn'; f[#f + 1] = mn end
-    if tonumber(mx) > tonumber(cur[4]) then f[#f + 1] = 'mx'; f[#f + 1] = mx end
-    -- Newest timestamp wins; on a tie the later arrival (this batch) does.
-    if lt >= cur[5] then
-      f[#f + 1] = 'lt'; f[#f + 1] = lt; f[#f + 1] = 'lv'; f[#f + 1] = lv
-    end
-    redis.call('HSET', key, unpack(f))
-  end
-end
-return last
-)lua");
+    static const redis::script s(std::string(ratelimit::sliding_window_limiter::script_function()) +
+                                 std::string(store_function) + std::string(ingest_main));
     return s;
 }
 
@@ -207,14 +231,20 @@ metric_store::metric_store(redis::client& redis, const config::metrics_options& 
       options_(options),
       timeout_(timeout),
       clock_(clock),
-      ingest_(
-          redis.get_executor(), max_batch,
-          [this](std::span<const queued_metric> batch, std::span<result<void>> results,
-                 ingest_queue::clock::time_point opened) {
-              return store_batch(batch, results, opened);
-          },
-          redis::make_error_code(redis::errc::stopped))
+      ingest_(make_queue()),
+      checked_ingest_(make_queue())
 {
+}
+
+metric_store::ingest_queue metric_store::make_queue()
+{
+    return ingest_queue(
+        redis_.get_executor(), max_batch,
+        [this](std::span<const queued_metric> batch, std::span<batch_share> results,
+               ingest_queue::clock::time_point opened) {
+            return store_batch(batch, results, opened);
+        },
+        batch_share{redis::make_error_code(redis::errc::stopped), false, std::nullopt});
 }
 
 std::string metric_store::order_key(std::int64_t unix_micros)
@@ -231,27 +261,75 @@ net::awaitable<result<void>> metric_store::add(const metric& m)
             .count();
     // A named local, not a temporary: GCC 12 mislocates a braced temporary that lives across a
     // co_await (its string's inline buffer is left behind in the frame).
-    queued_metric queued{m, now_ms};
-    co_return co_await ingest_.submit(std::move(queued));
+    queued_metric queued{m, now_ms, nullptr, {}};
+    const batch_share share = co_await ingest_.submit(std::move(queued));
+    if (share.error) {
+        co_return share.error;
+    }
+    co_return result<void>{};  // a batch without checks always writes
+}
+
+net::awaitable<result<metric_store::admitted>> metric_store::admit_and_add(
+    const metric& m, ratelimit::admission& check)
+{
+    const std::int64_t now_ms =
+        std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now().time_since_epoch())
+            .count();
+    queued_metric queued{m, now_ms, &check.limiter(), check.client()};
+    const batch_share share = co_await checked_ingest_.submit(std::move(queued));
+    if (share.check) {
+        check.settle(*share.check);
+    } else {
+        const std::string why =
+            share.error ? share.error.message() : std::string("no answer to the check");
+        check.settle(ratelimit::batch_answer{std::nullopt, why});
+    }
+    if (!check.result().allowed) {
+        co_return admitted::refused;
+    }
+    if (share.error) {
+        co_return share.error;
+    }
+    if (share.wrote) {
+        co_return admitted::stored;
+    }
+    // Allowed, but another check of the batch was refused, so the batch wrote nothing: store
+    // the metric by itself (its check is spent).
+    if (auto again = co_await add(m); !again) {
+        co_return again.error();
+    }
+    co_return admitted::stored;
 }
 
 void metric_store::stop()
 {
     ingest_.stop();
+    checked_ingest_.stop();
 }
 
 net::awaitable<void> metric_store::store_batch(std::span<const queued_metric> batch,
-                                               std::span<result<void>> results,
+                                               std::span<batch_share> results,
                                                ingest_queue::clock::time_point opened)
 {
     const ingest_plan plan = plan_ingest(batch, options_);
+    // A batch's checks are all made by the worker's limiter (checked_by), one per metric of
+    // the checked queue.
+    clients_.clear();
+    ratelimit::sliding_window_limiter* limiter = nullptr;
+    for (const queued_metric& q : batch) {
+        if (q.checked_by != nullptr) {
+            limiter = q.checked_by;
+            clients_.push_back(q.client);
+        }
+    }
+    const std::size_t checks = clients_.size();
 
     redis::arg_buffer keys;
     redis::arg_buffer args;
     keys.reserve(2 + plan.types.size() + plan.rollups.size(),
                  64 + (plan.types.size() + plan.rollups.size()) * 96);
-    args.reserve(5 + plan.types.size() + batch.size() * 3 + plan.rollups.size() * 7,
-                 64 + batch.size() * 160 + plan.rollups.size() * 96);
+    args.reserve(7 + plan.types.size() + batch.size() * 4 + plan.rollups.size() * 7,
+                 64 + batch.size() * 170 + plan.rollups.size() * 96);
     keys.add(index_points);
     keys.add(index_seq);
     std::size_t sets = 0;
@@ -272,6 +350,14 @@ net::awaitable<void> metric_store::store_batch(std::span<const queued_metric> ba
         keys.end_arg();
     }
 
+    std::size_t kept = 0;
+    for (const type_share& t : plan.types) {
+        kept += t.kept.size();
+    }
+    const std::size_t store_keys = 2 + sets + plan.rollups.size();
+    const std::size_t store_args = 5 + sets + 3 * kept + 7 * plan.rollups.size();
+    args.add_integer(static_cast<std::int64_t>(store_keys));
+    args.add_integer(checks == 0 ? 0 : static_cast<std::int64_t>(3 + store_args));
     args.add_integer(static_cast<std::int64_t>(batch.size()));
     append_order_key(args.text(), plan.trim_cutoff_micros);
     args.end_arg();
@@ -312,6 +398,9 @@ net::awaitable<void> metric_store::store_batch(std::span<const queued_metric> ba
         args.end_arg();
         args.add_integer(r.expires_at_ms);
     }
+    if (checks != 0) {
+        limiter->append_batch(clients_, keys, args);
+    }
 
     // The batch's deadline counts from when its first metric was queued, so no caller waits
     // longer than `timeout_` for Redis.
@@ -320,8 +409,40 @@ net::awaitable<void> metric_store::store_batch(std::span<const queued_metric> ba
     const auto key_views = keys.views();
     const auto arg_views = args.views();
     auto r = co_await redis_.eval(ingest_script(), key_views, arg_views, timeout_ - waited);
-    const result<void> outcome = check_transport(r, "ingest");
-    std::fill(results.begin(), results.end(), outcome);
+
+    // Every metric of a failed call fails, and its check is decided without Redis.
+    auto fail = [&](boost::system::error_code ec, const std::string& why) {
+        for (std::size_t i = 0; i < batch.size(); ++i) {
+            results[i].error = ec;
+            if (batch[i].checked_by != nullptr) {
+                results[i].check = ratelimit::batch_answer{std::nullopt, why};
+            }
+        }
+    };
+    if (const result<void> transport = check_transport(r, "ingest"); !transport) {
+        fail(transport.error(), r ? r->str : r.error().message());
+        co_return;
+    }
+    // 4 integers per check, then the store's result.
+    const auto& e = r->elements;
+    if (r->type != redis::reply::kind::array || e.size() != 4 * checks + 1 ||
+        e.back().type != redis::reply::kind::integer) {
+        log::error("metrics.unexpected_reply", {{"operation", "ingest"}});
+        fail(redis::make_error_code(redis::errc::unexpected_reply), "unexpected reply");
+        co_return;
+    }
+    const bool wrote = e.back().integer >= 0;
+    const std::span<const redis::reply> answers(e.data(), 4 * checks);
+    std::size_t check = 0;
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        results[i].error = {};
+        results[i].wrote = wrote;
+        if (batch[i].checked_by != nullptr) {
+            auto answer = ratelimit::sliding_window_limiter::read_answer(answers, check++);
+            results[i].check = ratelimit::batch_answer{
+                answer, answer ? std::string() : std::string("unexpected reply")};
+        }
+    }
 }
 
 net::awaitable<result<std::string>> metric_store::list_json(std::string_view type, unsigned limit)

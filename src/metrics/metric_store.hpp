@@ -17,9 +17,11 @@
 // Raw points are trimmed by METRICS_RETENTION_SECONDS and METRICS_MAX_POINTS_PER_TYPE (the
 // index by the same count) in the same script that adds them.
 //
-// Ingest is batched: the metrics added on one worker during one turn of its event loop (up to
-// max_batch) are folded in C++ (ingest_batch.hpp) and stored by one script call, which does per
-// distinct key what storing them one by one did per point, with the same result in Redis.
+// Ingest is batched: the metrics added on one worker during one turn of its event loop, or while
+// its previous batch was in Redis (up to max_batch; common::coalescer), are folded in C++
+// (ingest_batch.hpp) and stored by one script call, which does per distinct key what storing
+// them one by one did per point, with the same result in Redis. The same call decides the
+// requests' rate-limit checks first (admit_and_add), so an ingest costs one round trip.
 //
 // Lifetime: call stop() (it fails metrics still waiting for their batch with errc::stopped) and
 // let the client's commands finish before destroying the store; a batch in flight refers to it.
@@ -33,14 +35,17 @@
 #include "metrics/ingest_batch.hpp"
 #include "metrics/metric.hpp"
 #include "metrics/summary.hpp"
+#include "ratelimit/sliding_window_limiter.hpp"
 #include "redis/client.hpp"
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace analytics::metrics {
 
@@ -65,11 +70,25 @@ public:
     /// none of them is acknowledged.
     net::awaitable<result<void>> add(const metric& m);
 
+    /// Decides `check` (the request's rate-limit check) and stores `m` only if it is allowed,
+    /// in one script call with the other metrics of its batch: stored, refused (nothing
+    /// stored), or why storing failed. `check` is settled when this
+    /// completes. When Redis fails, the check is decided without it (as limiter.check() does).
+    ///
+    /// A batch stores only when every check in it passed (its rollups were folded for all of
+    /// its metrics); the allowed metrics of a batch with a refusal are then stored again by a
+    /// batch without checks, which costs them a second round trip.
+    enum class admitted { stored, refused };
+    net::awaitable<result<admitted>> admit_and_add(const metric& m, ratelimit::admission& check);
+
     /// Fails the metrics still waiting for their batch with errc::stopped, and every later add.
     void stop();
 
-    /// Script calls made by add() so far.
-    std::uint64_t ingest_batches() const noexcept { return ingest_.batches(); }
+    /// Script calls made by add() and admit_and_add() so far.
+    std::uint64_t ingest_batches() const noexcept
+    {
+        return ingest_.batches() + checked_ingest_.batches();
+    }
 
     /// The newest `limit` metrics (all types when `type` is empty) as a JSON array body.
     /// Cost O(log n + limit).
@@ -83,17 +102,26 @@ public:
     static std::string order_key(std::int64_t unix_micros);
 
 private:
-    using ingest_queue = common::coalescer<queued_metric, result<void>>;
+    // One metric's share of its batch's script call.
+    struct batch_share {
+        boost::system::error_code error;  // the call failed: nothing is known to be written
+        bool wrote = false;  // else false: nothing written, as a check of the batch was refused
+        std::optional<ratelimit::batch_answer> check;  // the answer to its check, if it had one
+    };
+    using ingest_queue = common::coalescer<queued_metric, batch_share>;
 
     net::awaitable<void> store_batch(std::span<const queued_metric> batch,
-                                     std::span<result<void>> results,
+                                     std::span<batch_share> results,
                                      ingest_queue::clock::time_point opened);
+    ingest_queue make_queue();
 
     redis::client& redis_;
     config::metrics_options options_;
     std::chrono::milliseconds timeout_;
     const common::clock& clock_;
-    ingest_queue ingest_;
+    ingest_queue ingest_;                    // metrics stored unconditionally
+    ingest_queue checked_ingest_;            // metrics with a rate-limit check, all in one batch
+    std::vector<std::string_view> clients_;  // scratch of store_batch
 };
 
 }  // namespace analytics::metrics

@@ -45,6 +45,28 @@ net::awaitable<http::response> limited(sliding_window_limiter& limiter,
     co_return r;
 }
 
+// The admitted_handler flavour: the check is the handler's to settle, else made afterwards.
+net::awaitable<http::response> admitted(sliding_window_limiter& limiter,
+                                        std::shared_ptr<const admitted_handler> next,
+                                        http::request& req)
+{
+    const std::string client = req.context().client.to_string();
+    const auto now = limiter.clock().steady_now();
+    if (auto d = limiter.remembered(client, now)) {
+        telemetry::local().add(outcome_counter(*d));
+        co_return too_many_requests(*d);
+    }
+    admission ticket(limiter, client, now);
+    http::response r = co_await (*next)(req, &ticket);
+    const decision d = ticket.settled() ? ticket.result() : co_await limiter.check(client);
+    telemetry::local().add(outcome_counter(d));
+    if (!d.allowed) {
+        co_return too_many_requests(d);
+    }
+    add_rate_limit_headers(r, d);
+    co_return r;
+}
+
 }  // namespace
 
 http::handler limit(sliding_window_limiter& limiter, http::handler next)
@@ -55,6 +77,21 @@ http::handler limit(sliding_window_limiter& limiter, http::handler next)
     auto shared = std::make_shared<const http::handler>(std::move(next));
     return [&limiter, shared = std::move(shared)](http::request& req) {
         return limited(limiter, shared, req);
+    };
+}
+
+}  // namespace analytics::ratelimit
+
+namespace analytics::ratelimit {
+
+http::handler limit(sliding_window_limiter& limiter, admitted_handler next)
+{
+    auto shared = std::make_shared<const admitted_handler>(std::move(next));
+    if (!limiter.enabled()) {
+        return [shared = std::move(shared)](http::request& req) { return (*shared)(req, nullptr); };
+    }
+    return [&limiter, shared = std::move(shared)](http::request& req) {
+        return admitted(limiter, shared, req);
     };
 }
 

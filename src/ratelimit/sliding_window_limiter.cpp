@@ -15,50 +15,60 @@ namespace {
 // its predecessors left, as with one call per request. A refused request writes nothing, so a
 // flood cannot push its own Retry-After further away; a client none of whose requests was
 // admitted is not written at all.
-constexpr std::string_view script_source = R"lua(
-local limit = tonumber(ARGV[1])
-local window = tonumber(ARGV[2])
-local now = tonumber(ARGV[3])
-if not now then
+//
+// rate_limit(kfirst, afirst) reads its keys from KEYS[kfirst] to the end and its arguments from
+// ARGV[afirst] to the end (the layout of script(), shifted), so that another script can decide a
+// batch of checks before its own work: it returns the answers and whether every check passed.
+constexpr std::string_view function_source = R"lua(
+local function rate_limit(kfirst, afirst)
+  local limit = tonumber(ARGV[afirst])
+  local window = tonumber(ARGV[afirst + 1])
+  local now = tonumber(ARGV[afirst + 2])
+  if not now then
     local t = redis.call('TIME')
     now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-end
-local index = math.floor(now / window)
-local elapsed = now - index * window
-local previous, current, admitted = {}, {}, {}
-for k = 1, #KEYS do
-    local state = redis.call('HMGET', KEYS[k], 'w', 'c', 'p')
+  end
+  local index = math.floor(now / window)
+  local elapsed = now - index * window
+  local previous, current, admitted = {}, {}, {}
+  local clients = #KEYS - kfirst + 1
+  for k = 1, clients do
+    local state = redis.call('HMGET', KEYS[kfirst + k - 1], 'w', 'c', 'p')
     local seen = tonumber(state[1])
     previous[k], current[k] = 0, 0
     if seen == index then
-        current[k] = tonumber(state[2]) or 0
-        previous[k] = tonumber(state[3]) or 0
+      current[k] = tonumber(state[2]) or 0
+      previous[k] = tonumber(state[3]) or 0
     elseif seen == index - 1 then
-        previous[k] = tonumber(state[2]) or 0
+      previous[k] = tonumber(state[2]) or 0
     end
-end
-local out = {}
-for i = 4, #ARGV do
+  end
+  local out, all = {}, true
+  for i = afirst + 3, #ARGV do
     local k = tonumber(ARGV[i])
     local p, c = previous[k], current[k]
     local ok = 0
     if p * (window - elapsed) <= (limit - c - 1) * window then
-        ok = 1
-        current[k] = c + 1
-        admitted[k] = true
+      ok = 1
+      current[k] = c + 1
+      admitted[k] = true
+    else
+      all = false
     end
     out[#out + 1] = ok
     out[#out + 1] = p
     out[#out + 1] = c
     out[#out + 1] = elapsed
-end
-for k = 1, #KEYS do
+  end
+  for k = 1, clients do
     if admitted[k] then
-        redis.call('HSET', KEYS[k], 'w', index, 'c', current[k], 'p', previous[k])
-        redis.call('PEXPIRE', KEYS[k], 2 * window)
+      local key = KEYS[kfirst + k - 1]
+      redis.call('HSET', key, 'w', index, 'c', current[k], 'p', previous[k])
+      redis.call('PEXPIRE', key, 2 * window)
     end
+  end
+  return out, all
 end
-return out
 )lua";
 
 void append_key(std::string& out, std::string_view client)
@@ -106,8 +116,13 @@ sliding_window_limiter::~sliding_window_limiter()
 
 const redis::script& sliding_window_limiter::script()
 {
-    static const redis::script s{std::string(script_source)};
+    static const redis::script s{std::string(function_source) + "return (rate_limit(1, 1))\n"};
     return s;
+}
+
+std::string_view sliding_window_limiter::script_function()
+{
+    return function_source;
 }
 
 std::string sliding_window_limiter::key_for(std::string_view client)
@@ -121,10 +136,19 @@ std::string sliding_window_limiter::key_for(std::string_view client)
 std::optional<script_answer> sliding_window_limiter::read_answer(const redis::reply& r,
                                                                  std::size_t i, std::size_t n)
 {
-    if (r.type != redis::reply::kind::array || i >= n || r.elements.size() != 4 * n) {
+    if (r.type != redis::reply::kind::array || r.elements.size() != 4 * n) {
         return std::nullopt;
     }
-    const std::span<const redis::reply> fields(r.elements.data() + 4 * i, 4);
+    return read_answer(std::span<const redis::reply>(r.elements), i);
+}
+
+std::optional<script_answer> sliding_window_limiter::read_answer(
+    std::span<const redis::reply> answers, std::size_t i)
+{
+    if (answers.size() < 4 * (i + 1)) {
+        return std::nullopt;
+    }
+    const std::span<const redis::reply> fields = answers.subspan(4 * i, 4);
     // Counts come from whatever the hash holds; negative ones would break the arithmetic's
     // preconditions, so they are a bad reply like any other.
     for (const redis::reply& e : fields) {
@@ -136,29 +160,33 @@ std::optional<script_answer> sliding_window_limiter::read_answer(const redis::re
                          {fields[1].integer, fields[2].integer, fields[3].integer}};
 }
 
-net::awaitable<decision> sliding_window_limiter::check(std::string_view client)
+std::optional<decision> sliding_window_limiter::remembered(std::string_view client,
+                                                           common::clock::mono_time now)
 {
-    const auto now = clock_.steady_now();
-    if (const auto wait = refusals_.refused_for(client, now)) {
-        decision d;
-        d.allowed = false;
-        d.limit = static_cast<std::uint32_t>(policy_.limit);
-        d.window = policy_.window();
-        d.retry_after = *wait;
-        d.reset = *wait;
-        d.source = decision_source::remembered_refusal;
-        co_return d;
+    const auto wait = refusals_.refused_for(client, now);
+    if (!wait) {
+        return std::nullopt;
     }
+    decision d;
+    d.allowed = false;
+    d.limit = static_cast<std::uint32_t>(policy_.limit);
+    d.window = policy_.window();
+    d.retry_after = *wait;
+    d.reset = *wait;
+    d.source = decision_source::remembered_refusal;
+    return d;
+}
 
-    const batch_answer outcome = co_await batches_.submit(client);
+decision sliding_window_limiter::settle(std::string_view client, common::clock::mono_time now,
+                                        const batch_answer& outcome)
+{
     if (!outcome.answer) {
-        co_return without_redis(client, outcome.error);
+        return without_redis(client, outcome.error);
     }
     if (failing_) {
         failing_ = false;
         outages_.worker_recovered();
     }
-
     decision d =
         decide(outcome.answer->sample, outcome.answer->admitted, policy_, decision_source::redis);
     if (!d.allowed) {
@@ -166,7 +194,36 @@ net::awaitable<decision> sliding_window_limiter::check(std::string_view client)
         // on the server's clock: memory never refuses a request that Redis would admit.
         refusals_.remember(client, now, d.retry_after);
     }
-    co_return d;
+    return d;
+}
+
+net::awaitable<decision> sliding_window_limiter::check(std::string_view client)
+{
+    const auto now = clock_.steady_now();
+    if (auto d = remembered(client, now)) {
+        co_return *d;
+    }
+    const batch_answer outcome = co_await batches_.submit(client);
+    co_return settle(client, now, outcome);
+}
+
+void sliding_window_limiter::append_batch(std::span<const std::string_view> clients,
+                                          redis::arg_buffer& keys, redis::arg_buffer& args)
+{
+    args.add(args_[0]);
+    args.add(args_[1]);
+    args.add(std::string_view{});  // the server's clock
+    key_positions_.clear();
+    std::int64_t distinct = 0;
+    for (const std::string_view client : clients) {
+        const auto [it, added] = key_positions_.try_emplace(client, distinct + 1);
+        if (added) {
+            ++distinct;
+            append_key(keys.text(), client);
+            keys.end_arg();
+        }
+        args.add_integer(it->second);
+    }
 }
 
 void sliding_window_limiter::stop()
@@ -182,19 +239,7 @@ net::awaitable<void> sliding_window_limiter::decide_batch(std::span<const std::s
     redis::arg_buffer args;
     keys.reserve(clients.size(), clients.size() * 24);
     args.reserve(3 + clients.size(), 32 + clients.size() * 4);
-    args.add(args_[0]);
-    args.add(args_[1]);
-    args.add(std::string_view{});  // the server's clock
-    key_positions_.clear();
-    for (const std::string_view client : clients) {
-        const auto [it, added] =
-            key_positions_.try_emplace(client, static_cast<std::int64_t>(keys.size() + 1));
-        if (added) {
-            append_key(keys.text(), client);
-            keys.end_arg();
-        }
-        args.add_integer(it->second);
-    }
+    append_batch(clients, keys, args);
 
     // The deadline counts from when the batch's first check was queued.
     const auto waited =
@@ -216,6 +261,11 @@ net::awaitable<void> sliding_window_limiter::decide_batch(std::span<const std::s
             answers[i].error = reply->is_error() ? reply->str : "unexpected reply";
         }
     }
+}
+
+void admission::settle(const batch_answer& answer)
+{
+    decision_ = limiter_.settle(client_, started_, answer);
 }
 
 decision sliding_window_limiter::without_redis(std::string_view client, std::string_view error)

@@ -37,6 +37,7 @@
 #include "ratelimit/outage_log.hpp"
 #include "ratelimit/refusal_memory.hpp"
 #include "ratelimit/window_math.hpp"
+#include "redis/arg_buffer.hpp"
 #include "redis/client.hpp"
 #include "redis/reply.hpp"
 #include "redis/script.hpp"
@@ -88,11 +89,27 @@ public:
 
     const window_policy& policy() const noexcept { return policy_; }
 
+    const common::clock& clock() const noexcept { return clock_; }
+
     /// Decides one request of `client` (an address as text) and counts it when allowed, in one
     /// script call with the other checks of its batch. Never fails: Redis errors turn into
     /// fail_open or local_backstop decisions. The string viewed by `client` must stay alive
-    /// until the co_await completes.
+    /// until the co_await completes. Equals remembered(), else the batch's answer settle()d.
     net::awaitable<decision> check(std::string_view client);
+
+    /// The refusal this worker remembers for `client` at `now`: a decision made without Redis.
+    std::optional<decision> remembered(std::string_view client, common::clock::mono_time now);
+
+    /// The decision for a check of `client` begun at `now`, from the script's answer to it (or
+    /// why there is none: then without Redis). Remembers a refusal, and tracks the outage.
+    decision settle(std::string_view client, common::clock::mono_time now,
+                    const batch_answer& outcome);
+
+    /// Appends the arguments of rate_limit() (script_function()) deciding `clients` in order:
+    /// each distinct client's key to `keys`; the limit, the window and "" (the server's clock),
+    /// then each check's position among those keys, to `args`. The viewed strings are copied.
+    void append_batch(std::span<const std::string_view> clients, redis::arg_buffer& keys,
+                      redis::arg_buffer& args);
 
     /// Checks still waiting for their batch decide without Redis, as do later ones.
     void stop();
@@ -106,6 +123,11 @@ public:
     /// position (1-based) of its key in KEYS. Replies 4 integers per request (read_answer).
     static const redis::script& script();
 
+    /// The Lua function behind script(), for scripts that decide checks before their own
+    /// writes: `local answers, all_admitted = rate_limit(kfirst, afirst)` reads the layout
+    /// above from KEYS[kfirst] and ARGV[afirst] to the end.
+    static std::string_view script_function();
+
     /// `ratelimit:{<client>}`.
     static std::string key_for(std::string_view client);
 
@@ -114,6 +136,10 @@ public:
     /// number, an array that is not 4 * n integers long).
     static std::optional<script_answer> read_answer(const redis::reply& r, std::size_t i = 0,
                                                     std::size_t n = 1);
+
+    /// Reads request `i`'s answer from `answers`, the 4 integers per request of a reply.
+    static std::optional<script_answer> read_answer(std::span<const redis::reply> answers,
+                                                    std::size_t i);
 
 private:
     using batch_queue = common::coalescer<std::string_view, batch_answer>;
@@ -135,6 +161,38 @@ private:
     std::array<std::string, 2> args_;  // limit, window in ms: formatted once
     std::unordered_map<std::string_view, std::int64_t> key_positions_;  // scratch of a batch
     batch_queue batches_;
+};
+
+/// A check that the limit middleware leaves to a handler, so that the handler can have it decided
+/// by the same Redis call as its own write (metric_store::add): one round trip instead of two.
+/// It is settled at most once: by that call, or by the middleware after the handler, when the
+/// handler made no such call (which must then have changed nothing).
+///
+/// Thread safety: lives in the middleware's coroutine frame, on the worker's thread.
+class admission {
+public:
+    admission(sliding_window_limiter& limiter, std::string_view client,
+              common::clock::mono_time started) noexcept
+        : limiter_(limiter), client_(client), started_(started)
+    {
+    }
+
+    sliding_window_limiter& limiter() const noexcept { return limiter_; }
+    /// The client's address as text; lives as long as the admission.
+    std::string_view client() const noexcept { return client_; }
+
+    bool settled() const noexcept { return decision_.has_value(); }
+    /// The decision; only once settled().
+    const decision& result() const noexcept { return *decision_; }
+
+    /// Settles the check from the script's answer to it, or why there is none.
+    void settle(const batch_answer& answer);
+
+private:
+    sliding_window_limiter& limiter_;
+    std::string_view client_;
+    common::clock::mono_time started_;
+    std::optional<decision> decision_;
 };
 
 }  // namespace analytics::ratelimit

@@ -1,6 +1,6 @@
 // The coalescer on a bare io_context (no sockets): what is submitted in one loop turn runs as one
-// batch, each caller gets its own result, batches close at their cap, and stop() or a throwing
-// batch leaves nobody waiting.
+// batch, what comes while a batch runs waits for it, each caller gets its own result, batches
+// close at their cap, and stop() or a throwing batch leaves nobody waiting.
 
 #include "common/coalescer.hpp"
 
@@ -8,9 +8,13 @@
 #include "support/run_coro.hpp"
 
 #include <boost/asio/io_context.hpp>
+#include <boost/asio/post.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/use_awaitable.hpp>
 
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <stdexcept>
 #include <vector>
 
@@ -89,6 +93,39 @@ TEST_F(coalescer_test, runs_one_submit_after_another_as_batches_of_one)
         EXPECT_EQ(co_await c.submit(2), 20);
     }());
     EXPECT_EQ(run_.batches.size(), 2U);
+}
+
+// One batch in flight at a time: what is submitted meanwhile, over several loop turns, waits and
+// goes as one batch when the running one returns.
+TEST_F(coalescer_test, items_submitted_while_a_batch_runs_go_together_when_it_returns)
+{
+    std::vector<std::vector<int>> seen;
+    net::steady_timer gate(ioc_);
+    numbers c(
+        ioc_.get_executor(), 100,
+        [&seen, &gate](std::span<const int> items, std::span<int> results,
+                       numbers::clock::time_point) -> net::awaitable<void> {
+            seen.emplace_back(items.begin(), items.end());
+            if (seen.size() == 1) {
+                gate.expires_after(std::chrono::milliseconds(50));
+                co_await gate.async_wait(net::use_awaitable);
+            }
+            for (std::size_t i = 0; i < items.size(); ++i) {
+                results[i] = items[i] * 10;
+            }
+        },
+        -1);
+    std::vector<int> got(4, 0);
+    test::run_coro(ioc_, test::spawn_all(4, [&](int i) -> net::awaitable<void> {
+                       for (int turn = 0; turn < 2 * i; ++turn) {
+                           co_await net::post(ioc_, net::use_awaitable);
+                       }
+                       got[static_cast<std::size_t>(i)] = co_await c.submit(i);
+                   }));
+    EXPECT_EQ(got, (std::vector<int>{0, 10, 20, 30}));
+    ASSERT_EQ(seen.size(), 2U);
+    EXPECT_EQ(seen[0], (std::vector<int>{0}));
+    EXPECT_EQ(seen[1], (std::vector<int>{1, 2, 3}));
 }
 
 TEST_F(coalescer_test, stop_answers_waiting_and_later_items_with_the_fallback)

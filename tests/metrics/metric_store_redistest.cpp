@@ -4,6 +4,9 @@
 // retention trim, and acknowledge none of its callers when it fails.
 
 #include "metrics/metric_store.hpp"
+#include "ratelimit/local_backstop.hpp"
+#include "ratelimit/outage_log.hpp"
+#include "ratelimit/sliding_window_limiter.hpp"
 #include "support/coro_helpers.hpp"
 #include "support/fake_clock.hpp"
 #include "support/redis_admin.hpp"
@@ -24,6 +27,7 @@
 #include <sstream>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace analytics::metrics {
@@ -404,6 +408,81 @@ TEST_F(metric_store_redis, a_batch_fails_every_caller_when_redis_is_gone_or_stal
     EXPECT_GE(frozen_took_ms, 49.0);
     EXPECT_LT(frozen_took_ms, 500.0);
     EXPECT_EQ(stored_while_down, 0);
+}
+
+// The checks of a batch are decided by its script call, in arrival order, and only admitted
+// metrics are stored: the first batch holds a refusal, so it writes nothing and its admitted
+// metrics are stored again without checks; a batch whose checks all pass stores at once.
+TEST_F(metric_store_redis, admit_and_add_stores_exactly_the_metrics_the_limit_admits)
+{
+    config::ratelimit_options limits;
+    limits.requests = 3;
+    limits.window = 60s;
+    ratelimit::local_backstop backstop(limits, clock_);
+    ratelimit::outage_log outages(clock_);
+    instance api(ioc_, test::redis_test_port(), store_options(), clock_);
+    ratelimit::sliding_window_limiter limiter(api.redis, limits, 1s, backstop, outages, clock_);
+    const std::int64_t now_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(clock_.now().time_since_epoch())
+            .count();
+    const std::string crowded = "203.0.113.9";
+    const std::string alone = "198.51.100.2";
+
+    std::vector<std::pair<int, ratelimit::decision>> stored;
+    std::vector<std::pair<int, ratelimit::decision>> refused;
+    std::uint64_t first_batches = 0;
+    std::uint64_t second_batches = 0;
+    run(api, [&]() -> net::awaitable<void> {
+        const auto before = api.store.ingest_batches();
+        // Values 0..4 from the crowded client, 5 from the other one: one loop turn.
+        co_await spawn_all(6, [&](int i) -> net::awaitable<void> {
+            ratelimit::admission check(limiter, i < 5 ? crowded : alone, clock_.steady_now());
+            const auto r = co_await api.store.admit_and_add(point("limited", now_us, i), check);
+            EXPECT_TRUE(r) << r.error().message();
+            EXPECT_TRUE(check.settled());
+            if (r) {
+                auto& into = *r == metric_store::admitted::stored ? stored : refused;
+                into.emplace_back(i, check.result());
+            }
+        });
+        first_batches = api.store.ingest_batches() - before;
+
+        // One more from the other client: every check of its batch passes.
+        const auto again = api.store.ingest_batches();
+        ratelimit::admission check(limiter, alone, clock_.steady_now());
+        const auto r = co_await api.store.admit_and_add(point("limited", now_us, 6), check);
+        EXPECT_TRUE(r && *r == metric_store::admitted::stored);
+        second_batches = api.store.ingest_batches() - again;
+    });
+
+    std::vector<int> stored_values;
+    for (const auto& [value, d] : stored) {
+        stored_values.push_back(value);
+        EXPECT_TRUE(d.allowed);
+        EXPECT_EQ(d.source, ratelimit::decision_source::redis);
+    }
+    std::sort(stored_values.begin(), stored_values.end());
+    EXPECT_EQ(stored_values, (std::vector<int>{0, 1, 2, 5}));
+    ASSERT_EQ(refused.size(), 2U);
+    for (const auto& [value, d] : refused) {
+        EXPECT_GE(value, 3);
+        EXPECT_FALSE(d.allowed);
+        EXPECT_EQ(d.source, ratelimit::decision_source::redis);
+        EXPECT_GT(d.retry_after.count(), 0);
+    }
+    // The checked batch that wrote nothing, then its admitted metrics on their own.
+    EXPECT_EQ(first_batches, 2U);
+    EXPECT_EQ(second_batches, 1U);
+    EXPECT_EQ(admin_.command({"ZCARD", "metrics:{limited}:points"}), ":5");
+    EXPECT_EQ(admin_.command({"ZCARD", "metrics:index:points"}), ":5");
+    EXPECT_EQ(admin_.command({"HGET", "metrics:{limited}:total", "c"}), "$5");
+    EXPECT_EQ(admin_.command({"HGET", "metrics:{limited}:total", "mx"}), "$6");
+    // Every request counted once: 3 of the crowded client's (refusals are not written) and 2 of
+    // the other's.
+    EXPECT_EQ(admin_.command({"HGET", ratelimit::sliding_window_limiter::key_for(crowded), "c"}),
+              "$3");
+    EXPECT_EQ(admin_.command({"HGET", ratelimit::sliding_window_limiter::key_for(alone), "c"}),
+              "$2");
 }
 
 TEST_F(metric_store_redis, stop_fails_the_metrics_waiting_for_their_batch)
