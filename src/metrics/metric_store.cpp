@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <array>
 #include <charconv>
+#include <optional>
 #include <vector>
 
 namespace analytics::metrics {
@@ -72,19 +73,34 @@ void append_sum(std::string& out, const rollup_share& r)
     out.append(buf.data(), end);
 }
 
-// Stores one batch of points (ingest_batch.hpp): gives them consecutive arrival numbers, adds
-// the points within the retention to their type's sorted set and to the index, trims both,
-// and folds each rollup's share of the batch into its hash: one read and one write per hash.
+// Stores one batch of points (ingest_batch.hpp) in two steps, so that a check of the batch can
+// come between them. store_read(kfirst, afirst) reads what the writes depend on: the rollups
+// (one MGET) and, by their sizes, that every point set is a sorted set, so that a key of the
+// wrong type fails the script before anything is written. store_write(kfirst, afirst, rollups)
+// gives the points consecutive arrival numbers, adds those within the retention to their
+// type's sorted set and to the index, trims both, and folds each rollup's share of the batch
+// into its value: one read and one write per rollup.
 //
-// store(kfirst, afirst) reads its keys from KEYS[kfirst] and its arguments from ARGV[afirst]:
-// KEYS: index points, seq, then T type point sets, then R rollup hashes
+// Both read their keys from KEYS[kfirst] and their arguments from ARGV[afirst]:
+// KEYS: index points, seq, then T type point sets, then R rollups
 // ARGV: points in the batch (kept or not), retention cutoff order key, max points per set, T,
 //       R; then per type set: its number of points k, then k times (arrival offset 1..N,
-//       order key, "|type|value|timestamp"); then per rollup hash: count, sum, min, max,
-//       newest order key, its value, expiry (Unix ms; 0: none)
-// Returns the last arrival number given.
-constexpr std::string_view store_function = R"lua(
-local function store(kfirst, afirst)
+//       order key, "|type|value|timestamp"); then per rollup: count, sum, min, max, newest
+//       order key, its value, expiry (Unix ms; 0: none)
+// A rollup is a string, "<count> <sum> <min> <max> <newest order key> <its value>".
+// store_write returns the last arrival number given.
+constexpr std::string_view store_functions = R"lua(
+local function store_read(kfirst, afirst)
+  local K, A = kfirst - 1, afirst - 1
+  local types, rollups = tonumber(ARGV[A + 4]), tonumber(ARGV[A + 5])
+  for k = K + 1, K + 2 + types do
+    if k ~= K + 2 then redis.call('ZCARD', KEYS[k]) end
+  end
+  if rollups == 0 then return {} end
+  return redis.call('MGET', unpack(KEYS, K + 3 + types, K + 2 + types + rollups))
+end
+
+local function store_write(kfirst, afirst, current)
   local K, A = kfirst - 1, afirst - 1
   local n, cutoff, max = tonumber(ARGV[A + 1]), ARGV[A + 2], tonumber(ARGV[A + 3])
   local types, rollups = tonumber(ARGV[A + 4]), tonumber(ARGV[A + 5])
@@ -100,18 +116,7 @@ local function store(kfirst, afirst)
     redis.call('ZREMRANGEBYRANK', key, 0, -max - 1)
   end
 
-  -- Every rollup is read before anything is written, so that a key of the wrong type fails the
-  -- batch before it changes anything.
   local a = A + 6
-  for t = 1, types do
-    a = a + 1 + 3 * tonumber(ARGV[a])
-  end
-  local stored = {}
-  for r = 1, rollups do
-    stored[r] = redis.call('HMGET', KEYS[K + 2 + types + r], 'c', 's', 'mn', 'mx', 'lt', 'lv')
-  end
-
-  a = A + 6
   local index = {}
   for t = 1, types do
     local k = tonumber(ARGV[a])
@@ -134,74 +139,61 @@ local function store(kfirst, afirst)
   end
 
   for r = 1, rollups do
-    local key, cur = KEYS[K + 2 + types + r], stored[r]
+    local key = KEYS[K + 2 + types + r]
     local c, s, mn, mx, lt, lv = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4],
         ARGV[a + 5]
     local expiry = ARGV[a + 6]
     a = a + 7
-    if not cur[1] then
-      redis.call('HSET', key, 'c', c, 's', s, 'mn', mn, 'mx', mx, 'lt', lt, 'lv', lv)
+    -- Anything but a well-formed rollup (a key of another type reads as false) is replaced.
+    local oc, os, omn, omx, olt, olv
+    if current[r] then
+      oc, os, omn, omx, olt, olv = string.match(current[r], '^(%d+) (%S+) (%S+) (%S+) (%S+) (%S+)$')
+    end
+    if oc then
+      c = string.format('%d', tonumber(oc) + tonumber(c))
+      s = string.format('%.17g', tonumber(os) + tonumber(s))
+      -- The first of equal values is kept; the newest timestamp wins, on a tie the later
+      -- arrival (this batch).
+      if tonumber(omn) <= tonumber(mn) then mn = omn end
+      if tonumber(omx) >= tonumber(mx) then mx = omx end
+      if olt > lt then lt, lv = olt, olv end
+    end
+    local value = c .. ' ' .. s .. ' ' .. mn .. ' ' .. mx .. ' ' .. lt .. ' ' .. lv
+    if expiry == '0' then
+      redis.call('SET', key, value)
+    elseif oc then
       -- A bucket's expiry is fixed by its time, so it is set once, when the bucket is created.
-      if expiry ~= '0' then redis.call('PEXPIREAT', key, expiry) end
+      redis.call('SET', key, value, 'KEEPTTL')
     else
-      local f = {'c', tonumber(cur[1]) + tonumber(c),
-                 's', string.format('%.17g', tonumber(cur[2]) + tonumber(s))}
-      if tonumber(mn) < tonumber(cur[3]) then f[#f + 1] = 'mn'; f[#f + 1] = mn end
-      if tonumber(mx) > tonumber(cur[4]) then f[#f + 1] = 'mx'; f[#f + 1] = mx end
-      -- Newest timestamp wins; on a tie the later arrival (this batch) does.
-      if lt >= cur[5] then
-        f[#f + 1] = 'lt'; f[#f + 1] = lt; f[#f + 1] = 'lv'; f[#f + 1] = lv
-      end
-      redis.call('HSET', key, unpack(f))
+      redis.call('SET', key, value, 'PXAT', expiry)
     end
   end
   return last
 end
 )lua";
 
-// The ingest script: decides the batch's rate-limit checks (sliding_window_limiter), then
-// stores the batch if every check passed, so a checked metric costs one round trip.
-// ARGV[1]: how many KEYS store() takes (the checks' keys follow them); ARGV[2]: where the
-// checks' arguments begin in ARGV (after store()'s, which begin at ARGV[3]), 0 for none.
-// Returns the checks' answers (4 integers each) followed by store()'s result, or -1 when a
-// check was refused and nothing was stored.
+// The ingest script: decides the batch's rate-limit checks (sliding_window_limiter) between
+// the store's reads and its writes, and writes only if every check passed, so a checked metric
+// costs one round trip.
+// ARGV[1]: how many KEYS the store takes (the checks' keys follow them); ARGV[2]: where the
+// checks' arguments begin in ARGV (after the store's, which begin at ARGV[3]), 0 for none.
+// Returns the checks' answers (4 integers each) followed by store_write()'s result, or -1 when
+// a check was refused and nothing was stored.
 constexpr std::string_view ingest_main = R"lua(
 local store_keys, checks = tonumber(ARGV[1]), tonumber(ARGV[2])
+local current = store_read(1, 3)
 local out, admitted = {}, true
 if checks > 0 then
   out, admitted = rate_limit(store_keys + 1, checks)
 end
-out[#out + 1] = admitted and store(1, 3) or -1
+out[#out + 1] = admitted and store_write(1, 3, current) or -1
 return out
 )lua";
 
 const redis::script& ingest_script()
 {
     static const redis::script s(std::string(ratelimit::sliding_window_limiter::script_function()) +
-                                 std::string(store_function) + std::string(ingest_main));
-    return s;
-}
-
-// Combines the rollup hashes in KEYS. Returns {0} when they hold nothing, else
-// {count, sum, min, max, latest value} with the numbers as exact text.
-const redis::script& summary_script()
-{
-    static const redis::script s(R"lua(
-local c, s, mn, mx, lt, lv = 0, 0, nil, nil, nil, nil
-for i = 1, #KEYS do
-  local b = redis.call('HMGET', KEYS[i], 'c', 's', 'mn', 'mx', 'lt', 'lv')
-  if b[1] then
-    c = c + tonumber(b[1])
-    s = s + tonumber(b[2])
-    local bmn, bmx = tonumber(b[3]), tonumber(b[4])
-    if mn == nil or bmn < mn then mn = bmn end
-    if mx == nil or bmx > mx then mx = bmx end
-    if lt == nil or b[5] > lt then lt = b[5]; lv = b[6] end
-  end
-end
-if c == 0 then return {0} end
-return {c, string.format('%.17g', s), string.format('%.17g', mn), string.format('%.17g', mx), lv}
-)lua");
+                                 std::string(store_functions) + std::string(ingest_main));
     return s;
 }
 
@@ -209,6 +201,40 @@ bool parse_double(std::string_view text, double& out)
 {
     const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
     return ec == std::errc{} && end == text.data() + text.size();
+}
+
+// One rollup as the ingest script writes it.
+struct rollup_value {
+    std::uint64_t count = 0;
+    double sum = 0;
+    double min = 0;
+    double max = 0;
+    std::string_view newest;  // order key of the newest timestamp
+    double latest = 0;        // its value
+};
+
+// "<count> <sum> <min> <max> <newest order key> <its value>", or nullopt.
+std::optional<rollup_value> parse_rollup(std::string_view text)
+{
+    std::array<std::string_view, 6> part;
+    for (std::size_t i = 0; i < part.size(); ++i) {
+        const auto space = text.find(' ');
+        if ((space == std::string_view::npos) != (i + 1 == part.size())) {
+            return std::nullopt;
+        }
+        part[i] = text.substr(0, space);
+        text.remove_prefix(space == std::string_view::npos ? text.size() : space + 1);
+    }
+    rollup_value v;
+    const auto [end, ec] =
+        std::from_chars(part[0].data(), part[0].data() + part[0].size(), v.count);
+    if (ec != std::errc{} || end != part[0].data() + part[0].size() || v.count == 0 ||
+        !parse_double(part[1], v.sum) || !parse_double(part[2], v.min) ||
+        !parse_double(part[3], v.max) || part[4].empty() || !parse_double(part[5], v.latest)) {
+        return std::nullopt;
+    }
+    v.newest = part[4];
+    return v;
 }
 
 result<void> check_transport(const result<redis::reply>& r, std::string_view what)
@@ -503,25 +529,45 @@ net::awaitable<result<summary>> metric_store::summarize(std::string_view type, p
             }
         }
     }
-    std::vector<std::string_view> keys(key_storage.begin(), key_storage.end());
-    auto r =
-        co_await redis_.eval(summary_script(), keys, std::span<const std::string_view>{}, timeout_);
+    std::vector<std::string_view> args;
+    args.reserve(1 + key_storage.size());
+    args.emplace_back("MGET");
+    args.insert(args.end(), key_storage.begin(), key_storage.end());
+    auto r = co_await redis_.exec(std::span<const std::string_view>(args), timeout_);
     if (auto ok = check_transport(r, "summary"); !ok) {
         co_return ok.error();
     }
-    if (r->type != redis::reply::kind::array || r->elements.empty()) {
+    if (r->type != redis::reply::kind::array || r->elements.size() != key_storage.size()) {
         co_return redis::make_error_code(redis::errc::unexpected_reply);
     }
+    // Combined in key order, as the buckets follow each other in time: the sum adds them one
+    // by one; of equal newest timestamps the first wins.
     summary s;
-    const auto& e = r->elements;
-    if (e[0].integer == 0) {
-        co_return s;
+    std::string_view newest;
+    for (std::size_t i = 0; i < key_storage.size(); ++i) {
+        const redis::reply& e = r->elements[i];
+        if (e.type != redis::reply::kind::string) {
+            continue;  // no such bucket (nil)
+        }
+        const auto bucket = parse_rollup(e.str);
+        if (!bucket) {
+            log::error("metrics.corrupt_rollup", {{"key", key_storage[i]}});
+            continue;
+        }
+        if (s.count == 0) {
+            s.min = bucket->min;
+            s.max = bucket->max;
+        } else {
+            s.min = std::min(s.min, bucket->min);
+            s.max = std::max(s.max, bucket->max);
+        }
+        s.count += bucket->count;
+        s.sum += bucket->sum;
+        if (newest.empty() || bucket->newest > newest) {
+            newest = bucket->newest;
+            s.latest = bucket->latest;
+        }
     }
-    if (e.size() != 5 || !parse_double(e[1].str, s.sum) || !parse_double(e[2].str, s.min) ||
-        !parse_double(e[3].str, s.max) || !parse_double(e[4].str, s.latest)) {
-        co_return redis::make_error_code(redis::errc::unexpected_reply);
-    }
-    s.count = static_cast<std::uint64_t>(e[0].integer);
     co_return s;
 }
 

@@ -156,7 +156,9 @@ TEST(redis_crash_chaos, nothing_acknowledged_is_lost_when_redis_is_killed_under_
         for (const auto& m : zrange_all(admin, "metrics:{" + type + "}:points")) {
             ++copies[value_of(m)];
         }
-        const std::string count = admin.command({"HGET", "metrics:{" + type + "}:total", "c"});
+        // The rollup is "<count> <sum> ...".
+        const std::string rollup = admin.command({"GET", "metrics:{" + type + "}:total"});
+        const std::string count = rollup.substr(0, rollup.find(' '));
         long long points = 0;
         std::set<long long> acked_here;
         for (const auto& a : attempts[c]) {
