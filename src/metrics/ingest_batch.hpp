@@ -3,7 +3,7 @@
 // into what the ingest script has to write, so that Redis does per distinct key, not per point,
 // what one-by-one ingest did per point.
 //
-// For each rollup hash a batch touches (a type's all-time total, minute bucket and hour bucket)
+// For each rollup a batch touches (a type's all-time total, minute bucket and hour bucket)
 // the points that go into it are folded in arrival order exactly as the script folds them one by
 // one: count, sum, min, max (the first of equal values is kept), and the value of the newest
 // timestamp (on a tie, the later arrival). A point counts in a bucket only when the bucket gets
@@ -43,12 +43,12 @@ struct queued_metric {
 
 enum class rollup_kind { total, minute, hour };
 
-/// One rollup hash's share of a batch: the fold of the batch's points that go into it.
+/// One rollup's share of a batch: the fold of the batch's points that go into it.
 struct rollup_share {
     std::size_t type = 0;  // index into ingest_plan::types
     rollup_kind kind = rollup_kind::total;
     std::int64_t bucket = 0;         // minute or hour since the epoch; 0 for the total
-    std::int64_t expires_at_ms = 0;  // PEXPIREAT when the hash is created; 0 for the total
+    std::int64_t expires_at_ms = 0;  // PXAT when the rollup is created; 0 for the total
     std::uint64_t count = 0;
     double sum = 0;
     double min = 0;

@@ -8,12 +8,12 @@
 //                               <value>|<timestamp as given, in UTC>; newest last
 //   metrics:index:points        the same members across all types (the unfiltered list)
 //   metrics:index:seq           arrival counter (ties on timestamp: later arrival first)
-//   metrics:{<type>}:total      hash c,s,mn,mx,lt,lv: count, sum, min, max, newest timestamp
-//                               key and its value, over everything ever stored (trimming does
-//                               not change it)
-//   metrics:{<type>}:m:<minute> the same hash for one minute since the epoch; expires when no
-//                               daily window can reach it any more (about a day later)
-//   metrics:{<type>}:h:<hour>   the same hash for one hour
+//   metrics:{<type>}:total      string "<count> <sum> <min> <max> <newest timestamp's order key>
+//                               <its value>" over everything ever stored (trimming does not
+//                               change it)
+//   metrics:{<type>}:m:<minute> the same for one minute since the epoch; expires when no daily
+//                               window can reach it any more (about a day later)
+//   metrics:{<type>}:h:<hour>   the same for one hour
 // Raw points are trimmed by METRICS_RETENTION_SECONDS and METRICS_MAX_POINTS_PER_TYPE (the
 // index by the same count) in the same script that adds them.
 //
@@ -94,8 +94,8 @@ public:
     /// Cost O(log n + limit).
     net::awaitable<result<std::string>> list_json(std::string_view type, unsigned limit);
 
-    /// Aggregates `type` over `p`'s window at the current time from the rollups: a bounded
-    /// number of hash reads whatever the number of stored metrics.
+    /// Aggregates `type` over `p`'s window at the current time from the rollups: one MGET of a
+    /// bounded number of keys whatever the number of stored metrics.
     net::awaitable<result<summary>> summarize(std::string_view type, period p);
 
     /// The sortable 18-digit key of a timestamp (µs since 0001-01-01T00:00:00Z).

@@ -165,35 +165,49 @@ TEST_F(rate_limit_middleware, marks_the_worker_recovered_when_the_limiter_goes_a
     EXPECT_FALSE(outages.active());
 }
 
-// A handler that takes the check (admitted_handler): it settles it as a failed script call would
-// (the local backstop decides) when `settle` is set, and answers 201, or 422 when it does not
-// settle, as an invalid request does.
-admitted_handler taking_the_check(bool settle, int& calls, int& without_check)
-{
-    return [settle, &calls, &without_check](http::request&,
-                                            admission* check) -> net::awaitable<http::response> {
-        ++calls;
-        http::response r;
-        r.status = 422;
-        if (check == nullptr) {
-            ++without_check;
-        } else if (settle) {
-            check->settle(batch_answer{std::nullopt, "the store's call failed"});
-            r.status = check->result().allowed ? 201 : 0;
-        }
-        co_return r;
-    };
-}
+// A worker's limiter, with the backstop and outage log it decides by while Redis is down.
+struct worker_limiter {
+    worker_limiter(redis::client& redis, const config::ratelimit_options& o,
+                   const common::clock& clock)
+        : backstop(o, clock), outages(clock), limiter(redis, o, 100ms, backstop, outages, clock)
+    {
+    }
+
+    local_backstop backstop;
+    outage_log outages;
+    sliding_window_limiter limiter;
+};
+
+// A handler that takes the check (admitted_handler) and counts its calls: when `settle` is set it
+// settles the check as a failed script call would (the local backstop decides) and answers 201;
+// otherwise it answers 422 without settling, as for an invalid request.
+struct check_taker {
+    bool settle = true;
+    int calls = 0;
+    int without_check = 0;
+
+    admitted_handler handler()
+    {
+        return [this](http::request&, admission* check) -> net::awaitable<http::response> {
+            ++calls;
+            http::response r;
+            r.status = 422;
+            if (check == nullptr) {
+                ++without_check;
+            } else if (settle) {
+                check->settle(batch_answer{std::nullopt, "the store's call failed"});
+                r.status = check->result().allowed ? 201 : 0;
+            }
+            co_return r;
+        };
+    }
+};
 
 TEST_F(rate_limit_middleware, a_check_settled_by_the_handler_is_counted_once)
 {
-    const auto o = options(3);
-    local_backstop backstop(o, clock_);
-    outage_log outages(clock_);
-    sliding_window_limiter limiter(redis_, o, 100ms, backstop, outages, clock_);
-    int calls = 0;
-    int without_check = 0;
-    const http::handler h = limit(limiter, taking_the_check(true, calls, without_check));
+    worker_limiter w(redis_, options(3), clock_);
+    check_taker taker;
+    const http::handler h = limit(w.limiter, taker.handler());
 
     for (int i = 0; i < 3; ++i) {
         const http::response r = send(h, "203.0.113.7");
@@ -201,20 +215,16 @@ TEST_F(rate_limit_middleware, a_check_settled_by_the_handler_is_counted_once)
         EXPECT_EQ(r.get("X-RateLimit-Remaining"), std::to_string(2 - i));
     }
     EXPECT_EQ(send(h, "203.0.113.7").status, 429U);
-    EXPECT_EQ(calls, 4);
-    EXPECT_EQ(without_check, 0);
-    EXPECT_EQ(outages.requests_without_redis(), 4U);
+    EXPECT_EQ(taker.calls, 4);
+    EXPECT_EQ(taker.without_check, 0);
+    EXPECT_EQ(w.outages.requests_without_redis(), 4U);
 }
 
 TEST_F(rate_limit_middleware, a_check_the_handler_leaves_is_made_after_it_and_a_refusal_wins)
 {
-    const auto o = options(2);
-    local_backstop backstop(o, clock_);
-    outage_log outages(clock_);
-    sliding_window_limiter limiter(redis_, o, 100ms, backstop, outages, clock_);
-    int calls = 0;
-    int without_check = 0;
-    const http::handler h = limit(limiter, taking_the_check(false, calls, without_check));
+    worker_limiter w(redis_, options(2), clock_);
+    check_taker taker{.settle = false};
+    const http::handler h = limit(w.limiter, taker.handler());
 
     for (int i = 0; i < 2; ++i) {
         const http::response r = send(h, "203.0.113.7");
@@ -224,28 +234,25 @@ TEST_F(rate_limit_middleware, a_check_the_handler_leaves_is_made_after_it_and_a_
     const http::response refused = send(h, "203.0.113.7");
     EXPECT_EQ(refused.status, 429U);
     EXPECT_FALSE(refused.get("Retry-After").empty());
-    EXPECT_EQ(calls, 3);
-    EXPECT_EQ(outages.requests_without_redis(), 3U);
+    EXPECT_EQ(taker.calls, 3);
+    EXPECT_EQ(w.outages.requests_without_redis(), 3U);
 }
 
 TEST_F(rate_limit_middleware, an_admitted_handler_gets_no_check_when_the_limit_is_disabled)
 {
     auto o = options(1);
     o.enabled = false;
-    local_backstop backstop(o, clock_);
-    outage_log outages(clock_);
-    sliding_window_limiter limiter(redis_, o, 100ms, backstop, outages, clock_);
-    int calls = 0;
-    int without_check = 0;
-    const http::handler h = limit(limiter, taking_the_check(true, calls, without_check));
+    worker_limiter w(redis_, o, clock_);
+    check_taker taker;
+    const http::handler h = limit(w.limiter, taker.handler());
 
     for (int i = 0; i < 3; ++i) {
         const http::response r = send(h, "203.0.113.7");
         EXPECT_EQ(r.status, 422U);
         EXPECT_TRUE(r.headers.empty());
     }
-    EXPECT_EQ(without_check, 3);
-    EXPECT_EQ(outages.requests_without_redis(), 0U);
+    EXPECT_EQ(taker.without_check, 3);
+    EXPECT_EQ(w.outages.requests_without_redis(), 0U);
 }
 
 TEST(sliding_window_limiter, names_one_hash_tagged_key_per_client)
