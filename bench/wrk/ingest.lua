@@ -1,7 +1,13 @@
--- POST /api/metrics with a fresh body per request: the current time (whole seconds, UTC),
--- a varying value, and one of BENCH_INGEST_TYPES types (comma-separated, default
+-- POST /api/metrics: bodies stamped with the current time (whole seconds, UTC), with varying
+-- values and one of BENCH_INGEST_TYPES types (comma-separated, default
 -- bench_cpu,bench_mem,bench_disk,bench_net) in turn.
 --   wrk -t2 -c64 -d10s -s bench/wrk/ingest.lua http://127.0.0.1:PORT
+--
+-- Each request text is formatted once per second and sent again until the second changes (a
+-- pool of BENCH_INGEST_POOL, default 1000, taken in turn), instead of once per request:
+-- formatting every request cost wrk 1-3 us more per request (about 13-15 us against 12), CPU that
+-- the service and Redis share with it on the same cores. Every request is still a new point:
+-- equal bodies are stored as distinct points.
 local dir = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 dofile(dir .. "report.lua")
 
@@ -10,8 +16,11 @@ for t in string.gmatch(os.getenv("BENCH_INGEST_TYPES") or "bench_cpu,bench_mem,b
                        "[^,]+") do
    table.insert(types, t)
 end
+local pool_size = tonumber(os.getenv("BENCH_INGEST_POOL") or "") or 1000
 local headers = { ["Content-Type"] = "application/json" }
-local counter = 0
+local pool = {}
+local built_for = {} -- the second each pool entry was formatted for
+local next_index = 1
 local last_second, stamp = -1, nil
 
 function request()
@@ -20,8 +29,13 @@ function request()
       last_second = now
       stamp = os.date("!%Y-%m-%dT%H:%M:%SZ", now)
    end
-   counter = counter + 1
-   local body = string.format('{"timestamp":"%s","value":%d.%d,"type":"%s"}', stamp,
-                              counter % 100, counter % 10, types[counter % #types + 1])
-   return wrk.format("POST", "/api/metrics", headers, body)
+   local i = next_index
+   next_index = next_index % pool_size + 1
+   if built_for[i] ~= now then
+      built_for[i] = now
+      local body = string.format('{"timestamp":"%s","value":%d.%d,"type":"%s"}', stamp,
+                                 i % 100, i % 10, types[i % #types + 1])
+      pool[i] = wrk.format("POST", "/api/metrics", headers, body)
+   end
+   return pool[i]
 end
