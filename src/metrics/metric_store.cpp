@@ -280,14 +280,17 @@ std::string metric_store::order_key(std::int64_t unix_micros)
     return key;
 }
 
+std::int64_t metric_store::now_ms() const
+{
+    return std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now().time_since_epoch())
+        .count();
+}
+
 net::awaitable<result<void>> metric_store::add(const metric& m)
 {
-    const std::int64_t now_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now().time_since_epoch())
-            .count();
     // A named local, not a temporary: GCC 12 mislocates a braced temporary that lives across a
     // co_await (its string's inline buffer is left behind in the frame).
-    queued_metric queued{m, now_ms, nullptr, {}};
+    queued_metric queued{m, now_ms(), nullptr, {}};
     const batch_share share = co_await ingest_.submit(std::move(queued));
     if (share.error) {
         co_return share.error;
@@ -298,10 +301,7 @@ net::awaitable<result<void>> metric_store::add(const metric& m)
 net::awaitable<result<metric_store::admitted>> metric_store::admit_and_add(
     const metric& m, ratelimit::admission& check)
 {
-    const std::int64_t now_ms =
-        std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now().time_since_epoch())
-            .count();
-    queued_metric queued{m, now_ms, &check.limiter(), check.client()};
+    queued_metric queued{m, now_ms(), &check.limiter(), check.client()};
     const batch_share share = co_await checked_ingest_.submit(std::move(queued));
     if (share.check) {
         check.settle(*share.check);
@@ -520,10 +520,7 @@ net::awaitable<result<summary>> metric_store::summarize(std::string_view type, p
     if (p == period::all) {
         key_storage.push_back(type_key(type, "total"));
     } else {
-        const std::int64_t now_ms =
-            std::chrono::duration_cast<std::chrono::milliseconds>(clock_.now().time_since_epoch())
-                .count();
-        for (const auto& range : window_buckets(p, now_ms)) {
+        for (const auto& range : window_buckets(p, now_ms())) {
             for (std::int64_t i = range.first; i <= range.last; ++i) {
                 key_storage.push_back(bucket_key(type, range.hours, i));
             }

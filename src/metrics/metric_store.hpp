@@ -114,6 +114,7 @@ private:
                                      std::span<batch_share> results,
                                      ingest_queue::clock::time_point opened);
     ingest_queue make_queue();
+    std::int64_t now_ms() const;  // Unix time, ms
 
     redis::client& redis_;
     config::metrics_options options_;
