@@ -2,6 +2,7 @@
 
 #include "ratelimit/headers.hpp"
 
+#include <exception>
 #include <memory>
 #include <string>
 #include <utility>
@@ -57,9 +58,19 @@ net::awaitable<http::response> admitted(sliding_window_limiter& limiter,
         co_return too_many_requests(*d);
     }
     admission ticket(limiter, client, now);
-    http::response r = co_await (*next)(req, &ticket);
+    // A handler that throws (a bug: the router answers 500) has still been a request to count.
+    std::exception_ptr failure;
+    http::response r;
+    try {
+        r = co_await (*next)(req, &ticket);
+    } catch (...) {
+        failure = std::current_exception();
+    }
     const decision d = ticket.settled() ? ticket.result() : co_await limiter.check(client);
     telemetry::local().add(outcome_counter(d));
+    if (failure) {
+        std::rethrow_exception(failure);
+    }
     if (!d.allowed) {
         co_return too_many_requests(d);
     }

@@ -13,6 +13,7 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <stdexcept>
 #include <string>
 #include <vector>
 
@@ -236,6 +237,19 @@ TEST_F(rate_limit_middleware, a_check_the_handler_leaves_is_made_after_it_and_a_
     EXPECT_FALSE(refused.get("Retry-After").empty());
     EXPECT_EQ(taker.calls, 3);
     EXPECT_EQ(w.outages.requests_without_redis(), 3U);
+}
+
+TEST_F(rate_limit_middleware, a_handler_that_throws_still_counts_its_request)
+{
+    worker_limiter w(redis_, options(1), clock_);
+    const http::handler h =
+        limit(w.limiter, [](http::request&, admission*) -> net::awaitable<http::response> {
+            throw std::runtime_error("handler bug");
+            co_return http::response{};
+        });
+    EXPECT_THROW(send(h, "203.0.113.7"), std::runtime_error);
+    EXPECT_EQ(w.outages.requests_without_redis(), 1U);
+    EXPECT_EQ(w.backstop.size(), 1U);
 }
 
 TEST_F(rate_limit_middleware, an_admitted_handler_gets_no_check_when_the_limit_is_disabled)
