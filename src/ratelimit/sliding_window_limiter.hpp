@@ -3,10 +3,13 @@
 // so every API instance shares one count, decided and counted atomically by a Lua script
 // (EVALSHA) on the Redis server's clock, so instances with skewed clocks agree.
 //
-// The checks a worker makes during one turn of its event loop are decided by one script call
-// (common::coalescer): the script reads each client's counters once, decides the batch's
-// requests in order, exactly as one call per request would have, and writes each admitted
-// client's counters once. Batches mix clients, so the script names several keys.
+// The checks a worker makes during one turn of its event loop (or while its previous call is in
+// Redis) are decided by one script call (common::coalescer): the script reads each client's
+// counters once, decides the batch's requests in order, exactly as one call per request would
+// have, and writes each admitted client's counters once. Batches mix clients, so the script
+// names several keys. The same Lua function (script_function) also runs inside the metric
+// store's ingest script, which decides a batch of metrics' checks before storing them: a check
+// handed over as an `admission` costs no round trip of its own.
 //
 // Redis layout: one hash per client, `ratelimit:{<client>}` (hash-tagged, so it can live on a
 // Redis Cluster), with fields w (a window index), c (that window's count) and p (the count of
@@ -164,7 +167,8 @@ private:
 };
 
 /// A check that the limit middleware leaves to a handler, so that the handler can have it decided
-/// by the same Redis call as its own write (metric_store::add): one round trip instead of two.
+/// by the same Redis call as its own write (metric_store::admit_and_add): one round trip instead
+/// of two.
 /// It is settled at most once: by that call, or by the middleware after the handler, when the
 /// handler made no such call (which must then have changed nothing).
 ///
