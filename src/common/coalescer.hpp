@@ -128,12 +128,11 @@ private:
         Result unavailable;
         bool stopped = false;
         batch* open = nullptr;                      // collecting
-        std::unique_ptr<batch> open_owner;          // the open batch until its flush is posted
+        std::unique_ptr<batch> open_owner;          // the open batch while its flush waits
         std::vector<batch*> pending;                // collecting or running
         std::vector<std::unique_ptr<batch>> spare;  // cleared, capacity kept
         std::uint64_t batches = 0;
-        std::size_t running = 0;   // flushes posted or in flight
-        bool open_posted = false;  // the open batch's flush is posted
+        std::size_t running = 0;  // flushes posted or in flight
     };
 
     // Few batches are in flight at a time on one connection; keeping this many spares covers a
@@ -162,7 +161,6 @@ private:
             b->opened = clock::now();
             st->open = b.get();
             st->open_owner = std::move(b);
-            st->open_posted = false;
             st->pending.push_back(st->open);
             if (st->running == 0) {
                 post_open(st);
@@ -171,17 +169,17 @@ private:
         batch& b = *st->open;
         b.items.push_back(std::move(item));
         b.waiters.push_back(std::move(handler));
-        if (b.items.size() >= st->max_items && !st->open_posted) {
-            post_open(st);  // full: goes now; the next item opens another batch
-        }
         if (b.items.size() >= st->max_items) {
-            st->open = nullptr;
+            if (st->open_owner) {
+                post_open(st);  // full: goes now, beside the running one
+            }
+            st->open = nullptr;  // the next item opens another batch
         }
     }
 
+    // Posts the flush of the batch in open_owner (the open one, or one stop() left behind).
     static void post_open(const std::shared_ptr<state>& st)
     {
-        st->open_posted = true;
         ++st->running;
         // Posted: the batch runs only after every handler already queued on the loop has
         // had its turn (co_spawn alone would start it inline, on this thread).
@@ -218,7 +216,7 @@ private:
         }
         // stop() completed whatever is left.
         --st->running;
-        if (st->open != nullptr && !st->open_posted && st->running == 0) {
+        if (st->open_owner && st->running == 0) {
             post_open(st);
         }
         std::erase(st->pending, b.get());

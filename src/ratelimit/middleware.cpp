@@ -4,6 +4,7 @@
 
 #include <exception>
 #include <memory>
+#include <optional>
 #include <string>
 #include <utility>
 
@@ -29,6 +30,16 @@ telemetry::counter outcome_counter(const decision& d) noexcept
                      : telemetry::counter::ratelimit_limited;
 }
 
+// Counts the decision; a refusal is the answer, else nullopt.
+std::optional<http::response> refusal(const decision& d)
+{
+    telemetry::local().add(outcome_counter(d));
+    if (!d.allowed) {
+        return too_many_requests(d);
+    }
+    return std::nullopt;
+}
+
 // A coroutine of its own rather than a coroutine lambda: its frame holds the handler by shared
 // ownership, so nothing it uses lives in a closure that the router could move.
 net::awaitable<http::response> limited(sliding_window_limiter& limiter,
@@ -37,9 +48,8 @@ net::awaitable<http::response> limited(sliding_window_limiter& limiter,
 {
     const std::string client = req.context().client.to_string();
     const decision d = co_await limiter.check(client);
-    telemetry::local().add(outcome_counter(d));
-    if (!d.allowed) {
-        co_return too_many_requests(d);
+    if (auto refused = refusal(d)) {
+        co_return std::move(*refused);
     }
     http::response r = co_await (*next)(req);
     add_rate_limit_headers(r, d);
@@ -54,8 +64,7 @@ net::awaitable<http::response> admitted(sliding_window_limiter& limiter,
     const std::string client = req.context().client.to_string();
     const auto now = limiter.clock().steady_now();
     if (auto d = limiter.remembered(client, now)) {
-        telemetry::local().add(outcome_counter(*d));
-        co_return too_many_requests(*d);
+        co_return *refusal(*d);
     }
     admission ticket(limiter, client, now);
     // A handler that throws (a bug: the router answers 500) has still been a request to count.
@@ -67,12 +76,12 @@ net::awaitable<http::response> admitted(sliding_window_limiter& limiter,
         failure = std::current_exception();
     }
     const decision d = ticket.settled() ? ticket.result() : co_await limiter.check(client);
-    telemetry::local().add(outcome_counter(d));
+    auto refused = refusal(d);
     if (failure) {
         std::rethrow_exception(failure);
     }
-    if (!d.allowed) {
-        co_return too_many_requests(d);
+    if (refused) {
+        co_return std::move(*refused);
     }
     add_rate_limit_headers(r, d);
     co_return r;
@@ -90,10 +99,6 @@ http::handler limit(sliding_window_limiter& limiter, http::handler next)
         return limited(limiter, shared, req);
     };
 }
-
-}  // namespace analytics::ratelimit
-
-namespace analytics::ratelimit {
 
 http::handler limit(sliding_window_limiter& limiter, admitted_handler next)
 {
