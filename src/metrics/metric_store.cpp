@@ -1,6 +1,7 @@
 #include "metrics/metric_store.hpp"
 
 #include "common/logging.hpp"
+#include "metrics/rollup.hpp"
 #include "redis/arg_buffer.hpp"
 
 #include <algorithm>
@@ -16,7 +17,6 @@ namespace {
 // µs from 0001-01-01T00:00:00Z to the Unix epoch: makes every supported timestamp a
 // non-negative 18-digit number, so the text order of members is the time order.
 constexpr std::int64_t epoch_shift_micros = 62'135'596'800'000'000;
-constexpr std::size_t order_key_digits = 18;
 
 constexpr std::string_view index_points = "metrics:index:points";
 constexpr std::string_view index_seq = "metrics:index:seq";
@@ -47,30 +47,25 @@ std::string bucket_key(std::string_view type, bool hours, std::int64_t index)
     return key;
 }
 
-void append_order_key(std::string& out, std::int64_t unix_micros)
+// Writes the order key of `unix_micros` into `buf` and returns it.
+std::string_view format_order_key(std::array<char, 24>& buf, std::int64_t unix_micros)
 {
-    std::array<char, 24> digits{};
-    const auto [end, ec] = std::to_chars(digits.data(), digits.data() + digits.size(),
-                                         unix_micros + epoch_shift_micros);
-    const auto n = static_cast<std::size_t>(end - digits.data());
-    if (n < order_key_digits && digits[0] != '-') {
-        out.append(order_key_digits - n, '0');
+    char* const begin = buf.data();
+    const auto [end, ec] =
+        std::to_chars(begin, begin + buf.size(), unix_micros + epoch_shift_micros);
+    const auto n = static_cast<std::size_t>(end - begin);
+    if (n >= order_key_size || buf[0] == '-') {
+        return {begin, n};
     }
-    out.append(digits.data(), n);
+    std::copy_backward(begin, end, begin + order_key_size);
+    std::fill(begin, begin + (order_key_size - n), '0');
+    return {begin, order_key_size};
 }
 
-// A rollup's sum as the script would have written it: a single value's own text, else the sum
-// with 17 significant digits (Lua's string.format('%.17g')), which reads back exactly.
-void append_sum(std::string& out, const rollup_share& r)
+void append_order_key(std::string& out, std::int64_t unix_micros)
 {
-    if (r.count == 1) {
-        append_value(out, r.sum);
-        return;
-    }
-    std::array<char, 32> buf{};
-    const auto [end, ec] =
-        std::to_chars(buf.data(), buf.data() + buf.size(), r.sum, std::chars_format::general, 17);
-    out.append(buf.data(), end);
+    std::array<char, 24> buf{};
+    out.append(format_order_key(buf, unix_micros));
 }
 
 // Stores one batch of points (ingest_batch.hpp) in two steps, so that a check of the batch can
@@ -85,10 +80,12 @@ void append_sum(std::string& out, const rollup_share& r)
 // KEYS: index points, seq, then T type point sets, then R rollups
 // ARGV: points in the batch (kept or not), retention cutoff order key, max points per set, T,
 //       R; then per type set: its number of points k, then k times (arrival offset 1..N,
-//       order key, "|type|value|timestamp"); then per rollup: count, sum, min, max, newest
-//       order key, its value, expiry (Unix ms; 0: none)
-// A rollup is a string, "<count> <sum> <min> <max> <newest order key> <its value>".
+//       order key, "|type|value|timestamp"); then per rollup: its share of the batch (a rollup,
+//       rollup.hpp) and its expiry (Unix ms; 0: none)
 // store_write returns the last arrival number given.
+//
+// Scores are passed to ZADD as the string '0': a Lua number would be printed to text for
+// every member.
 constexpr std::string_view store_functions = R"lua(
 local function store_read(kfirst, afirst)
   local K, A = kfirst - 1, afirst - 1
@@ -98,6 +95,22 @@ local function store_read(kfirst, afirst)
   end
   if rollups == 0 then return {} end
   return redis.call('MGET', unpack(KEYS, K + 3 + types, K + 2 + types + rollups))
+end
+
+-- A rollup (rollup.hpp), or nil: what earlier builds wrote as text is read too, anything
+-- else (a key of another type reads as false) is replaced.
+local rollup_format = '<Bdddddc18'
+local function read_rollup(v)
+  if not v then return nil end
+  if #v == 59 and string.byte(v, 1) == 1 then
+    local _, c, s, mn, mx, lv, lt = struct.unpack(rollup_format, v)
+    return c, s, mn, mx, lv, lt
+  end
+  local c, s, mn, mx, lt, lv = string.match(v, '^(%d+) (%S+) (%S+) (%S+) (%d+) (%S+)$')
+  if not c or #lt ~= 18 then return nil end
+  c, s, mn, mx, lv = tonumber(c), tonumber(s), tonumber(mn), tonumber(mx), tonumber(lv)
+  if not (c and s and mn and mx and lv) then return nil end
+  return c, s, mn, mx, lv, lt
 end
 
 local function store_write(kfirst, afirst, current)
@@ -125,9 +138,9 @@ local function store_write(kfirst, afirst, current)
     for i = 1, k do
       local member = ARGV[a + 1] .. string.format('%016d', base + tonumber(ARGV[a])) .. ARGV[a + 2]
       a = a + 3
-      add[2 * i - 1] = 0
+      add[2 * i - 1] = '0'
       add[2 * i] = member
-      index[#index + 1] = 0
+      index[#index + 1] = '0'
       index[#index + 1] = member
     end
     redis.call('ZADD', KEYS[K + 2 + t], unpack(add))
@@ -139,26 +152,18 @@ local function store_write(kfirst, afirst, current)
   end
 
   for r = 1, rollups do
-    local key = KEYS[K + 2 + types + r]
-    local c, s, mn, mx, lt, lv = ARGV[a], ARGV[a + 1], ARGV[a + 2], ARGV[a + 3], ARGV[a + 4],
-        ARGV[a + 5]
-    local expiry = ARGV[a + 6]
-    a = a + 7
-    -- Anything but a well-formed rollup (a key of another type reads as false) is replaced.
-    local oc, os, omn, omx, olt, olv
-    if current[r] then
-      oc, os, omn, omx, olt, olv = string.match(current[r], '^(%d+) (%S+) (%S+) (%S+) (%S+) (%S+)$')
-    end
+    local key, value, expiry = KEYS[K + 2 + types + r], ARGV[a], ARGV[a + 1]
+    a = a + 2
+    local oc, os, omn, omx, olv, olt = read_rollup(current[r])
     if oc then
-      c = string.format('%d', tonumber(oc) + tonumber(c))
-      s = string.format('%.17g', tonumber(os) + tonumber(s))
+      local _, c, s, mn, mx, lv, lt = struct.unpack(rollup_format, value)
       -- The first of equal values is kept; the newest timestamp wins, on a tie the later
       -- arrival (this batch).
-      if tonumber(omn) <= tonumber(mn) then mn = omn end
-      if tonumber(omx) >= tonumber(mx) then mx = omx end
+      if omn <= mn then mn = omn end
+      if omx >= mx then mx = omx end
       if olt > lt then lt, lv = olt, olv end
+      value = struct.pack(rollup_format, 1, oc + c, os + s, mn, mx, lv, lt)
     end
-    local value = c .. ' ' .. s .. ' ' .. mn .. ' ' .. mx .. ' ' .. lt .. ' ' .. lv
     if expiry == '0' then
       redis.call('SET', key, value)
     elseif oc then
@@ -195,46 +200,6 @@ const redis::script& ingest_script()
     static const redis::script s(std::string(ratelimit::sliding_window_limiter::script_function()) +
                                  std::string(store_functions) + std::string(ingest_main));
     return s;
-}
-
-bool parse_double(std::string_view text, double& out)
-{
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-    return ec == std::errc{} && end == text.data() + text.size();
-}
-
-// One rollup as the ingest script writes it.
-struct rollup_value {
-    std::uint64_t count = 0;
-    double sum = 0;
-    double min = 0;
-    double max = 0;
-    std::string_view newest;  // order key of the newest timestamp
-    double latest = 0;        // its value
-};
-
-// "<count> <sum> <min> <max> <newest order key> <its value>", or nullopt.
-std::optional<rollup_value> parse_rollup(std::string_view text)
-{
-    std::array<std::string_view, 6> part;
-    for (std::size_t i = 0; i < part.size(); ++i) {
-        const auto space = text.find(' ');
-        if ((space == std::string_view::npos) != (i + 1 == part.size())) {
-            return std::nullopt;
-        }
-        part[i] = text.substr(0, space);
-        text.remove_prefix(space == std::string_view::npos ? text.size() : space + 1);
-    }
-    rollup_value v;
-    const auto [end, ec] =
-        std::from_chars(part[0].data(), part[0].data() + part[0].size(), v.count);
-    if (ec != std::errc{} || end != part[0].data() + part[0].size() || v.count == 0 ||
-        !parse_double(part[1], v.sum) || !parse_double(part[2], v.min) ||
-        !parse_double(part[3], v.max) || part[4].empty() || !parse_double(part[5], v.latest)) {
-        return std::nullopt;
-    }
-    v.newest = part[4];
-    return v;
 }
 
 result<void> check_transport(const result<redis::reply>& r, std::string_view what)
@@ -354,8 +319,8 @@ net::awaitable<void> metric_store::store_batch(std::span<const queued_metric> ba
     redis::arg_buffer args;
     keys.reserve(2 + plan.types.size() + plan.rollups.size(),
                  64 + (plan.types.size() + plan.rollups.size()) * 96);
-    args.reserve(7 + plan.types.size() + batch.size() * 4 + plan.rollups.size() * 7,
-                 64 + batch.size() * 170 + plan.rollups.size() * 96);
+    args.reserve(7 + plan.types.size() + batch.size() * 4 + plan.rollups.size() * 2,
+                 64 + batch.size() * 170 + plan.rollups.size() * (rollup_size + 16));
     keys.add(index_points);
     keys.add(index_seq);
     std::size_t sets = 0;
@@ -381,7 +346,7 @@ net::awaitable<void> metric_store::store_batch(std::span<const queued_metric> ba
         kept += t.kept.size();
     }
     const std::size_t store_keys = 2 + sets + plan.rollups.size();
-    const std::size_t store_args = 5 + sets + 3 * kept + 7 * plan.rollups.size();
+    const std::size_t store_args = 5 + sets + 3 * kept + 2 * plan.rollups.size();
     args.add_integer(static_cast<std::int64_t>(store_keys));
     args.add_integer(checks == 0 ? 0 : static_cast<std::int64_t>(3 + store_args));
     args.add_integer(static_cast<std::int64_t>(batch.size()));
@@ -411,16 +376,9 @@ net::awaitable<void> metric_store::store_batch(std::span<const queued_metric> ba
         }
     }
     for (const rollup_share& r : plan.rollups) {
-        args.add_integer(static_cast<std::int64_t>(r.count));
-        append_sum(args.text(), r);
-        args.end_arg();
-        append_value(args.text(), r.min);
-        args.end_arg();
-        append_value(args.text(), r.max);
-        args.end_arg();
-        append_order_key(args.text(), r.latest_micros);
-        args.end_arg();
-        append_value(args.text(), r.latest);
+        std::array<char, 24> newest{};
+        append_rollup(args.text(), {r.count, r.sum, r.min, r.max, r.latest,
+                                    format_order_key(newest, r.latest_micros)});
         args.end_arg();
         args.add_integer(r.expires_at_ms);
     }

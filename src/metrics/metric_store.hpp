@@ -8,9 +8,9 @@
 //                               <value>|<timestamp as given, in UTC>; newest last
 //   metrics:index:points        the same members across all types (the unfiltered list)
 //   metrics:index:seq           arrival counter (ties on timestamp: later arrival first)
-//   metrics:{<type>}:total      string "<count> <sum> <min> <max> <newest timestamp's order key>
-//                               <its value>" over everything ever stored (trimming does not
-//                               change it)
+//   metrics:{<type>}:total      string, a rollup (rollup.hpp: count, sum, min, max and the
+//                               newest point's value and timestamp) over everything ever
+//                               stored (trimming does not change it)
 //   metrics:{<type>}:m:<minute> the same for one minute since the epoch; expires when no daily
 //                               window can reach it any more (about a day later)
 //   metrics:{<type>}:h:<hour>   the same for one hour

@@ -11,6 +11,7 @@
 #include "support/fake_clock.hpp"
 #include "support/redis_admin.hpp"
 #include "support/redis_server.hpp"
+#include "support/rollups.hpp"
 #include "support/run_coro.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -89,21 +90,6 @@ std::map<std::string, std::string> snapshot(test::admin_connection& admin)
         out[key] = type + " " + content + " expires " + admin.command({"PEXPIRETIME", key});
     }
     return out;
-}
-
-// Field `i` of a rollup ("<count> <sum> <min> <max> <newest order key> <its value>"), or what
-// GET answered when it is not one.
-std::string rollup_field(test::admin_connection& admin, const std::string& key, std::size_t i)
-{
-    const std::string reply = admin.command({"GET", key});
-    if (!reply.starts_with('$')) {
-        return reply;
-    }
-    std::istringstream in(reply.substr(1));
-    std::string field;
-    for (std::size_t k = 0; k <= i && in >> field; ++k) {
-    }
-    return field;
 }
 
 // One API worker as far as metrics go: its own connection and store.
@@ -271,8 +257,8 @@ TEST_F(metric_store_redis, a_batch_stores_exactly_what_adding_one_by_one_stores)
     // The point past the retention only counts in the rollups; the tie's later arrival is the
     // latest value.
     EXPECT_EQ(admin_.command({"ZCARD", "metrics:{cpu}:points"}), ":5");
-    EXPECT_EQ(rollup_field(admin_, "metrics:{cpu}:total", 0), "6");
-    EXPECT_EQ(rollup_field(admin_, "metrics:{cpu}:total", 5), "0.125");
+    EXPECT_EQ(test::rollup_field(admin_, "metrics:{cpu}:total", 0), "6");
+    EXPECT_EQ(test::rollup_field(admin_, "metrics:{cpu}:total", 5), "0.125");
 }
 
 TEST_F(metric_store_redis, a_batch_of_arbitrary_values_sums_like_one_by_one_into_fresh_keys)
@@ -330,7 +316,7 @@ TEST_F(metric_store_redis, batches_keep_the_count_cap_on_type_sets_and_the_index
     EXPECT_NE(newest.find(R"("value":102,)"), std::string::npos) << newest;
     EXPECT_EQ(newest.find(R"("value":100,)"), std::string::npos) << newest;
     // Trimming never touches the rollups.
-    EXPECT_EQ(rollup_field(admin_, "metrics:{capped}:total", 0), "18");
+    EXPECT_EQ(test::rollup_field(admin_, "metrics:{capped}:total", 0), "18");
 }
 
 TEST_F(metric_store_redis, batches_trim_points_past_the_retention)
@@ -360,7 +346,43 @@ TEST_F(metric_store_redis, batches_trim_points_past_the_retention)
     });
     EXPECT_EQ(admin_.command({"ZCARD", "metrics:{ret}:points"}), ":16");
     EXPECT_EQ(admin_.command({"ZCARD", "metrics:index:points"}), ":16");
-    EXPECT_EQ(rollup_field(admin_, "metrics:{ret}:total", 0), "21");
+    EXPECT_EQ(test::rollup_field(admin_, "metrics:{ret}:total", 0), "21");
+}
+
+TEST_F(metric_store_redis, a_rollup_in_the_text_form_of_earlier_builds_is_merged_into)
+{
+    const std::int64_t now_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(clock_.now().time_since_epoch())
+            .count();
+    // 3 points summing to 7.5, min 0.5, max 4, the newest (an hour ago) 2.
+    const std::string newest = metric_store::order_key(now_us - 3'600'000'000);
+    admin_.command({"SET", "metrics:{old}:total", "3 7.5 0.5 4 " + newest + " 2"});
+    // Neither a rollup of this build nor of an earlier one: replaced.
+    admin_.command({"SET", "metrics:{odd}:total", "3 7.5 0.5 4"});
+    instance api(ioc_, test::redis_test_port(), store_options(), clock_);
+    std::optional<summary> all;
+    run(api, [&]() -> net::awaitable<void> {
+        EXPECT_TRUE(co_await api.store.add(point("old", now_us, 6)));
+        EXPECT_TRUE(co_await api.store.add(point("odd", now_us, 6)));
+        auto s = co_await api.store.summarize("old", period::all);
+        EXPECT_TRUE(s);
+        if (s) {
+            all = *s;
+        }
+    });
+    EXPECT_EQ(test::rollup_field(admin_, "metrics:{old}:total", 0), "4");
+    EXPECT_EQ(test::rollup_field(admin_, "metrics:{old}:total", 1), "13.5");
+    EXPECT_EQ(test::rollup_field(admin_, "metrics:{old}:total", 2), "0.5");
+    EXPECT_EQ(test::rollup_field(admin_, "metrics:{old}:total", 3), "6");
+    EXPECT_EQ(test::rollup_field(admin_, "metrics:{old}:total", 5), "6");
+    // Now in this build's form.
+    const std::string stored = admin_.command({"GET", "metrics:{old}:total"});
+    EXPECT_EQ(stored.size(), 1 + rollup_size);
+    EXPECT_EQ(test::rollup_field(admin_, "metrics:{odd}:total", 0), "1");
+    ASSERT_TRUE(all);
+    EXPECT_EQ(all->count, 4U);
+    EXPECT_DOUBLE_EQ(all->sum, 13.5);
+    EXPECT_DOUBLE_EQ(all->latest, 6);
 }
 
 TEST_F(metric_store_redis, a_batch_with_an_error_reply_acknowledges_none_of_its_callers)
@@ -387,7 +409,7 @@ TEST_F(metric_store_redis, a_batch_with_an_error_reply_acknowledges_none_of_its_
         EXPECT_EQ(o.error(), redis::make_error_code(redis::errc::server_error));
     }
     // The point sets are checked before anything is written, so the failed batch left no trace.
-    EXPECT_EQ(rollup_field(admin_, "metrics:{fine}:total", 0), "1");
+    EXPECT_EQ(test::rollup_field(admin_, "metrics:{fine}:total", 0), "1");
     EXPECT_EQ(admin_.command({"ZCARD", "metrics:{fine}:points"}), ":1");
 }
 
@@ -488,8 +510,8 @@ TEST_F(metric_store_redis, admit_and_add_stores_exactly_the_metrics_the_limit_ad
     EXPECT_EQ(second_batches, 1U);
     EXPECT_EQ(admin_.command({"ZCARD", "metrics:{limited}:points"}), ":5");
     EXPECT_EQ(admin_.command({"ZCARD", "metrics:index:points"}), ":5");
-    EXPECT_EQ(rollup_field(admin_, "metrics:{limited}:total", 0), "5");
-    EXPECT_EQ(rollup_field(admin_, "metrics:{limited}:total", 3), "6");
+    EXPECT_EQ(test::rollup_field(admin_, "metrics:{limited}:total", 0), "5");
+    EXPECT_EQ(test::rollup_field(admin_, "metrics:{limited}:total", 3), "6");
     // Every request counted once: 3 of the crowded client's (refusals are not written) and 2 of
     // the other's.
     EXPECT_EQ(admin_.command({"HGET", ratelimit::sliding_window_limiter::key_for(crowded), "c"}),
