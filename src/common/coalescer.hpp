@@ -139,9 +139,14 @@ private:
     // busy worker's pipeline.
     static constexpr std::size_t max_spare_batches = 8;
 
+    // Resumes the waiter from a handler posted to the worker's own executor. Posting the
+    // any_completion_handler itself would make Asio wrap it for its type-erased executor and
+    // allocate a work-tracking copy of that executor per item.
     static void complete(const net::any_io_executor& executor, handler_type handler, Result r)
     {
-        net::post(executor, net::append(std::move(handler), std::move(r)));
+        net::post(executor, [h = std::move(handler), r = std::move(r)]() mutable {
+            std::move(h)(std::move(r));
+        });
     }
 
     static void enqueue(const std::shared_ptr<state>& st, Item item, handler_type handler)

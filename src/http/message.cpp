@@ -128,6 +128,22 @@ bool valid_traceparent(std::string_view v) noexcept
            lower_hex(flags);
 }
 
+std::string_view request_context::client_text() const
+{
+    if (client_text_.empty() || client_text_of_ != client) {
+        client_text_ = client.to_string();
+        client_text_of_ = client;
+    }
+    return client_text_;
+}
+
+void request_context::set_client(const boost::asio::ip::address& address, std::string_view text)
+{
+    client = address;
+    client_text_.assign(text);
+    client_text_of_ = address;
+}
+
 void request_context::assign_trace(std::string_view traceparent)
 {
     char* out = trace_.data();

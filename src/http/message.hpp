@@ -62,6 +62,11 @@ public:
     /// The `traceparent` value this server answers with: 00-<trace id>-<span id>-<flags>.
     std::string_view traceparent() const noexcept { return {trace_.data(), trace_.size()}; }
 
+    /// `client` as text ("192.0.2.1", "2001:db8::1"), formatted once per address.
+    std::string_view client_text() const;
+    /// Sets `client` with its text, when the caller has it already (a session keeps its peer's).
+    void set_client(const boost::asio::ip::address& address, std::string_view text);
+
     boost::asio::ip::address client;  // after TRUSTED_PROXIES / X-Forwarded-For
     boost::asio::ip::address peer;    // the socket's peer
     common::clock::mono_time started{};
@@ -69,6 +74,8 @@ public:
     std::size_t route_id = SIZE_MAX;       // its index in the router (SIZE_MAX: none)
 
 private:
+    mutable std::string client_text_;
+    mutable boost::asio::ip::address client_text_of_;  // the address client_text_ spells
     std::array<char, 128> id_{};
     std::size_t id_len_ = 0;
     std::array<char, 55> trace_{};

@@ -283,6 +283,7 @@ net::awaitable<void> listener::session(net::ip::tcp::socket socket)
         }
     } on_exit{*this, slot_it};
 
+    const std::string peer_text = peer.to_string();
     bool unread_input = false;
     for (;;) {
         // Between requests the idle deadline applies; the read deadline starts with the first byte.
@@ -366,7 +367,7 @@ net::awaitable<void> listener::session(net::ip::tcp::socket socket)
             if (failure.status == 0) {
                 break;
             }
-            ctx.client = peer;
+            ctx.set_client(peer, peer_text);
             ctx.assign_request_id({});
             ctx.assign_trace({});
             unread_input = true;
@@ -379,7 +380,13 @@ net::awaitable<void> listener::session(net::ip::tcp::socket socket)
             ctx.assign_request_id(std::string_view(msg["X-Request-Id"]));
             ctx.assign_trace(std::string_view(msg["traceparent"]));
             user_agent = std::string_view(msg[bhttp::field::user_agent]);
-            ctx.client = client_address(peer, joined_forwarded_for(msg), options_.trusted_proxies);
+            const auto client =
+                client_address(peer, joined_forwarded_for(msg), options_.trusted_proxies);
+            if (client == peer) {
+                ctx.set_client(peer, peer_text);
+            } else {
+                ctx.client = client;
+            }
             keep_alive = msg.keep_alive();
 
             request req(verb, target, msg.body(), &msg.base(), &lookup_header, ctx);
@@ -438,7 +445,7 @@ net::awaitable<void> listener::session(net::ip::tcp::socket socket)
         const auto elapsed = std::chrono::steady_clock::now() - ctx.started;
         telemetry::local().http_request(ctx.route_id, verb, res.status, elapsed);
         if (log::enabled(log::level::info)) {
-            const std::string client = ctx.client.to_string();
+            const std::string_view client = ctx.client_text();
             log::write_buffered(
                 log::level::info, "http.access",
                 {{"method", to_string(verb)},

@@ -153,6 +153,21 @@ TEST(request_id, generates_distinct_hex_ids_when_the_client_gives_none)
     }
 }
 
+TEST(request_context, spells_the_client_address_and_follows_when_it_changes)
+{
+    request_context ctx;
+    ctx.client = boost::asio::ip::make_address("192.0.2.7");
+    EXPECT_EQ(ctx.client_text(), "192.0.2.7");
+    ctx.client = boost::asio::ip::make_address("2001:db8::1");
+    EXPECT_EQ(ctx.client_text(), "2001:db8::1");
+    // The session hands over its peer's text, which is then used as given.
+    ctx.set_client(boost::asio::ip::make_address("127.0.0.1"), "127.0.0.1");
+    EXPECT_EQ(ctx.client_text(), "127.0.0.1");
+    EXPECT_EQ(ctx.client, boost::asio::ip::make_address("127.0.0.1"));
+    ctx.client = boost::asio::ip::make_address("198.51.100.2");
+    EXPECT_EQ(ctx.client_text(), "198.51.100.2");
+}
+
 }  // namespace
 }  // namespace analytics::http
 
