@@ -15,11 +15,11 @@ constexpr std::size_t newest_at = doubles_at + 5 * 8;
 // A count above 2^53 is no longer exact as a double.
 constexpr double max_count = 9007199254740992.0;
 
-void append_double(std::string& out, double v)
+void write_double(char* out, double v)
 {
     const auto bits = std::bit_cast<std::uint64_t>(v);
-    for (int shift = 0; shift < 64; shift += 8) {
-        out.push_back(static_cast<char>((bits >> shift) & 0xff));
+    for (std::size_t i = 0; i < 8; ++i) {
+        out[i] = static_cast<char>((bits >> (8 * i)) & 0xff);
     }
 }
 
@@ -91,12 +91,14 @@ std::optional<rollup> parse_text(std::string_view text)
 
 void append_rollup(std::string& out, const rollup& r)
 {
-    out.push_back(format_binary);
-    append_double(out, static_cast<double>(r.count));
-    append_double(out, r.sum);
-    append_double(out, r.min);
-    append_double(out, r.max);
-    append_double(out, r.latest);
+    std::array<char, newest_at> head{};
+    head[0] = format_binary;
+    write_double(head.data() + doubles_at, static_cast<double>(r.count));
+    write_double(head.data() + doubles_at + 8, r.sum);
+    write_double(head.data() + doubles_at + 16, r.min);
+    write_double(head.data() + doubles_at + 24, r.max);
+    write_double(head.data() + doubles_at + 32, r.latest);
+    out.append(head.data(), head.size());
     out.append(r.newest);
 }
 
