@@ -13,10 +13,14 @@
 #include <boost/beast/http.hpp>
 
 #include <array>
+#include <cstddef>
 #include <ctime>
 #include <exception>
+#include <memory_resource>
 #include <string>
 #include <sys/socket.h>
+#include <tuple>
+#include <utility>
 
 #include "telemetry/registry.hpp"
 
@@ -65,9 +69,20 @@ method to_method(bhttp::verb v) noexcept
     }
 }
 
+// A request's header fields and body are allocated from an arena that its session reuses for
+// every request, so a typical request costs no heap allocation for them (each header field
+// would be one, and the body another). Larger ones spill to the heap, freed after the request.
+using arena_allocator = std::pmr::polymorphic_allocator<char>;
+using request_fields = bhttp::basic_fields<arena_allocator>;
+using request_body = bhttp::basic_string_body<char, std::char_traits<char>, arena_allocator>;
+using request_parser = bhttp::request_parser<request_body, arena_allocator>;
+// Enough for the fields and body of a typical API client's request; kept small because every
+// open connection holds one.
+constexpr std::size_t request_arena_bytes = 512;
+
 std::string_view lookup_header(const void* fields, std::string_view name)
 {
-    const auto& f = *static_cast<const bhttp::fields*>(fields);
+    const auto& f = *static_cast<const request_fields*>(fields);
     auto it = f.find(name);
     return it == f.end() ? std::string_view{} : std::string_view(it->value());
 }
@@ -269,6 +284,8 @@ net::awaitable<void> listener::session(net::ip::tcp::socket socket)
     beast::flat_buffer buffer(options_.header_limit + options_.body_limit + read_chunk);
     std::string head;  // the serialised status line and headers, reused by every answer
     head.reserve(512);
+    std::array<std::byte, request_arena_bytes> arena_storage;
+    std::pmr::monotonic_buffer_resource arena(arena_storage.data(), arena_storage.size());
 
     session_slot slot{&socket};
     sessions_.push_back(&slot);
@@ -308,7 +325,11 @@ net::awaitable<void> listener::session(net::ip::tcp::socket socket)
 
         // The parser is fed from the buffer directly; the socket is read only when it needs
         // more bytes. One deadline covers the whole request, however it trickles in.
-        bhttp::request_parser<bhttp::string_body> parser;
+        // The previous request's parser is gone: its memory is free again.
+        arena.release();
+        const arena_allocator alloc(&arena);
+        request_parser parser(std::piecewise_construct, std::make_tuple(alloc),
+                              std::make_tuple(alloc));
         parser.header_limit(static_cast<std::uint32_t>(options_.header_limit));
         parser.body_limit(options_.body_limit);
         parser.eager(true);
@@ -389,7 +410,8 @@ net::awaitable<void> listener::session(net::ip::tcp::socket socket)
             }
             keep_alive = msg.keep_alive();
 
-            request req(verb, target, msg.body(), &msg.base(), &lookup_header, ctx);
+            const request_fields& fields = msg.base();
+            request req(verb, target, std::string_view(msg.body()), &fields, &lookup_header, ctx);
             // Handlers bound their own waits (Redis and upstream deadlines).
             slot.deadline = steady::time_point::max();
             bool failed = false;

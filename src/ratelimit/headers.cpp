@@ -18,9 +18,9 @@ void add_rate_limit_headers(http::response& r, const decision& d)
     const std::string limit = std::to_string(d.limit);
     const std::string remaining = std::to_string(d.remaining);
     const std::string reset = std::to_string(d.reset_seconds());
-    std::string policy;
-    policy.reserve(limit.size() + 24);
-    policy.append(limit).append(";w=").append(std::to_string(d.window.count()));
+    // Typically short enough for the string's inline buffer ("100;w=60"), so not reserved.
+    std::string policy = limit;
+    policy.append(";w=").append(std::to_string(d.window.count()));
     std::string quota;
     quota.reserve(48 + limit.size() + remaining.size() + reset.size());
     quota.append("limit=").append(limit).append(", remaining=").append(remaining);

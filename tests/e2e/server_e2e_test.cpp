@@ -2,6 +2,7 @@
 // binary and the test redis-server.
 
 #include "e2e/http_client.hpp"
+#include "e2e/metric_bodies.hpp"
 #include "e2e/run_binary.hpp"
 #include "e2e/service_process.hpp"
 #include "support/redis_admin.hpp"
@@ -9,6 +10,8 @@
 #include <gtest/gtest.h>
 
 #include <csignal>
+#include <map>
+#include <string>
 #include <thread>
 
 namespace analytics::test {
@@ -161,6 +164,36 @@ TEST(server_e2e, body_at_the_limit_is_accepted_by_the_server)
     // 405 comes from the router, so the body was read in full.
     auto r = http_request(svc.port(), "POST", "/health", std::string(64 * 1024, 'x'));
     EXPECT_EQ(r.status, 405U);
+}
+
+// A session reads each request's fields and body into an arena it reuses; requests larger than
+// the arena spill to the heap. Alternating large and small requests on one connection must read
+// every field and body intact.
+TEST(server_e2e, large_and_small_requests_alternate_on_one_connection)
+{
+    service_process svc;
+    http_connection c(svc.port());
+    std::map<std::string, std::string> many_headers;
+    for (int i = 0; i < 40; ++i) {
+        many_headers["X-Pad-" + std::to_string(i)] =
+            std::string(100, static_cast<char>('a' + i % 26));
+    }
+    std::string big_body = R"({"timestamp":")" + now_rfc3339() +
+                           R"(","value":1.5,"type":"arena_big","pad":")" + std::string(20000, 'p') +
+                           R"("})";
+    for (int round = 0; round < 3; ++round) {
+        auto headers = many_headers;
+        headers["X-Request-Id"] = "big-" + std::to_string(round);
+        auto big = c.request("POST", "/api/metrics", big_body, headers);
+        ASSERT_EQ(big.status, 201U) << big.body;
+        EXPECT_EQ(big.header("x-request-id"), "big-" + std::to_string(round));
+        EXPECT_NE(big.body.find(R"("type":"arena_big")"), std::string::npos) << big.body;
+
+        auto small =
+            c.request("GET", "/health", {}, {{"X-Request-Id", "small-" + std::to_string(round)}});
+        ASSERT_EQ(small.status, 200U);
+        EXPECT_EQ(small.header("x-request-id"), "small-" + std::to_string(round));
+    }
 }
 
 TEST(server_e2e, headers_over_8_kib_are_431)
