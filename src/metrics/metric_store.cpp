@@ -47,8 +47,11 @@ std::string bucket_key(std::string_view type, bool hours, std::int64_t index)
     return key;
 }
 
+// Room for an order key, or for any int64 should a timestamp fall outside the supported years.
+using order_key_buffer = std::array<char, 24>;
+
 // Writes the order key of `unix_micros` into `buf` and returns it.
-std::string_view format_order_key(std::array<char, 24>& buf, std::int64_t unix_micros)
+std::string_view format_order_key(order_key_buffer& buf, std::int64_t unix_micros)
 {
     char* const begin = buf.data();
     const auto [end, ec] =
@@ -64,7 +67,7 @@ std::string_view format_order_key(std::array<char, 24>& buf, std::int64_t unix_m
 
 void append_order_key(std::string& out, std::int64_t unix_micros)
 {
-    std::array<char, 24> buf{};
+    order_key_buffer buf{};
     out.append(format_order_key(buf, unix_micros));
 }
 
@@ -376,7 +379,7 @@ net::awaitable<void> metric_store::store_batch(std::span<const queued_metric> ba
         }
     }
     for (const rollup_share& r : plan.rollups) {
-        std::array<char, 24> newest{};
+        order_key_buffer newest{};
         append_rollup(args.text(), {r.count, r.sum, r.min, r.max, r.latest,
                                     format_order_key(newest, r.latest_micros)});
         args.end_arg();
