@@ -106,11 +106,16 @@ std::int64_t hour_bucket_expiry(std::int64_t unix_micros, std::int64_t added_ms)
     return until > added_ms ? until : 0;
 }
 
+std::int64_t retention_cutoff_micros(std::int64_t now_ms,
+                                     const config::metrics_options& options) noexcept
+{
+    return now_ms * 1000 -
+           std::chrono::duration_cast<std::chrono::microseconds>(options.retention).count();
+}
+
 ingest_plan plan_ingest(std::span<const queued_metric> batch,
                         const config::metrics_options& options)
 {
-    const std::int64_t retention_micros =
-        std::chrono::duration_cast<std::chrono::microseconds>(options.retention).count();
     ingest_plan plan;
     // rollups_of[t]: positions in plan.rollups of type t's rollups.
     std::vector<std::vector<std::size_t>> rollups_of;
@@ -131,7 +136,7 @@ ingest_plan plan_ingest(std::span<const queued_metric> batch,
         }
 
         // A point already older than the retention only counts in the rollups.
-        if (t >= q.added_ms * 1000 - retention_micros) {
+        if (t >= retention_cutoff_micros(q.added_ms, options)) {
             plan.types[type].kept.push_back(i);
         }
         fold(rollup_for(plan, rollups_of[type], type, rollup_kind::total, 0, 0), q);
@@ -146,7 +151,7 @@ ingest_plan plan_ingest(std::span<const queued_metric> batch,
         }
         newest_added_ms = i == 0 ? q.added_ms : std::max(newest_added_ms, q.added_ms);
     }
-    plan.trim_cutoff_micros = newest_added_ms * 1000 - retention_micros;
+    plan.trim_cutoff_micros = retention_cutoff_micros(newest_added_ms, options);
     return plan;
 }
 

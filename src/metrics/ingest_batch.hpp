@@ -69,6 +69,11 @@ struct ingest_plan {
     std::int64_t trim_cutoff_micros = 0;  // points before this are past the retention
 };
 
+/// The retention's cutoff at `now_ms` (Unix ms): raw points stamped before it are past the
+/// retention. The batch's trim and the list both start from it.
+std::int64_t retention_cutoff_micros(std::int64_t now_ms,
+                                     const config::metrics_options& options) noexcept;
+
 /// Folds `batch` (in arrival order). The views in the plan refer to `batch`.
 ingest_plan plan_ingest(std::span<const queued_metric> batch,
                         const config::metrics_options& options);

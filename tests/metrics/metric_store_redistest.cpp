@@ -335,18 +335,50 @@ TEST_F(metric_store_redis, batches_trim_points_past_the_retention)
         EXPECT_EQ(co_await add_together(api.store, early), 5);
         EXPECT_EQ(admin_.command({"ZCARD", "metrics:{ret}:points"}), ":5");
 
-        // Two minutes later the early points are past the retention; any 16 consecutive
-        // arrivals include a multiple of 16, so one batch of 16 trims them.
+        // Two minutes later the early points are past the retention; any 256 consecutive
+        // arrivals include a multiple of 256, so one batch of 256 trims them.
         clock_.advance(120s);
         std::vector<metric> later;
-        for (int i = 0; i < 16; ++i) {
+        for (int i = 0; i < 256; ++i) {
             later.push_back(point("ret", now_us() - 1'000'000, 10 + i));
         }
-        EXPECT_EQ(co_await add_together(api.store, later), 16);
+        EXPECT_EQ(co_await add_together(api.store, later), 256);
     });
-    EXPECT_EQ(admin_.command({"ZCARD", "metrics:{ret}:points"}), ":16");
-    EXPECT_EQ(admin_.command({"ZCARD", "metrics:index:points"}), ":16");
-    EXPECT_EQ(test::rollup_field(admin_, "metrics:{ret}:total", 0), "21");
+    EXPECT_EQ(admin_.command({"ZCARD", "metrics:{ret}:points"}), ":256");
+    EXPECT_EQ(admin_.command({"ZCARD", "metrics:index:points"}), ":256");
+    EXPECT_EQ(test::rollup_field(admin_, "metrics:{ret}:total", 0), "261");
+}
+
+TEST_F(metric_store_redis, lists_no_point_past_the_retention_before_a_trim_removes_it)
+{
+    instance api(ioc_, test::redis_test_port(), store_options(60s), clock_);
+    std::string before;
+    std::string after;
+    std::string after_all;
+    run(api, [&]() -> net::awaitable<void> {
+        const std::int64_t now_us =
+            std::chrono::duration_cast<std::chrono::microseconds>(clock_.now().time_since_epoch())
+                .count();
+        const std::vector<metric> points{point("old", now_us - 30'000'000, 1.5),
+                                         point("old", now_us - 10'000'000, 2.5)};
+        EXPECT_EQ(co_await add_together(api.store, points), 2);
+        auto listed = co_await api.store.list_json("old", 10);
+        before = listed ? *listed : "failed";
+        // 40 s later the first point is past the 60 s retention, the second is not; no batch
+        // has trimmed since.
+        clock_.advance(40s);
+        listed = co_await api.store.list_json("old", 10);
+        after = listed ? *listed : "failed";
+        listed = co_await api.store.list_json("", 10);
+        after_all = listed ? *listed : "failed";
+    });
+    EXPECT_EQ(admin_.command({"ZCARD", "metrics:{old}:points"}), ":2");
+    EXPECT_NE(before.find(R"("value":1.5,)"), std::string::npos) << before;
+    EXPECT_NE(before.find(R"("value":2.5,)"), std::string::npos) << before;
+    EXPECT_EQ(after.find(R"("value":1.5,)"), std::string::npos) << after;
+    EXPECT_NE(after.find(R"("value":2.5,)"), std::string::npos) << after;
+    EXPECT_EQ(after_all.find(R"("value":1.5,)"), std::string::npos) << after_all;
+    EXPECT_NE(after_all.find(R"("value":2.5,)"), std::string::npos) << after_all;
 }
 
 TEST_F(metric_store_redis, a_rollup_in_the_text_form_of_earlier_builds_is_merged_into)
