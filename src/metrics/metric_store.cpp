@@ -186,7 +186,7 @@ end
 // costs one round trip.
 // ARGV[1]: how many KEYS the store takes (the checks' keys follow them); ARGV[2]: where the
 // checks' arguments begin in ARGV (after the store's, which begin at ARGV[3]), 0 for none.
-// Returns the checks' answers (4 integers each) followed by store_write()'s result, or -1 when
+// Returns the checks' answers (none without checks) followed by store_write()'s result, or -1 when
 // a check was refused and nothing was stored.
 constexpr std::string_view ingest_main = R"lua(
 local store_keys, checks = tonumber(ARGV[1]), tonumber(ARGV[2])
@@ -386,8 +386,10 @@ net::awaitable<void> metric_store::store_batch(std::span<const queued_metric> ba
         args.end_arg();
         args.add_integer(r.expires_at_ms);
     }
+    std::vector<std::uint32_t> client_of_check;
     if (checks != 0) {
-        limiter->append_batch(clients_, keys, args);
+        client_of_check.reserve(checks);
+        limiter->append_batch(clients_, keys, args, client_of_check);
     }
 
     // The batch's deadline counts from when its first metric was queued, so no caller waits
@@ -411,24 +413,28 @@ net::awaitable<void> metric_store::store_batch(std::span<const queued_metric> ba
         fail(transport.error(), r ? r->str : r.error().message());
         co_return;
     }
-    // 4 integers per check, then the store's result.
+    // The checks' answers (sliding_window_limiter::read_answers), then the store's result.
     const auto& e = r->elements;
-    if (r->type != redis::reply::kind::array || e.size() != 4 * checks + 1 ||
-        e.back().type != redis::reply::kind::integer) {
+    std::vector<ratelimit::script_answer> answers(checks);
+    const bool well_formed =
+        r->type == redis::reply::kind::array && !e.empty() &&
+        e.back().type == redis::reply::kind::integer &&
+        (checks == 0 ? e.size() == 1
+                     : ratelimit::sliding_window_limiter::read_answers(
+                           std::span<const redis::reply>(e.data(), e.size() - 1), client_of_check,
+                           answers));
+    if (!well_formed) {
         log::error("metrics.unexpected_reply", {{"operation", "ingest"}});
         fail(redis::make_error_code(redis::errc::unexpected_reply), "unexpected reply");
         co_return;
     }
     const bool wrote = e.back().integer >= 0;
-    const std::span<const redis::reply> answers(e.data(), 4 * checks);
     std::size_t check = 0;
     for (std::size_t i = 0; i < batch.size(); ++i) {
         results[i].error = {};
         results[i].wrote = wrote;
         if (batch[i].checked_by != nullptr) {
-            auto answer = ratelimit::sliding_window_limiter::read_answer(answers, check++);
-            results[i].check = ratelimit::batch_answer{
-                answer, answer ? std::string() : std::string("unexpected reply")};
+            results[i].check = ratelimit::batch_answer{answers[check++], std::string()};
         }
     }
 }

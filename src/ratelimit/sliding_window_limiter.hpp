@@ -54,6 +54,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <vector>
 
 namespace analytics::ratelimit {
 
@@ -110,9 +111,10 @@ public:
 
     /// Appends the arguments of rate_limit() (script_function()) deciding `clients` in order:
     /// each distinct client's key to `keys`; the limit, the window and "" (the server's clock),
-    /// then each check's position among those keys, to `args`. The viewed strings are copied.
+    /// then each check's position among those keys, to `args`; and each check's position
+    /// (0-based) to `client_of_check`, for read_answers(). The viewed strings are copied.
     void append_batch(std::span<const std::string_view> clients, redis::arg_buffer& keys,
-                      redis::arg_buffer& args);
+                      redis::arg_buffer& args, std::vector<std::uint32_t>& client_of_check);
 
     /// Checks still waiting for their batch decide without Redis, as do later ones.
     void stop();
@@ -123,7 +125,7 @@ public:
     /// The Lua script, deciding a batch of requests in order. KEYS = the batch's distinct
     /// key_for(client) keys; ARGV = limit, window in ms, the time in ms or "" for the server's
     /// TIME (a time is the tests' way to reach window boundaries), then per request the
-    /// position (1-based) of its key in KEYS. Replies 4 integers per request (read_answer).
+    /// position (1-based) of its key in KEYS. Replies the batch's answers (read_answers).
     static const redis::script& script();
 
     /// The Lua function behind script(), for scripts that decide checks before their own
@@ -134,15 +136,19 @@ public:
     /// `ratelimit:{<client>}`.
     static std::string key_for(std::string_view client);
 
-    /// Reads request `i`'s answer, {admitted, previous, current, elapsed_ms}, from the script's
-    /// reply to a batch of `n` requests; nullopt for any other shape (an error reply, a negative
-    /// number, an array that is not 4 * n integers long).
-    static std::optional<script_answer> read_answer(const redis::reply& r, std::size_t i = 0,
-                                                    std::size_t n = 1);
+    /// Reads the answers to a batch of checks from `answers`, the elements of the script's
+    /// reply that hold them: the window's elapsed ms; per client, in the order of KEYS, its
+    /// previous and current counts as the batch found them; then one character per check, '1'
+    /// when admitted, else '0'. `client_of_check[i]` is check i's client (its 0-based position
+    /// in KEYS), as append_batch() reports it. Writes check i's answer {admitted, previous,
+    /// current as that check found it, elapsed} to out[i]. False, `out` unspecified, for any
+    /// other shape: an error, a count that is negative or not an integer, a wrong length.
+    static bool read_answers(std::span<const redis::reply> answers,
+                             std::span<const std::uint32_t> client_of_check,
+                             std::span<script_answer> out);
 
-    /// Reads request `i`'s answer from `answers`, the 4 integers per request of a reply.
-    static std::optional<script_answer> read_answer(std::span<const redis::reply> answers,
-                                                    std::size_t i);
+    /// The answer in script()'s reply to a single check; nullopt for any other shape.
+    static std::optional<script_answer> read_answer(const redis::reply& r);
 
 private:
     using batch_queue = common::coalescer<std::string_view, batch_answer>;

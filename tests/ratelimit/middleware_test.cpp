@@ -13,8 +13,11 @@
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <cstdint>
+#include <span>
 #include <stdexcept>
 #include <string>
+#include <utility>
 #include <vector>
 
 namespace analytics::ratelimit {
@@ -275,16 +278,28 @@ TEST(sliding_window_limiter, names_one_hash_tagged_key_per_client)
     EXPECT_EQ(sliding_window_limiter::key_for("2001:db8::1"), "ratelimit:{2001:db8::1}");
 }
 
+redis::reply integer_reply(std::int64_t v)
+{
+    redis::reply e;
+    e.type = redis::reply::kind::integer;
+    e.integer = v;
+    return e;
+}
+
+redis::reply string_reply(std::string s)
+{
+    redis::reply e;
+    e.type = redis::reply::kind::string;
+    e.str = std::move(s);
+    return e;
+}
+
 TEST(sliding_window_limiter, reads_only_the_reply_shape_its_script_returns)
 {
+    // Elapsed 30 s; the client's previous and current counts 4 and 2; one check, admitted.
     redis::reply good;
     good.type = redis::reply::kind::array;
-    for (const std::int64_t v : {1, 4, 2, 30'000}) {
-        redis::reply e;
-        e.type = redis::reply::kind::integer;
-        e.integer = v;
-        good.elements.push_back(e);
-    }
+    good.elements = {integer_reply(30'000), integer_reply(4), integer_reply(2), string_reply("1")};
     const auto answer = sliding_window_limiter::read_answer(good);
     ASSERT_TRUE(answer);
     EXPECT_TRUE(answer->admitted);
@@ -298,19 +313,24 @@ TEST(sliding_window_limiter, reads_only_the_reply_shape_its_script_returns)
     EXPECT_FALSE(sliding_window_limiter::read_answer(error));
 
     redis::reply short_array = good;
-    short_array.elements.pop_back();
+    short_array.elements.erase(short_array.elements.begin() + 1);
     EXPECT_FALSE(sliding_window_limiter::read_answer(short_array));
 
     redis::reply long_array = good;
     long_array.elements.push_back(good.elements[0]);
     EXPECT_FALSE(sliding_window_limiter::read_answer(long_array));
 
-    redis::reply two = good;
-    two.elements.insert(two.elements.end(), good.elements.begin(), good.elements.end());
-    two.elements[4].integer = 0;
-    EXPECT_TRUE(sliding_window_limiter::read_answer(two, 0, 2)->admitted);
-    EXPECT_FALSE(sliding_window_limiter::read_answer(two, 1, 2)->admitted);
-    EXPECT_FALSE(sliding_window_limiter::read_answer(two, 2, 2));
+    redis::reply two_checks = good;
+    two_checks.elements.back().str = "10";
+    EXPECT_FALSE(sliding_window_limiter::read_answer(two_checks));
+
+    redis::reply not_a_flag = good;
+    not_a_flag.elements.back().str = "x";
+    EXPECT_FALSE(sliding_window_limiter::read_answer(not_a_flag));
+
+    redis::reply flags_as_integer = good;
+    flags_as_integer.elements.back() = integer_reply(1);
+    EXPECT_FALSE(sliding_window_limiter::read_answer(flags_as_integer));
 
     redis::reply wrong_element = good;
     wrong_element.elements[1].type = redis::reply::kind::string;
@@ -319,6 +339,33 @@ TEST(sliding_window_limiter, reads_only_the_reply_shape_its_script_returns)
     redis::reply negative = good;
     negative.elements[2].integer = -1;
     EXPECT_FALSE(sliding_window_limiter::read_answer(negative));
+}
+
+TEST(sliding_window_limiter, counts_each_check_of_a_batch_after_the_admitted_ones_before_it)
+{
+    // Two clients: A found 1 in the previous window and 8 in the current one, B 0 and 3.
+    // Checks A, B, A, A, B; the script admitted A, B, A and refused the last A and B.
+    const std::vector<redis::reply> reply{integer_reply(12'000), integer_reply(1),
+                                          integer_reply(8),      integer_reply(0),
+                                          integer_reply(3),      string_reply("11100")};
+    const std::vector<std::uint32_t> client_of_check{0, 1, 0, 0, 1};
+    std::vector<script_answer> out(5);
+    ASSERT_TRUE(sliding_window_limiter::read_answers(reply, client_of_check, out));
+    const std::vector<std::pair<bool, std::int64_t>> expected{
+        {true, 8}, {true, 3}, {true, 9}, {false, 10}, {false, 4}};
+    for (std::size_t i = 0; i < out.size(); ++i) {
+        EXPECT_EQ(out[i].admitted, expected[i].first) << "check " << i;
+        EXPECT_EQ(out[i].sample.current, expected[i].second) << "check " << i;
+        EXPECT_EQ(out[i].sample.previous, client_of_check[i] == 0 ? 1 : 0) << "check " << i;
+        EXPECT_EQ(out[i].sample.elapsed_ms, 12'000) << "check " << i;
+    }
+
+    // A check naming a third client has no counts in the reply.
+    const std::vector<std::uint32_t> third{0, 1, 0, 2, 1};
+    EXPECT_FALSE(sliding_window_limiter::read_answers(reply, third, out));
+    std::vector<script_answer> fewer(4);
+    EXPECT_FALSE(
+        sliding_window_limiter::read_answers(reply, std::span(client_of_check).first(4), fewer));
 }
 
 }  // namespace

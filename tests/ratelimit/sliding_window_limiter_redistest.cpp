@@ -26,6 +26,7 @@
 #include <map>
 #include <memory>
 #include <optional>
+#include <span>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -353,11 +354,18 @@ TEST_F(sliding_window_limiter_redis, script_decides_a_batch_as_one_call_per_requ
             if (!r) {
                 co_return;
             }
+            std::vector<std::uint32_t> client_of_check;
+            for (std::size_t i = 0; i < 15; ++i) {
+                client_of_check.push_back(i % 5 == 4 ? 1 : 0);
+            }
+            std::vector<script_answer> answers(15);
+            EXPECT_TRUE(
+                r->type == redis::reply::kind::array &&
+                sliding_window_limiter::read_answers(r->elements, client_of_check, answers));
             std::size_t of_batched = 0;
             for (std::size_t i = 0; i < 15; ++i) {
-                const auto answer = sliding_window_limiter::read_answer(*r, i, 15);
-                EXPECT_TRUE(answer);
-                if (!answer || i % 5 == 4) {
+                const std::optional<script_answer> answer = answers[i];
+                if (i % 5 == 4) {
                     continue;
                 }
                 const auto& expected = one_by_one[of_batched++];
@@ -369,8 +377,12 @@ TEST_F(sliding_window_limiter_redis, script_decides_a_batch_as_one_call_per_requ
                     EXPECT_EQ(answer->sample.elapsed_ms, expected->sample.elapsed_ms);
                 }
             }
-            EXPECT_FALSE(sliding_window_limiter::read_answer(*r, 15, 15));
-            EXPECT_FALSE(sliding_window_limiter::read_answer(*r, 0, 14));
+            // Answers for a batch of another length, or of one client only, do not read.
+            std::vector<script_answer> fewer(14);
+            EXPECT_FALSE(sliding_window_limiter::read_answers(
+                r->elements, std::span(client_of_check).first(14), fewer));
+            const std::vector<std::uint32_t> one_client(15, 0);
+            EXPECT_FALSE(sliding_window_limiter::read_answers(r->elements, one_client, answers));
             // The same counters afterwards; a client refused throughout was not written, so
             // its expiry was not pushed out either.
             EXPECT_EQ(admin_.command({"HMGET", batched, "w", "c", "p"}),
