@@ -4,6 +4,8 @@
 
 #include <algorithm>
 #include <array>
+#include <cstddef>
+#include <memory_resource>
 #include <span>
 #include <vector>
 
@@ -167,8 +169,11 @@ bool sliding_window_limiter::read_answers(std::span<const redis::reply> answers,
     }
     const std::int64_t elapsed = answers[0].integer;
     // Each check finds its client's current count raised by the checks before it that were
-    // admitted, as the script counted them.
-    std::vector<std::int64_t> current(clients);
+    // admitted, as the script counted them. A batch rarely has many clients: their counts fit
+    // in a buffer on the stack.
+    std::array<std::byte, 64 * sizeof(std::int64_t)> scratch;
+    std::pmr::monotonic_buffer_resource arena(scratch.data(), scratch.size());
+    std::pmr::vector<std::int64_t> current(clients, &arena);
     for (std::size_t k = 0; k < clients; ++k) {
         current[k] = answers[2 + 2 * k].integer;
     }
