@@ -73,11 +73,11 @@ void append_order_key(std::string& out, std::int64_t unix_micros)
 
 // Stores one batch of points (ingest_batch.hpp) in two steps, so that a check of the batch can
 // come between them. store_read(kfirst, afirst) reads what the writes depend on: the rollups
-// (one MGET) and, by their sizes, that every point set is a sorted set, so that a key of the
-// wrong type fails the script before anything is written. store_write(kfirst, afirst, rollups)
-// gives the points consecutive arrival numbers, adds those within the retention to their
-// type's sorted set and to the index, trims both, and folds each rollup's share of the batch
-// into its value: one read and one write per rollup.
+// (one MGET) and the point sets' sizes, which also make a key of the wrong type fail the script
+// before anything is written. store_write(kfirst, afirst, rollups, sizes) gives the points
+// consecutive arrival numbers, adds those within the retention to their type's sorted set and
+// to the index, trims both, and folds each rollup's share of the batch into its value: one read
+// and one write per rollup.
 //
 // Both read their keys from KEYS[kfirst] and their arguments from ARGV[afirst]:
 // KEYS: index points, seq, then T type point sets, then R rollups
@@ -93,11 +93,12 @@ constexpr std::string_view store_functions = R"lua(
 local function store_read(kfirst, afirst)
   local K, A = kfirst - 1, afirst - 1
   local types, rollups = tonumber(ARGV[A + 4]), tonumber(ARGV[A + 5])
+  local sizes = {}
   for k = K + 1, K + 2 + types do
-    if k ~= K + 2 then redis.call('ZCARD', KEYS[k]) end
+    if k ~= K + 2 then sizes[k] = redis.call('ZCARD', KEYS[k]) end
   end
-  if rollups == 0 then return {} end
-  return redis.call('MGET', unpack(KEYS, K + 3 + types, K + 2 + types + rollups))
+  if rollups == 0 then return {}, sizes end
+  return redis.call('MGET', unpack(KEYS, K + 3 + types, K + 2 + types + rollups)), sizes
 end
 
 -- A rollup (rollup.hpp), or nil: what earlier builds wrote as text is read too, anything
@@ -116,21 +117,22 @@ local function read_rollup(v)
   return c, s, mn, mx, lv, lt
 end
 
-local function store_write(kfirst, afirst, current)
+local function store_write(kfirst, afirst, current, sizes)
   local K, A = kfirst - 1, afirst - 1
   local n, cutoff, max = tonumber(ARGV[A + 1]), ARGV[A + 2], tonumber(ARGV[A + 3])
   local types, rollups = tonumber(ARGV[A + 4]), tonumber(ARGV[A + 5])
   local last = redis.call('INCRBY', KEYS[K + 2], n)
   local base = last - n
 
-  -- The count cap is exact (a negative rank counts from the end: nothing to remove when the
-  -- set holds no more than max). The retention trim runs when the batch's arrival numbers pass
-  -- a multiple of 256, so at most 255 expired points linger; the list never shows them (it
-  -- reads from the same cutoff), and under load this spares nearly every batch the trim.
+  -- The count cap is exact: a set that holds more than max after the batch's points (its size
+  -- before them plus those ZADD added) is cut to its newest max; a negative rank counts from
+  -- the end. The retention trim runs when the batch's arrival numbers pass a multiple of 256,
+  -- so at most 255 expired points linger; the list never shows them (it reads from the same
+  -- cutoff), and under load this spares nearly every batch the trim.
   local expire = math.floor(last / 256) > math.floor(base / 256)
-  local function trim(key)
-    if expire then redis.call('ZREMRANGEBYLEX', key, '-', '(' .. cutoff) end
-    redis.call('ZREMRANGEBYRANK', key, 0, -max - 1)
+  local function trim(k, added)
+    if expire then redis.call('ZREMRANGEBYLEX', KEYS[k], '-', '(' .. cutoff) end
+    if sizes[k] + added > max then redis.call('ZREMRANGEBYRANK', KEYS[k], 0, -max - 1) end
   end
 
   local a = A + 6
@@ -147,12 +149,10 @@ local function store_write(kfirst, afirst, current)
       index[#index + 1] = '0'
       index[#index + 1] = member
     end
-    redis.call('ZADD', KEYS[K + 2 + t], unpack(add))
-    trim(KEYS[K + 2 + t])
+    trim(K + 2 + t, redis.call('ZADD', KEYS[K + 2 + t], unpack(add)))
   end
   if #index > 0 then
-    redis.call('ZADD', KEYS[K + 1], unpack(index))
-    trim(KEYS[K + 1])
+    trim(K + 1, redis.call('ZADD', KEYS[K + 1], unpack(index)))
   end
 
   for r = 1, rollups do
@@ -190,12 +190,12 @@ end
 // a check was refused and nothing was stored.
 constexpr std::string_view ingest_main = R"lua(
 local store_keys, checks = tonumber(ARGV[1]), tonumber(ARGV[2])
-local current = store_read(1, 3)
+local current, sizes = store_read(1, 3)
 local out, admitted = {}, true
 if checks > 0 then
   out, admitted = rate_limit(store_keys + 1, checks)
 end
-out[#out + 1] = admitted and store_write(1, 3, current) or -1
+out[#out + 1] = admitted and store_write(1, 3, current, sizes) or -1
 return out
 )lua";
 

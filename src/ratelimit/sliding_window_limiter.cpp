@@ -38,12 +38,12 @@ local function rate_limit(kfirst, afirst)
   end
   local index = math.floor(now / window)
   local elapsed = now - index * window
-  local previous, current, admitted = {}, {}, {}
+  local previous, current, admitted, opened = {}, {}, {}, {}
   local clients = #KEYS - kfirst + 1
   for k = 1, clients do
     local state = redis.call('HMGET', KEYS[kfirst + k - 1], 'w', 'c', 'p')
     local seen = tonumber(state[1])
-    previous[k], current[k] = 0, 0
+    previous[k], current[k], opened[k] = 0, 0, seen == index
     if seen == index then
       current[k] = tonumber(state[2]) or 0
       previous[k] = tonumber(state[3]) or 0
@@ -70,11 +70,14 @@ local function rate_limit(kfirst, afirst)
     end
   end
   out[#out + 1] = table.concat(answers)
+  -- The expiry is set by the first admitted request of a window: two windows from then is past
+  -- the end of the next window, the last in which this window's count weighs. Later requests
+  -- of the window leave it (HSET keeps a key's expiry), which spares a write per batch.
   for k = 1, clients do
     if admitted[k] then
       local key = KEYS[kfirst + k - 1]
       redis.call('HSET', key, 'w', index, 'c', current[k], 'p', previous[k])
-      redis.call('PEXPIRE', key, 2 * window)
+      if not opened[k] then redis.call('PEXPIRE', key, 2 * window) end
     end
   end
   return out, all

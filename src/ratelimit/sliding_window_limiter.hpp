@@ -13,9 +13,10 @@
 //
 // Redis layout: one hash per client, `ratelimit:{<client>}` (hash-tagged, so it can live on a
 // Redis Cluster), with fields w (a window index), c (that window's count) and p (the count of
-// the window before it); it expires two windows after the last admitted request, when neither
-// count weighs anything any more. One key, named in KEYS, because Redis requires a script's keys
-// to be declared (per-window keys would have to be derived inside the script).
+// the window before it); it expires two windows after the first admitted request of the window
+// it last counted, past the end of the next window, when neither count weighs anything any more.
+// One key, named in KEYS, because Redis requires a script's keys to be declared (per-window keys
+// would have to be derived inside the script).
 //
 // Fast paths, so that neither a refused flood nor a Redis outage costs a Redis round trip or a
 // wait: a client Redis refused is refused from memory until its Retry-After has passed; when

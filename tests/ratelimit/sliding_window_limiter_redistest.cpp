@@ -383,13 +383,15 @@ TEST_F(sliding_window_limiter_redis, script_decides_a_batch_as_one_call_per_requ
                 r->elements, std::span(client_of_check).first(14), fewer));
             const std::vector<std::uint32_t> one_client(15, 0);
             EXPECT_FALSE(sliding_window_limiter::read_answers(r->elements, one_client, answers));
-            // The same counters afterwards; a client refused throughout was not written, so
-            // its expiry was not pushed out either.
+            // The same counters afterwards. A client refused throughout was not written, so
+            // its expiry was not pushed out either; nor was it for a key already in the current
+            // window, whose first admitted request set it.
             EXPECT_EQ(admin_.command({"HMGET", batched, "w", "c", "p"}),
                       admin_.command({"HMGET", single, "w", "c", "p"}));
             const bool any_admitted = std::any_of(one_by_one.begin(), one_by_one.end(),
                                                   [](const auto& a) { return a && a->admitted; });
-            EXPECT_EQ(admin_.integer({"PTTL", batched}) > 5'000, any_admitted);
+            EXPECT_EQ(admin_.integer({"PTTL", batched}) > 5'000,
+                      any_admitted && st.stored_index != index);
             EXPECT_EQ(admin_.command({"HGET", other, "c"}), "$3");
             ++compared;
         }
@@ -458,6 +460,40 @@ TEST_F(sliding_window_limiter_redis, keeps_a_client_key_for_two_windows)
     EXPECT_GT(ttl, 59'000);
     EXPECT_LE(ttl, 60'000);
     EXPECT_EQ(admin_.command({"DBSIZE"}), ":1");
+}
+
+TEST_F(sliding_window_limiter_redis, sets_the_expiry_at_the_first_request_of_a_window_only)
+{
+    // Times on a 60 s window: 10 s into window w, then 50 s into it, then 5 s into w + 1.
+    const std::int64_t w = 29'525'040;
+    const std::string key = sliding_window_limiter::key_for("expiry");
+    const std::array<std::string_view, 1> keys{key};
+    instance api(ioc_, test::redis_test_port(), per_window(10, 60s));
+    auto check_at = [&](std::int64_t now_ms) -> net::awaitable<bool> {
+        const std::string now = std::to_string(now_ms);
+        const std::array<std::string_view, 4> args{"10", "60000", now, "1"};
+        const auto r = co_await api.redis.eval(sliding_window_limiter::script(), keys, args, 1s);
+        const auto answer = r ? sliding_window_limiter::read_answer(*r) : std::nullopt;
+        co_return answer && answer->admitted;
+    };
+    std::vector<long long> ttls;
+    run({&api}, [&]() -> net::awaitable<void> {
+        EXPECT_TRUE(co_await check_at(w * 60'000 + 10'000));
+        ttls.push_back(admin_.integer({"PTTL", key}));
+        // Shorten the expiry by hand: a later request of the same window leaves it alone.
+        admin_.command({"PEXPIRE", key, "70000"});
+        EXPECT_TRUE(co_await check_at(w * 60'000 + 50'000));
+        ttls.push_back(admin_.integer({"PTTL", key}));
+        EXPECT_TRUE(co_await check_at((w + 1) * 60'000 + 5'000));
+        ttls.push_back(admin_.integer({"PTTL", key}));
+    });
+    ASSERT_EQ(ttls.size(), 3U);
+    EXPECT_GT(ttls[0], 119'000);
+    EXPECT_LE(ttls[1], 70'000);
+    EXPECT_GT(ttls[1], 60'000);
+    EXPECT_GT(ttls[2], 119'000);
+    EXPECT_EQ(admin_.command({"HMGET", key, "w", "c", "p"}),
+              "*3 $" + std::to_string(w + 1) + " $1 $2");
 }
 
 TEST_F(sliding_window_limiter_redis, decides_at_once_by_the_local_backstop_when_nothing_listens)
