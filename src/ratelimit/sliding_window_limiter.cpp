@@ -38,12 +38,12 @@ local function rate_limit(kfirst, afirst)
   end
   local index = math.floor(now / window)
   local elapsed = now - index * window
-  local previous, current, admitted, opened = {}, {}, {}, {}
+  local previous, current, admitted, in_window = {}, {}, {}, {}
   local clients = #KEYS - kfirst + 1
   for k = 1, clients do
     local state = redis.call('HMGET', KEYS[kfirst + k - 1], 'w', 'c', 'p')
     local seen = tonumber(state[1])
-    previous[k], current[k], opened[k] = 0, 0, seen == index
+    previous[k], current[k], in_window[k] = 0, 0, seen == index
     if seen == index then
       current[k] = tonumber(state[2]) or 0
       previous[k] = tonumber(state[3]) or 0
@@ -77,7 +77,7 @@ local function rate_limit(kfirst, afirst)
     if admitted[k] then
       local key = KEYS[kfirst + k - 1]
       redis.call('HSET', key, 'w', index, 'c', current[k], 'p', previous[k])
-      if not opened[k] then redis.call('PEXPIRE', key, 2 * window) end
+      if not in_window[k] then redis.call('PEXPIRE', key, 2 * window) end
     end
   end
   return out, all
@@ -294,24 +294,20 @@ net::awaitable<void> sliding_window_limiter::decide_batch(std::span<const std::s
     const auto arg_views = args.views();
     const auto reply =
         co_await redis_.eval(script(), key_views, arg_views, redis_timeout_ - waited);
-    if (!reply) {
-        const std::string error = reply.error().message();
-        for (batch_answer& a : answers) {
-            a.error = error;
-        }
-        co_return;
-    }
     std::vector<script_answer> decided(answers.size());
-    if (reply->type != redis::reply::kind::array ||
-        !read_answers(reply->elements, client_of_check, decided)) {
-        const std::string error = reply->is_error() ? reply->str : "unexpected reply";
-        for (batch_answer& a : answers) {
-            a.error = error;
-        }
-        co_return;
+    std::string error;
+    if (!reply) {
+        error = reply.error().message();
+    } else if (reply->type != redis::reply::kind::array ||
+               !read_answers(reply->elements, client_of_check, decided)) {
+        error = reply->is_error() ? reply->str : "unexpected reply";
     }
     for (std::size_t i = 0; i < answers.size(); ++i) {
-        answers[i].answer = decided[i];
+        if (error.empty()) {
+            answers[i].answer = decided[i];
+        } else {
+            answers[i].error = error;
+        }
     }
 }
 

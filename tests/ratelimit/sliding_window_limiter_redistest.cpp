@@ -364,17 +364,17 @@ TEST_F(sliding_window_limiter_redis, script_decides_a_batch_as_one_call_per_requ
                 sliding_window_limiter::read_answers(r->elements, client_of_check, answers));
             std::size_t of_batched = 0;
             for (std::size_t i = 0; i < 15; ++i) {
-                const std::optional<script_answer> answer = answers[i];
                 if (i % 5 == 4) {
                     continue;
                 }
+                const script_answer& answer = answers[i];
                 const auto& expected = one_by_one[of_batched++];
                 EXPECT_TRUE(expected);
                 if (expected) {
-                    EXPECT_EQ(answer->admitted, expected->admitted);
-                    EXPECT_EQ(answer->sample.previous, expected->sample.previous);
-                    EXPECT_EQ(answer->sample.current, expected->sample.current);
-                    EXPECT_EQ(answer->sample.elapsed_ms, expected->sample.elapsed_ms);
+                    EXPECT_EQ(answer.admitted, expected->admitted);
+                    EXPECT_EQ(answer.sample.previous, expected->sample.previous);
+                    EXPECT_EQ(answer.sample.current, expected->sample.current);
+                    EXPECT_EQ(answer.sample.elapsed_ms, expected->sample.elapsed_ms);
                 }
             }
             // Answers for a batch of another length, or of one client only, do not read.
