@@ -1,9 +1,10 @@
-// Fuzzes the POST /api/metrics body: metrics::parse_metric (Boost.JSON with our depth limit,
-// then the schema of API.md § Metric body) and the value formatting that answers and Redis
-// members use. Properties: the outcome agrees with Boost.JSON on what is JSON; an accepted
-// metric has a valid type, a finite value and a timestamp that round-trips; a rejection names
-// its fields; the 201 body built from any accepted metric is valid JSON that echoes it; every
-// value formats to the shortest text that reads back as exactly that value.
+// Fuzzes the POST /api/metrics body: metrics::parse_metric (Boost.JSON's event parser with our
+// depth limit, then the schema of API.md § Metric body) and the value formatting that answers
+// and Redis members use. Properties: the outcome agrees with Boost.JSON's document parser on
+// what is JSON, and with the schema read from that document on every field (which fields fail,
+// and the values of an accepted metric); an accepted metric has a valid type, a finite value and
+// a timestamp that round-trips; the 201 body built from any accepted metric is valid JSON that
+// echoes it; every value formats to the shortest text that reads back as exactly that value.
 
 #include "common/rfc3339.hpp"
 #include "metrics/metric.hpp"
@@ -15,6 +16,8 @@
 #include <cmath>
 #include <cstring>
 #include <string>
+#include <string_view>
+#include <vector>
 
 #include "fuzz/support.hpp"
 
@@ -38,6 +41,25 @@ void check_value_text(double v)
     FUZZ_CHECK(!json_ec && json.is_number());
 }
 
+// The fields that fail, read from the document: the oracle parse_metric is compared with.
+std::vector<std::string> failing_fields(const boost::json::object& obj)
+{
+    std::vector<std::string> out;
+    const auto* ts = obj.if_contains("timestamp");
+    if (ts == nullptr || !ts->is_string() || !common::parse_rfc3339(ts->get_string())) {
+        out.emplace_back("timestamp");
+    }
+    const auto* v = obj.if_contains("value");
+    if (v == nullptr || !v->is_number() || !std::isfinite(v->to_number<double>())) {
+        out.emplace_back("value");
+    }
+    const auto* t = obj.if_contains("type");
+    if (t == nullptr || !t->is_string() || !metrics::is_valid_type(t->get_string())) {
+        out.emplace_back("type");
+    }
+    return out;
+}
+
 }  // namespace
 }  // namespace analytics::fuzz
 
@@ -52,6 +74,28 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
     boost::system::error_code ec;
     const auto reference = boost::json::parse(body, ec, {}, opts);
     FUZZ_CHECK((out.result == metrics::parse_outcome::status::invalid_json) == bool(ec));
+
+    if (!ec) {
+        // The same verdict as the schema read from Boost.JSON's document.
+        if (!reference.is_object()) {
+            FUZZ_CHECK(out.result == metrics::parse_outcome::status::invalid);
+            FUZZ_CHECK(out.errors.size() == 1 && out.errors[0].field == "body");
+        } else {
+            const auto& obj = reference.get_object();
+            const auto expected = fuzz::failing_fields(obj);
+            std::vector<std::string> got;
+            for (const auto& e : out.errors) {
+                got.push_back(e.field);
+            }
+            FUZZ_CHECK(got == expected);
+            if (expected.empty()) {
+                FUZZ_CHECK(out.value.type == std::string_view(obj.at("type").get_string()));
+                FUZZ_CHECK(out.value.value == obj.at("value").to_number<double>());
+                FUZZ_CHECK(out.value.timestamp ==
+                           *common::parse_rfc3339(obj.at("timestamp").get_string()));
+            }
+        }
+    }
 
     switch (out.result) {
     case metrics::parse_outcome::status::ok: {

@@ -1,22 +1,196 @@
 #include "metrics/metric.hpp"
 
-#include <boost/json/monotonic_resource.hpp>
-#include <boost/json/parse.hpp>
-#include <boost/json/value.hpp>
+#include <boost/json/basic_parser_impl.hpp>
 
 #include <array>
 #include <charconv>
 #include <cmath>
+#include <cstdint>
+#include <functional>
 
 namespace analytics::metrics {
 
 namespace {
+
+using boost::system::error_code;
 
 bool type_char(char c) noexcept
 {
     return (c >= 'A' && c <= 'Z') || (c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_' ||
            c == '.' || c == ':' || c == '-';
 }
+
+// What a top-level member of the body holds, as far as the schema cares. API.md treats a null
+// field as a missing one.
+enum class shape { missing, string, number, other };
+
+struct member {
+    shape kind = shape::missing;
+    std::string_view text;  // a string's value: in the body, or in `copy` when it had escapes
+    std::string copy;
+    double number = 0;  // a number's value, as boost::json::value::to_number<double> gives it
+};
+
+// Reads a metric body as Boost.JSON's parser events, without building a document: it keeps the
+// top-level object's "timestamp", "value" and "type" and skips everything else. A repeated key
+// counts by its last occurrence, as in boost::json::parse. Strings without escapes stay views
+// into the body, so an ordinary body is read without touching the heap.
+class body_reader {
+public:
+    static constexpr std::size_t max_array_size = std::size_t(-1);
+    static constexpr std::size_t max_object_size = std::size_t(-1);
+    static constexpr std::size_t max_string_size = std::size_t(-1);
+    static constexpr std::size_t max_key_size = std::size_t(-1);
+
+    explicit body_reader(std::string_view body) noexcept : body_(body) {}
+
+    bool is_object() const noexcept { return is_object_; }
+    const member& timestamp() const noexcept { return fields_[0]; }
+    const member& value() const noexcept { return fields_[1]; }
+    const member& type() const noexcept { return fields_[2]; }
+
+    bool on_document_begin(error_code&) { return true; }
+    bool on_document_end(error_code&) { return true; }
+    bool on_array_begin(error_code&)
+    {
+        settle(shape::other);
+        ++depth_;
+        return true;
+    }
+    bool on_array_end(std::size_t, error_code&)
+    {
+        --depth_;
+        return true;
+    }
+    bool on_object_begin(error_code&)
+    {
+        if (depth_ == 0) {
+            is_object_ = true;
+        } else {
+            settle(shape::other);
+        }
+        ++depth_;
+        return true;
+    }
+    bool on_object_end(std::size_t, error_code&)
+    {
+        --depth_;
+        return true;
+    }
+    bool on_string_part(std::string_view s, std::size_t, error_code&)
+    {
+        if (target_ != nullptr) {
+            target_->copy.append(s);
+        }
+        return true;
+    }
+    bool on_string(std::string_view s, std::size_t, error_code&)
+    {
+        if (target_ != nullptr) {
+            member& m = *target_;
+            if (m.copy.empty() && within_body(s)) {
+                m.text = s;
+            } else {
+                m.copy.append(s);
+                m.text = m.copy;
+            }
+        }
+        settle(shape::string);
+        return true;
+    }
+    bool on_key_part(std::string_view s, std::size_t, error_code&)
+    {
+        if (depth_ == 1) {
+            key_.append(s);
+        }
+        return true;
+    }
+    bool on_key(std::string_view s, std::size_t, error_code&)
+    {
+        if (depth_ == 1) {
+            std::string_view key = s;
+            if (!key_.empty()) {
+                key_.append(s);
+                key = key_;
+            }
+            target_ = field(key);
+            key_.clear();
+            if (target_ != nullptr) {
+                *target_ = member{};
+            }
+        }
+        return true;
+    }
+    bool on_number_part(std::string_view, error_code&) { return true; }
+    bool on_int64(std::int64_t i, std::string_view, error_code&)
+    {
+        return on_number(static_cast<double>(i));
+    }
+    bool on_uint64(std::uint64_t u, std::string_view, error_code&)
+    {
+        return on_number(static_cast<double>(u));
+    }
+    bool on_double(double d, std::string_view, error_code&) { return on_number(d); }
+    bool on_bool(bool, error_code&)
+    {
+        settle(shape::other);
+        return true;
+    }
+    bool on_null(error_code&)
+    {
+        settle(shape::missing);
+        return true;
+    }
+    bool on_comment_part(std::string_view, error_code&) { return true; }
+    bool on_comment(std::string_view, error_code&) { return true; }
+
+private:
+    bool on_number(double d)
+    {
+        if (target_ != nullptr) {
+            target_->number = d;
+        }
+        settle(shape::number);
+        return true;
+    }
+
+    // A value begins (a scalar, or an array or object whose insides are skipped): it settles
+    // the member whose key came just before it, if it is one of ours.
+    void settle(shape kind)
+    {
+        if (target_ != nullptr) {
+            target_->kind = kind;
+            target_ = nullptr;
+        }
+    }
+
+    member* field(std::string_view key) noexcept
+    {
+        if (key == "timestamp") {
+            return &fields_[0];
+        }
+        if (key == "value") {
+            return &fields_[1];
+        }
+        if (key == "type") {
+            return &fields_[2];
+        }
+        return nullptr;
+    }
+
+    bool within_body(std::string_view s) const noexcept
+    {
+        return std::less_equal<>{}(body_.data(), s.data()) &&
+               std::less_equal<>{}(s.data() + s.size(), body_.data() + body_.size());
+    }
+
+    std::string_view body_;
+    std::size_t depth_ = 0;
+    bool is_object_ = false;
+    member* target_ = nullptr;  // the member the next value settles
+    std::string key_;           // a key that arrives in parts
+    std::array<member, 3> fields_;
+};
 
 }  // namespace
 
@@ -37,57 +211,53 @@ parse_outcome parse_metric(std::string_view body)
 {
     parse_outcome out;
 
-    // Bodies are at most 64 KiB; a stack arena covers ordinary ones without touching the heap.
-    std::array<unsigned char, 4096> arena;
-    boost::json::monotonic_resource mr(arena.data(), arena.size());
     boost::json::parse_options opts;
     opts.max_depth = 32;
+    boost::json::basic_parser<body_reader> parser(opts, body);
     boost::system::error_code ec;
-    const boost::json::value doc = boost::json::parse(body, ec, &mr, opts);
-    if (ec) {
+    const std::size_t used = parser.write_some(false, body.data(), body.size(), ec);
+    // Anything after the document (other than whitespace, which the parser takes) is not JSON.
+    if (ec || used != body.size()) {
         out.result = parse_outcome::status::invalid_json;
         return out;
     }
-    const auto* obj = doc.if_object();
-    if (obj == nullptr) {
+    const body_reader& read = parser.handler();
+    if (!read.is_object()) {
         out.result = parse_outcome::status::invalid;
         out.errors.push_back({"body", "must be a JSON object"});
         return out;
     }
 
-    if (const auto* ts = obj->if_contains("timestamp"); ts == nullptr || ts->is_null()) {
+    if (const auto& ts = read.timestamp(); ts.kind == shape::missing) {
         out.errors.push_back({"timestamp", "is required"});
-    } else if (!ts->is_string()) {
+    } else if (ts.kind != shape::string) {
         out.errors.push_back({"timestamp", "must be an RFC 3339 string"});
-    } else if (auto parsed = common::parse_rfc3339(ts->get_string()); !parsed) {
+    } else if (auto parsed = common::parse_rfc3339(ts.text); !parsed) {
         out.errors.push_back(
             {"timestamp", "must be an RFC 3339 date-time with offset, e.g. 2026-02-19T12:00:00Z"});
     } else {
         out.value.timestamp = *parsed;
     }
 
-    if (const auto* v = obj->if_contains("value"); v == nullptr || v->is_null()) {
+    if (const auto& v = read.value(); v.kind == shape::missing) {
         out.errors.push_back({"value", "is required"});
-    } else if (!v->is_number()) {
+    } else if (v.kind != shape::number) {
         out.errors.push_back({"value", "must be a number"});
-    } else {
+    } else if (!std::isfinite(v.number)) {
         // Boost.JSON reads numbers beyond double's range as infinities.
-        const double d = v->to_number<double>();
-        if (!std::isfinite(d)) {
-            out.errors.push_back({"value", "must be a finite number"});
-        } else {
-            out.value.value = d;
-        }
+        out.errors.push_back({"value", "must be a finite number"});
+    } else {
+        out.value.value = v.number;
     }
 
-    if (const auto* t = obj->if_contains("type"); t == nullptr || t->is_null()) {
+    if (const auto& t = read.type(); t.kind == shape::missing) {
         out.errors.push_back({"type", "is required"});
-    } else if (!t->is_string()) {
+    } else if (t.kind != shape::string) {
         out.errors.push_back({"type", "must be a string"});
-    } else if (!is_valid_type(t->get_string())) {
+    } else if (!is_valid_type(t.text)) {
         out.errors.push_back({"type", "must be 1-64 characters of A-Z a-z 0-9 _ . : -"});
     } else {
-        out.value.type.assign(t->get_string().data(), t->get_string().size());
+        out.value.type.assign(t.text.data(), t.text.size());
     }
 
     if (!out.errors.empty()) {

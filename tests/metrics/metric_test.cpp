@@ -56,6 +56,48 @@ TEST(parse_metric, ignores_unknown_fields)
     EXPECT_EQ(o.result, status::ok);
 }
 
+TEST(parse_metric, reads_escaped_keys_and_strings)
+{
+    auto o = parse(
+        R"({"typ\u0065":"cpu\u005fusage","timestamp":"2026-02-19T12:00:00\u005a","value":2})");
+    ASSERT_EQ(o.result, status::ok);
+    EXPECT_EQ(o.value.type, "cpu_usage");
+    EXPECT_EQ(common::format_rfc3339(o.value.timestamp), "2026-02-19T12:00:00Z");
+}
+
+TEST(parse_metric, takes_the_last_of_repeated_keys_as_boost_json_does)
+{
+    auto o = parse(R"({"type":"a","timestamp":"2026-02-19T12:00:00Z","value":"x","value":3,)"
+                   R"("type":"b"})");
+    ASSERT_EQ(o.result, status::ok);
+    EXPECT_EQ(o.value.type, "b");
+    EXPECT_EQ(o.value.value, 3);
+    auto spoiled = parse(R"({"type":"a","timestamp":"2026-02-19T12:00:00Z","value":3,"type":[]})");
+    EXPECT_EQ(failing_fields(spoiled), std::vector<std::string>{"type"});
+}
+
+TEST(parse_metric, reads_only_the_top_level_object)
+{
+    auto o = parse(R"({"meta":{"type":"inner","value":1,"timestamp":"x"},"type":"outer",)"
+                   R"("value":[{"value":2}],"timestamp":"2026-02-19T12:00:00Z"})");
+    EXPECT_EQ(o.result, status::invalid);
+    EXPECT_EQ(failing_fields(o), std::vector<std::string>{"value"});
+    auto nested =
+        parse(R"({"a":[{"type":"x"}],"type":"t","value":1,"timestamp":"2026-02-19T12:00:00Z"})");
+    ASSERT_EQ(nested.result, status::ok);
+    EXPECT_EQ(nested.value.type, "t");
+}
+
+TEST(parse_metric, allows_whitespace_around_the_object_and_nothing_else)
+{
+    const std::string ok = R"({"timestamp":"2026-02-19T12:00:00Z","value":1,"type":"t"})";
+    EXPECT_EQ(parse(" \n\t" + ok + " \r\n").result, status::ok);
+    for (const std::string tail : {"x", "{}", ",", "1"}) {
+        EXPECT_EQ(parse(ok + tail).result, status::invalid_json) << tail;
+        EXPECT_EQ(parse(ok + " " + tail).result, status::invalid_json) << tail;
+    }
+}
+
 TEST(parse_metric, reports_unparseable_json_as_invalid_json)
 {
     for (const std::string body : {"", "{", "not json", R"({"value":1,})", "{'a':1}",
