@@ -23,8 +23,9 @@ public:
     /// name in logs and metrics, so it must be a template, never a raw client path.
     void add(method m, std::string_view path, handler h);
 
-    /// Finds the handler and runs it; answers 404/405 itself. Sets request.context().route and
-    /// route_id (the route's index in routes(); a 405 counts under the path's first route).
+    /// What answers `req` when awaited: its route's handler, or the router's own 404/405. Sets
+    /// request.context().route and route_id (the route's index in routes(); a 405 counts under
+    /// the path's first route) before it returns.
     net::awaitable<response> dispatch(request& req) const;
 
     struct route_info {
