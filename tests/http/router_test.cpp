@@ -7,6 +7,8 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
+
 namespace analytics::http {
 namespace {
 
@@ -151,6 +153,26 @@ TEST(request_id, generates_distinct_hex_ids_when_the_client_gives_none)
     for (char c : a.request_id()) {
         EXPECT_TRUE((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'));
     }
+}
+
+TEST(request_id, spreads_generated_ids_over_all_sixteen_digits_in_both_places_of_a_byte)
+{
+    // 64 ids are 1024 digit pairs: missing any digit in either place by chance is below 1e-25.
+    std::set<char> high;
+    std::set<char> low;
+    for (int i = 0; i < 64; ++i) {
+        request_context ctx;
+        ctx.assign_request_id("");
+        const std::string_view id = ctx.request_id();
+        for (std::size_t d = 0; d + 1 < id.size(); d += 2) {
+            high.insert(id[d]);
+            low.insert(id[d + 1]);
+        }
+    }
+    const std::set<char> all{'0', '1', '2', '3', '4', '5', '6', '7',
+                             '8', '9', 'a', 'b', 'c', 'd', 'e', 'f'};
+    EXPECT_EQ(high, all);
+    EXPECT_EQ(low, all);
 }
 
 TEST(request_context, spells_the_client_address_and_follows_when_it_changes)
