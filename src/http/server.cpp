@@ -1,6 +1,7 @@
 #include "http/server.hpp"
 
 #include "common/logging.hpp"
+#include "common/string_writer.hpp"
 #include "http/client_ip.hpp"
 #include "http/response.hpp"
 
@@ -132,44 +133,53 @@ std::string_view date_line()
 }
 
 // Writes the status line and headers of an answer. Beast's generic serializer costs more than
-// the whole rest of a cached request, so answers are laid out by hand: head and body then go
-// out in one gathered write.
+// the whole rest of a cached request, so answers are laid out by hand, through a pointer into
+// room made once: head and body then go out in one gathered write.
 void serialize_head(std::string& out, const response& res, const request_context& ctx,
                     bool keep_alive, bool http10, bool with_length)
 {
-    out.append(http10 ? "HTTP/1.0 " : "HTTP/1.1 ");
-    out.append(std::to_string(res.status));
-    out.push_back(' ');
     const auto reason = bhttp::obsolete_reason(static_cast<bhttp::status>(res.status));
-    out.append(reason.data(), reason.size());
-    out.append("\r\n"sv);
-    out.append(date_line());
-    out.append("Content-Type: "sv);
-    out.append(res.content_type);
-    out.append("\r\n"sv);
-    if (with_length) {
-        out.append("Content-Length: "sv);
-        out.append(std::to_string(res.body.size()));
-        out.append("\r\n"sv);
-    }
-    out.append("X-Request-Id: "sv);
-    out.append(ctx.request_id());
-    out.append("\r\ntraceparent: "sv);
-    out.append(ctx.traceparent());
-    out.append("\r\n"sv);
+    const std::string_view date = date_line();
+    // Every literal below fits in this, with the status and the length as 20 digits each.
+    constexpr std::size_t fixed = 160 + 2 * common::string_writer::max_decimal;
+    std::size_t most = fixed + reason.size() + date.size() + res.content_type.size() +
+                       ctx.request_id().size() + ctx.traceparent().size();
     for (const auto& h : res.headers) {
-        out.append(h.name);
-        out.append(": "sv);
-        out.append(h.value);
-        out.append("\r\n"sv);
+        most += h.name.size() + h.value.size() + 4;
+    }
+    common::string_writer w(out, most);
+    w.put(http10 ? "HTTP/1.0 "sv : "HTTP/1.1 "sv);
+    w.put_decimal(res.status);
+    w.put(' ');
+    w.put({reason.data(), reason.size()});
+    w.put("\r\n"sv);
+    w.put(date);
+    w.put("Content-Type: "sv);
+    w.put(res.content_type);
+    w.put("\r\n"sv);
+    if (with_length) {
+        w.put("Content-Length: "sv);
+        w.put_decimal(res.body.size());
+        w.put("\r\n"sv);
+    }
+    w.put("X-Request-Id: "sv);
+    w.put(ctx.request_id());
+    w.put("\r\ntraceparent: "sv);
+    w.put(ctx.traceparent());
+    w.put("\r\n"sv);
+    for (const auto& h : res.headers) {
+        w.put(h.name);
+        w.put(": "sv);
+        w.put(h.value);
+        w.put("\r\n"sv);
     }
     // HTTP/1.1 keeps connections open unless told otherwise; HTTP/1.0 the other way round.
     if (!keep_alive) {
-        out.append("Connection: close\r\n"sv);
+        w.put("Connection: close\r\n"sv);
     } else if (http10) {
-        out.append("Connection: keep-alive\r\n"sv);
+        w.put("Connection: keep-alive\r\n"sv);
     }
-    out.append("\r\n"sv);
+    w.put("\r\n"sv);
 }
 
 }  // namespace

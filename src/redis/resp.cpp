@@ -1,5 +1,6 @@
 #include "redis/resp.hpp"
 
+#include "common/string_writer.hpp"
 #include "redis/errc.hpp"
 
 #include <hiredis/hiredis.h>
@@ -12,20 +13,6 @@
 namespace analytics::redis {
 
 namespace {
-
-// Digits of the largest std::size_t, and a length line around them: prefix, digits, CR LF.
-constexpr std::size_t max_length_digits = 20;
-constexpr std::size_t framing_size = 1 + max_length_digits + 2;
-
-// Writes "<prefix><n>\r\n" at `at`; returns the end.
-char* write_length(char* at, char prefix, std::size_t n) noexcept
-{
-    *at++ = prefix;
-    at = std::to_chars(at, at + max_length_digits, n).ptr;
-    *at++ = '\r';
-    *at++ = '\n';
-    return at;
-}
 
 struct reply_deleter {
     void operator()(void* r) const noexcept { freeReplyObject(r); }
@@ -86,23 +73,24 @@ reply to_reply(const redisReply& r)
 
 void append_command(std::string& out, std::span<const std::string_view> args)
 {
-    // Sized for the longest spelling, written through a pointer, then cut to what was written:
-    // a batch's command has a hundred or so arguments, and a string append per piece cost more
-    // than the copying.
-    std::size_t most = framing_size;
+    // A batch's command has a hundred or so arguments: written through a pointer into room
+    // made once, not appended piece by piece.
+    constexpr std::size_t framing = 1 + common::string_writer::max_decimal + 2;  // "$<n>\r\n"
+    std::size_t most = framing;
     for (const std::string_view a : args) {
-        most += framing_size + a.size() + 2;
+        most += framing + a.size() + 2;
     }
-    const std::size_t start = out.size();
-    out.resize(start + most);
-    char* at = write_length(out.data() + start, '*', args.size());
+    common::string_writer w(out, most);
+    w.put('*');
+    w.put_decimal(args.size());
+    w.put("\r\n");
     for (const std::string_view a : args) {
-        at = write_length(at, '$', a.size());
-        at = std::copy(a.begin(), a.end(), at);
-        *at++ = '\r';
-        *at++ = '\n';
+        w.put('$');
+        w.put_decimal(a.size());
+        w.put("\r\n");
+        w.put(a);
+        w.put("\r\n");
     }
-    out.resize(static_cast<std::size_t>(at - out.data()));
 }
 
 void resp_reader::reader_deleter::operator()(redisReader* r) const noexcept
