@@ -6,8 +6,6 @@
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
-#include <array>
-#include <charconv>
 #include <mutex>
 
 namespace analytics::redis {
