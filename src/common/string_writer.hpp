@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <string>
 #include <string_view>
+#include <system_error>
 
 namespace analytics::common {
 
@@ -45,7 +46,12 @@ public:
         assert(at_ < end_);
         *at_++ = c;
     }
-    void put_decimal(std::uint64_t n) noexcept { at_ = std::to_chars(at_, end_, n).ptr; }
+    void put_decimal(std::uint64_t n) noexcept
+    {
+        const auto [end, ec] = std::to_chars(at_, end_, n);
+        assert(ec == std::errc{});
+        at_ = end;
+    }
 
 private:
     std::string& out_;
