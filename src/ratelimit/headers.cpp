@@ -1,66 +1,45 @@
 #include "ratelimit/headers.hpp"
 
+#include "common/string_writer.hpp"
 #include "http/response.hpp"
 
 #include <fmt/format.h>
 
-#include <algorithm>
-#include <array>
-#include <charconv>
-#include <cstdint>
 #include <string>
 #include <string_view>
 #include <utility>
 
 namespace analytics::ratelimit {
 
-namespace {
-
-// Writes header values side by side into one inline buffer, each taken as a view.
-class value_writer {
-public:
-    std::string_view integer(std::int64_t n) noexcept
-    {
-        char* const begin = end_;
-        end_ = std::to_chars(end_, buf_.data() + buf_.size(), n).ptr;
-        return {begin, static_cast<std::size_t>(end_ - begin)};
-    }
-    template <class... Parts>
-    std::string_view join(const Parts&... parts) noexcept
-    {
-        char* const begin = end_;
-        ((end_ = std::copy(parts.begin(), parts.end(), end_)), ...);
-        return {begin, static_cast<std::size_t>(end_ - begin)};
-    }
-
-private:
-    // Room for what add_rate_limit_headers writes: four integers of at most 20 characters, then
-    // "<limit>;w=<window>" and "limit=<limit>, remaining=<remaining>, reset=<reset>".
-    std::array<char, 4 * 20 + (2 * 20 + 3) + (3 * 20 + 26)> buf_;
-    char* end_ = buf_.data();
-};
-
-}  // namespace
-
 void add_rate_limit_headers(http::response& r, const decision& d)
 {
     if (!d.has_quota()) {
         return;
     }
-    // Every admitted ingest answers these: each value is written once into an inline buffer and
-    // copied once into the string its header keeps.
+    // Every admitted ingest answers these. The short values stay in their strings' inline
+    // buffers; the one long value is written through a pointer into room made once.
+    using common::string_writer;
     using namespace std::string_view_literals;
-    value_writer w;
-    const auto limit = w.integer(d.limit);
-    const auto remaining = w.integer(d.remaining);
-    const auto reset = w.integer(d.reset_seconds());
-    const auto window = w.integer(d.window.count());
-    r.set("X-RateLimit-Limit", std::string(limit));
-    r.set("X-RateLimit-Remaining", std::string(remaining));
-    r.set("X-RateLimit-Reset", std::string(reset));
-    r.set("RateLimit-Policy", std::string(w.join(limit, ";w="sv, window)));
-    r.set("RateLimit",
-          std::string(w.join("limit="sv, limit, ", remaining="sv, remaining, ", reset="sv, reset)));
+    std::string limit = std::to_string(d.limit);
+    std::string remaining = std::to_string(d.remaining);
+    std::string reset = std::to_string(d.reset_seconds());
+    std::string policy = limit;
+    policy.append(";w="sv).append(std::to_string(d.window.count()));
+    std::string quota;
+    {
+        string_writer w(quota, 26 + limit.size() + remaining.size() + reset.size());
+        w.put("limit="sv);
+        w.put(limit);
+        w.put(", remaining="sv);
+        w.put(remaining);
+        w.put(", reset="sv);
+        w.put(reset);
+    }
+    r.set("X-RateLimit-Limit", std::move(limit));
+    r.set("X-RateLimit-Remaining", std::move(remaining));
+    r.set("X-RateLimit-Reset", std::move(reset));
+    r.set("RateLimit-Policy", std::move(policy));
+    r.set("RateLimit", std::move(quota));
 }
 
 http::response too_many_requests(const decision& d)
