@@ -11,12 +11,13 @@
 # Settings (environment):
 #   BENCH_DURATION=10         seconds per wrk scenario
 #   BENCH_CONNECTIONS=64      wrk connections
+#   BENCH_SATURATED_CONNECTIONS=256   wrk connections of nginx_saturated and ingest_saturated
 #   BENCH_THREADS=2           wrk threads
 #   BENCH_APP_THREADS=nproc   APP_THREADS of the service, and nginx's worker_processes
 #   BENCH_HOLD_CONNECTIONS=10000   connections held open by the last scenario
 #   BENCH_HOLD_PATH=/health   what each held connection requests
 #   BENCH_WRK_HOOK=1          0: no Lua response hook (cheaper client; statuses and X-Cache unchecked)
-#   BENCH_SCENARIOS="nginx health ingest list summary_hit summary_miss ingest_refused telemetry connections"
+#   BENCH_SCENARIOS="nginx health ingest list summary_hit summary_miss ingest_refused nginx_saturated ingest_saturated telemetry connections"
 #   BENCH_TELEMETRY_ROUNDS=4  rounds of the telemetry scenario (each: 5 s on, 5 s off)
 #   BENCH_REDIS_AOF=everysec  appendfsync of the private Redis (as in production); "no": AOF off
 #   BENCH_GBENCH=1            0: skip the Google Benchmark
@@ -34,12 +35,13 @@ source scripts/lib.sh
 
 DURATION=${BENCH_DURATION:-10}
 CONNECTIONS=${BENCH_CONNECTIONS:-64}
+SATURATED_CONNECTIONS=${BENCH_SATURATED_CONNECTIONS:-256}
 WRK_THREADS=${BENCH_THREADS:-2}
 WRK_HOOK=${BENCH_WRK_HOOK:-1}
 APP_THREADS=${BENCH_APP_THREADS:-$(nproc)}
 HOLD_CONNECTIONS=${BENCH_HOLD_CONNECTIONS:-10000}
 HOLD_PATH=${BENCH_HOLD_PATH:-/health}
-SCENARIOS=" ${BENCH_SCENARIOS:-nginx health ingest list summary_hit summary_miss ingest_refused telemetry connections} "
+SCENARIOS=" ${BENCH_SCENARIOS:-nginx health ingest list summary_hit summary_miss ingest_refused nginx_saturated ingest_saturated telemetry connections} "
 TELEMETRY_ROUNDS=${BENCH_TELEMETRY_ROUNDS:-4}
 REDIS_AOF=${BENCH_REDIS_AOF:-everysec}
 BUILD_DIR=${BENCH_BUILD_DIR:-build/bench}
@@ -147,6 +149,12 @@ child_ticks() {
     rest=${line##*) }
     read -ra f <<<"$rest"
     echo $((f[13] + f[14]))
+}
+# cpu_idle_total: "IDLE TOTAL" clock ticks of the whole machine (idle + iowait, all fields).
+cpu_idle_total() {
+    local user nice system idle iowait irq softirq steal rest
+    read -r _ user nice system idle iowait irq softirq steal rest </proc/stat
+    echo "$((idle + iowait)) $((user + nice + system + idle + iowait + irq + softirq + steal))"
 }
 # status_kb PID FIELD: VmRSS / VmHWM of a process, in kB.
 status_kb() {
@@ -282,6 +290,7 @@ FAILED_CHECKS=()
 TABLE_ROWS=()
 NGINX_RPS=
 NGINX_CPU_US=
+NGINX_SATURATED_RPS=
 
 kv() { # kv KEY LINE: the value of KEY=... in a BENCH_RESULT line
     local re="(^| )$1=([^ ]*)"
@@ -314,15 +323,18 @@ run_scenario() {
     local name=$1 script=$2 url=$3 expected=$4
     shift 4
     local pids=("$@") out line
-    local svc0 svc1 red0=0 red1=0 wrk0 wrk1
-    log "scenario $name: wrk -t$WRK_THREADS -c$CONNECTIONS -d${DURATION}s $url"
+    local svc0 svc1 red0=0 red1=0 wrk0 wrk1 idle0 total0 idle1 total1
+    local conns=$CONNECTIONS
+    [[ "$name" == *_saturated ]] && conns=$SATURATED_CONNECTIONS
+    log "scenario $name: wrk -t$WRK_THREADS -c$conns -d${DURATION}s $url"
     svc0=$(cpu_ticks "${pids[@]}")
     [[ -n "${REDIS_PID:-}" ]] && red0=$(cpu_ticks "$REDIS_PID")
     wrk0=$(child_ticks)
+    read -r idle0 total0 <<<"$(cpu_idle_total)"
     local calls0="" calls1=""
     [[ -n "${REDIS_PORT:-}" ]] && calls0=$(redis_calls)
     # In the background and waited for, so that a signal to this script is handled at once.
-    BENCH_WRK_HOOK="$WRK_HOOK" wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${DURATION}s" \
+    BENCH_WRK_HOOK="$WRK_HOOK" wrk -t"$WRK_THREADS" -c"$conns" -d"${DURATION}s" \
         --timeout 10s -s "$ROOT/bench/wrk/$script" "$url" >"$WORK/wrk-$name.out" 2>&1 &
     CLIENT_PID=$!
     wait "$CLIENT_PID" || { cat "$WORK/wrk-$name.out" >&2; die "wrk failed in $name"; }
@@ -335,6 +347,7 @@ run_scenario() {
     svc1=$(cpu_ticks "${pids[@]}")
     [[ -n "${REDIS_PID:-}" ]] && red1=$(cpu_ticks "$REDIS_PID")
     wrk1=$(child_ticks)
+    read -r idle1 total1 <<<"$(cpu_idle_total)"
     [[ -n "${REDIS_PORT:-}" ]] && calls1=$(redis_calls)
     line=$(grep '^BENCH_RESULT ' <<<"$out" | head -n1)
     [[ -n "$line" ]] || { echo "$out" >&2; die "no result line from wrk in $name"; }
@@ -370,22 +383,31 @@ run_scenario() {
     rps=$(calc "printf \"%.1f\", $requests / ($duration_us / 1e6)")
     svc_us=$(calc "printf \"%.2f\", ($svc1 - $svc0) * 1e6 / $CLK_TCK / ($requests > 0 ? $requests : 1)")
     redis_us="null"
-    if [[ -n "${REDIS_PID:-}" && "$name" != nginx ]]; then
+    if [[ -n "${REDIS_PID:-}" && "$name" != nginx* ]]; then
         redis_us=$(calc "printf \"%.2f\", ($red1 - $red0) * 1e6 / $CLK_TCK / ($requests > 0 ? $requests : 1)")
     fi
     local redis_per_req="" wrk_us
-    [[ "$name" != nginx ]] && redis_per_req=$(redis_calls_per_request "$calls0" "$calls1" "$requests")
+    [[ "$name" != nginx* ]] && redis_per_req=$(redis_calls_per_request "$calls0" "$calls1" "$requests")
     wrk_us=$(calc "printf \"%.2f\", ($wrk1 - $wrk0) * 1e6 / $CLK_TCK / ($requests > 0 ? $requests : 1)")
     rss_kb=$(sum_status_kb VmRSS "${pids[@]}")
     hwm_kb=$(sum_status_kb VmHWM "${pids[@]}")
     if [[ "$name" == nginx ]]; then
         NGINX_RPS=$rps
         NGINX_CPU_US=$svc_us
+    elif [[ "$name" == nginx_saturated ]]; then
+        NGINX_SATURATED_RPS=$rps
     fi
-    if [[ -n "$NGINX_RPS" ]]; then
-        ratio=$(calc "printf \"%.3f\", $rps / $NGINX_RPS")
-        ratio_txt=$(calc "printf \"%.0f%%\", 100 * $rps / $NGINX_RPS")
+    # A *_saturated row is compared with nginx at the same connection count.
+    local ceiling=$NGINX_RPS
+    [[ "$name" == *_saturated ]] && ceiling=$NGINX_SATURATED_RPS
+    if [[ -n "$ceiling" ]]; then
+        ratio=$(calc "printf \"%.3f\", $rps / $ceiling")
+        ratio_txt=$(calc "printf \"%.0f%%\", 100 * $rps / $ceiling")
     fi
+    # The share of the machine's CPU time nobody used: near 0 when the scenario is bound by the
+    # cores, well above when it is bound by the latency of its connections' round trips.
+    local idle_share
+    idle_share=$(calc "printf \"%.3f\", ($total1 > $total0) ? ($idle1 - $idle0) / ($total1 - $total0) : 0")
 
     # The scenario's own check, shown in the last column.
     local note="" ok=true
@@ -407,7 +429,7 @@ run_scenario() {
             note="429 $refused/$requests"
             ((refused * 100 >= requests * 99)) || ok=false
             ;;
-        ingest)
+        ingest | ingest_saturated)
             note="201 $(count_of 201 "$statuses")/$requests"
             ;;
         list)
@@ -429,17 +451,18 @@ run_scenario() {
     fi
 
     local ms="printf \"%.2f\","
-    TABLE_ROWS+=("$(printf '%-15s %9s %8s %8s %8s %8s %7s %6s %9s %9s %8s  %s' \
-        "$name" "$(calc "printf \"%.0f\", $rps")" \
+    TABLE_ROWS+=("$(printf '%-17s %5s %9s %8s %8s %8s %8s %7s %6s %5s %9s %9s %8s  %s' \
+        "$name" "$conns" "$(calc "printf \"%.0f\", $rps")" \
         "$(calc "$ms $p50 / 1000")" "$(calc "$ms $p99 / 1000")" "$(calc "$ms $max / 1000")" \
-        "$non2xx" "$((unexpected + sock_errors))" "$ratio_txt" "$svc_us" \
+        "$non2xx" "$((unexpected + sock_errors))" "$ratio_txt" \
+        "$(calc "printf \"%.0f%%\", 100 * $idle_share")" "$svc_us" \
         "$([[ "$redis_us" == null ]] && echo - || echo "$redis_us")" \
         "$(calc "printf \"%.1f\", $hwm_kb / 1024")" "$note")")
-    SCENARIO_JSON+=("$(printf '{"name":"%s","url":"%s","requests":%s,"duration_s":%s,"rps":%s,"latency_us":{"p50":%s,"p90":%s,"p99":%s,"max":%s,"mean":%s},"statuses":%s,"x_cache":%s,"non_2xx":%s,"unexpected":%s,"socket_errors":{"connect":%s,"read":%s,"write":%s,"timeout":%s},"ratio_to_nginx":%s,"server_cpu_us_per_request":%s,"redis_cpu_us_per_request":%s,"redis_calls_per_request":%s,"wrk_cpu_us_per_request":%s,"server_rss_kb":%s,"server_peak_rss_kb":%s,"check_ok":%s,"note":"%s"}' \
-        "$name" "$url" "$requests" "$(calc "printf \"%.3f\", $duration_us / 1e6")" "$rps" \
+    SCENARIO_JSON+=("$(printf '{"name":"%s","url":"%s","connections":%s,"requests":%s,"duration_s":%s,"rps":%s,"latency_us":{"p50":%s,"p90":%s,"p99":%s,"max":%s,"mean":%s},"statuses":%s,"x_cache":%s,"non_2xx":%s,"unexpected":%s,"socket_errors":{"connect":%s,"read":%s,"write":%s,"timeout":%s},"ratio_to_nginx":%s,"machine_idle_share":%s,"server_cpu_us_per_request":%s,"redis_cpu_us_per_request":%s,"redis_calls_per_request":%s,"wrk_cpu_us_per_request":%s,"server_rss_kb":%s,"server_peak_rss_kb":%s,"check_ok":%s,"note":"%s"}' \
+        "$name" "$url" "$conns" "$requests" "$(calc "printf \"%.3f\", $duration_us / 1e6")" "$rps" \
         "$p50" "$p90" "$p99" "$max" "$mean" "$(map_to_json "$statuses")" "$(map_to_json "$x_cache")" \
         "$non2xx" "$unexpected" "$sock_connect" "$sock_read" "$sock_write" "$sock_timeout" \
-        "$ratio" "$svc_us" "$redis_us" "$(map_to_json "$redis_per_req")" "$wrk_us" "$rss_kb" "$hwm_kb" "$ok" "$note")")
+        "$ratio" "$idle_share" "$svc_us" "$redis_us" "$(map_to_json "$redis_per_req")" "$wrk_us" "$rss_kb" "$hwm_kb" "$ok" "$note")")
     log "  $rps req/s, p99 $(calc "$ms $p99 / 1000") ms, statuses $statuses${x_cache:+, X-Cache $x_cache}${redis_per_req:+, Redis calls per request $redis_per_req}"
 }
 
@@ -459,8 +482,9 @@ fi
 
 LOAD_BEFORE=$(cut -d' ' -f1-3 /proc/loadavg)
 start_redis
-if [[ "$HAVE_NGINX" == 1 ]] && wants nginx; then
+if [[ "$HAVE_NGINX" == 1 ]] && { wants nginx || wants nginx_saturated; }; then
     start_nginx
+    mapfile -t nginx_workers < <(pgrep -P "$NGINX_PID" || true)
 fi
 start_service main \
     RATE_LIMIT_REQUESTS=1000000000 RATE_LIMIT_WINDOW_SECONDS=60 CACHE_TTL_SECONDS=3600
@@ -484,8 +508,7 @@ curl "${seed_args[@]}" || die "seeding metrics failed"
 LIST_URL="$MAIN_URL/api/metrics/list?type=$SUMMARY_TYPE&limit=100"
 SUMMARY_URL="$MAIN_URL/api/metrics/summary?type=$SUMMARY_TYPE&period=all"
 
-if [[ -n "$NGINX_PORT" ]]; then
-    mapfile -t nginx_workers < <(pgrep -P "$NGINX_PID" || true)
+if [[ -n "$NGINX_PORT" ]] && wants nginx; then
     run_scenario nginx get.lua "http://127.0.0.1:$NGINX_PORT/summary.json" "200" \
         "$NGINX_PID" "${nginx_workers[@]}"
 fi
@@ -513,6 +536,15 @@ if wants ingest_refused; then
     stop_pid "$REFUSED_PID"
     wait "$REFUSED_PID" 2>/dev/null || true
 fi
+
+# Ingest again with more connections, beside nginx with as many: with BENCH_CONNECTIONS the
+# ingest loop waits on its Redis round trips and leaves part of the cores idle (the idle column),
+# so this pair shows what the cores can do when there is enough work in flight to keep them busy.
+if [[ -n "$NGINX_PORT" ]] && wants nginx_saturated; then
+    run_scenario nginx_saturated get.lua "http://127.0.0.1:$NGINX_PORT/summary.json" "200" \
+        "$NGINX_PID" "${nginx_workers[@]}"
+fi
+wants ingest_saturated && run_scenario ingest_saturated ingest.lua "$MAIN_URL/api/metrics" "201" "$MAIN_PID"
 
 # The cost of recording metrics (issue 9): cached summaries from the main instance (recording
 # on) and from one built with ANALYTICS_TELEMETRY=OFF (same settings, same Redis), in alternating
@@ -610,10 +642,10 @@ json_field() { # json_field NAME JSON: a scalar field of a flat JSON object
 }
 echo
 echo "analytics-api benchmark, $STAMP, $(nproc) cores, load average $LOAD_BEFORE before / $LOAD_AFTER after"
-echo "wrk: $WRK_THREADS threads, $CONNECTIONS connections, ${DURATION} s per scenario, response hook $([[ $WRK_HOOK == 0 ]] && echo off || echo on); service: APP_THREADS=$APP_THREADS, LOG_LEVEL=$SERVICE_LOG_LEVEL (no access lines during load); Redis AOF: $REDIS_AOF"
+echo "wrk: $WRK_THREADS threads, $CONNECTIONS connections ($SATURATED_CONNECTIONS for *_saturated), ${DURATION} s per scenario, response hook $([[ $WRK_HOOK == 0 ]] && echo off || echo on); service: APP_THREADS=$APP_THREADS, LOG_LEVEL=$SERVICE_LOG_LEVEL (no access lines during load); Redis AOF: $REDIS_AOF"
 echo
-printf '%-15s %9s %8s %8s %8s %8s %7s %6s %9s %9s %8s  %s\n' \
-    scenario "req/s" "p50 ms" "p99 ms" "max ms" "non-2xx" errors "nginx" "cpu us/r" "redis us" "peak MB" check
+printf '%-17s %5s %9s %8s %8s %8s %8s %7s %6s %5s %9s %9s %8s  %s\n' \
+    scenario conns "req/s" "p50 ms" "p99 ms" "max ms" "non-2xx" errors "nginx" idle "cpu us/r" "redis us" "peak MB" check
 for row in "${TABLE_ROWS[@]}"; do
     echo "$row"
 done
@@ -647,8 +679,8 @@ fi
     printf '{\n"format":"analytics-bench/1",\n"date":"%s",\n' "$STAMP"
     printf '"commit":"%s",\n' "$(git rev-parse --short HEAD 2>/dev/null || echo none)"
     printf '"machine":{"cores":%s,"load_before":"%s","load_after":"%s"},\n' "$(nproc)" "$LOAD_BEFORE" "$LOAD_AFTER"
-    printf '"settings":{"duration_s":%s,"connections":%s,"wrk_threads":%s,"wrk_response_hook":%s,"app_threads":%s,"log_level":"%s","redis_aof":"%s"},\n' \
-        "$DURATION" "$CONNECTIONS" "$WRK_THREADS" "$([[ $WRK_HOOK == 0 ]] && echo false || echo true)" "$APP_THREADS" "$SERVICE_LOG_LEVEL" "$REDIS_AOF"
+    printf '"settings":{"duration_s":%s,"connections":%s,"saturated_connections":%s,"wrk_threads":%s,"wrk_response_hook":%s,"app_threads":%s,"log_level":"%s","redis_aof":"%s"},\n' \
+        "$DURATION" "$CONNECTIONS" "$SATURATED_CONNECTIONS" "$WRK_THREADS" "$([[ $WRK_HOOK == 0 ]] && echo false || echo true)" "$APP_THREADS" "$SERVICE_LOG_LEVEL" "$REDIS_AOF"
     printf '"nginx_rps":%s,\n"nginx_cpu_us_per_request":%s,\n' "${NGINX_RPS:-null}" "${NGINX_CPU_US:-null}"
     printf '"idle_rss_kb":%s,\n"peak_rss_kb":%s,\n' "$IDLE_RSS_KB" "$FINAL_HWM_KB"
     printf '"scenarios":[\n'
