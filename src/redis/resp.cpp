@@ -6,66 +6,118 @@
 #include <hiredis/hiredis.h>
 
 #include <algorithm>
-#include <mutex>
+#include <cassert>
+#include <memory>
+#include <new>
+#include <string>
+#include <vector>
 
 namespace analytics::redis {
 
 namespace {
 
-struct reply_deleter {
-    void operator()(void* r) const noexcept { freeReplyObject(r); }
-};
+// hiredis builds each reply through these functions, straight into our reply type: an array
+// holds its elements by value, so a reply costs one allocation for its root, one for each
+// array's element storage and one for each string longer than the short-string buffer, and
+// nothing is copied afterwards. (hiredis's own objects cost two allocations per element, and
+// converting them a third.) Each function returns null when memory runs out, which hiredis
+// reports as out of memory; nothing may throw through its C code.
+//
+// Where an element goes: RESP sends an array's elements in order, each one complete before the
+// next begins, so the element being built is always the last of its parent's, and no pointer
+// into a parent's elements is used after the parent grows. hiredis hands freeObject only the
+// root (a finished reply, or a partial one on error), which owns everything under it.
+reply* place(const redisReadTask* task) noexcept
+{
+    try {
+        if (task->parent == nullptr) {
+            return new reply();
+        }
+        auto* parent = static_cast<reply*>(task->parent->obj);
+        assert(parent->type == reply::kind::array);
+        assert(static_cast<std::size_t>(task->idx) == parent->elements.size());
+        return &parent->elements.emplace_back();
+    } catch (const std::bad_alloc&) {
+        return nullptr;
+    }
+}
 
-// hiredis keeps its reply constructors private (hiredis.c's defaultFunctions), but every reader
-// that redisReaderCreate() makes points at them; the first one we make lends us the table.
-std::once_flag functions_copied;
-redisReplyObjectFunctions hiredis_functions{};
-redisReplyObjectFunctions capped_functions{};
+// What may fail is allocated before the reply is placed, so that a root that could not be
+// completed is not left behind: hiredis keeps (and frees) only what a function returned.
+void* create_string(const redisReadTask* task, char* str, std::size_t len) noexcept
+{
+    std::string text;
+    try {
+        text.assign(str, len);
+    } catch (const std::bad_alloc&) {
+        return nullptr;
+    }
+    reply* r = place(task);
+    if (r == nullptr) {
+        return nullptr;
+    }
+    switch (task->type) {
+    case REDIS_REPLY_STATUS:
+        r->type = reply::kind::status;
+        break;
+    case REDIS_REPLY_ERROR:
+        r->type = reply::kind::error;
+        break;
+    default:
+        r->type = reply::kind::string;
+        break;
+    }
+    r->str = std::move(text);
+    return r;
+}
 
-// hiredis allocates an array's element pointers as soon as it reads the announced count, before
-// any element has arrived. Returning null makes it fail the stream as out of memory.
-void* create_capped_array(const redisReadTask* task, int elements)
+// An array's storage grows with the elements that arrive, from room for at most this many:
+// the count a reply announces is not yet backed by any data.
+constexpr int array_reserve_limit = 1024;
+
+void* create_array(const redisReadTask* task, int elements) noexcept
 {
     if (elements > resp_reader::max_array_elements) {
         return nullptr;
     }
-    return hiredis_functions.createArray(task, elements);
+    std::vector<reply> storage;
+    try {
+        storage.reserve(static_cast<std::size_t>(std::clamp(elements, 0, array_reserve_limit)));
+    } catch (const std::bad_alloc&) {
+        return nullptr;
+    }
+    reply* r = place(task);
+    if (r == nullptr) {
+        return nullptr;
+    }
+    r->type = reply::kind::array;
+    r->elements = std::move(storage);
+    return r;
 }
 
-reply to_reply(const redisReply& r)
+void* create_integer(const redisReadTask* task, long long value) noexcept
 {
-    reply out;
-    switch (r.type) {
-    case REDIS_REPLY_STRING:
-        out.type = reply::kind::string;
-        out.str.assign(r.str, r.len);
-        break;
-    case REDIS_REPLY_STATUS:
-        out.type = reply::kind::status;
-        out.str.assign(r.str, r.len);
-        break;
-    case REDIS_REPLY_ERROR:
-        out.type = reply::kind::error;
-        out.str.assign(r.str, r.len);
-        break;
-    case REDIS_REPLY_INTEGER:
-        out.type = reply::kind::integer;
-        out.integer = r.integer;
-        break;
-    case REDIS_REPLY_ARRAY:
-        // hiredis refuses nesting deeper than 7 levels, so the recursion is bounded.
-        out.type = reply::kind::array;
-        out.elements.reserve(r.elements);
-        for (std::size_t i = 0; i < r.elements; ++i) {
-            out.elements.push_back(to_reply(*r.element[i]));
-        }
-        break;
-    default:
-        out.type = reply::kind::nil;
-        break;
+    reply* r = place(task);
+    if (r != nullptr) {
+        r->type = reply::kind::integer;
+        r->integer = value;
     }
-    return out;
+    return r;
 }
+
+void* create_nil(const redisReadTask* task) noexcept
+{
+    return place(task);  // a reply is nil until told otherwise
+}
+
+void free_object(void* root) noexcept
+{
+    delete static_cast<reply*>(root);
+}
+
+redisReplyObjectFunctions reply_functions{
+    &create_string, &create_array, &create_integer, &create_nil, &free_object,
+};
 
 }  // namespace
 
@@ -107,12 +159,7 @@ std::optional<resp_reader> resp_reader::create()
     if (!reader) {
         return std::nullopt;
     }
-    std::call_once(functions_copied, [&] {
-        hiredis_functions = *reader->fn;
-        capped_functions = hiredis_functions;
-        capped_functions.createArray = &create_capped_array;
-    });
-    reader->fn = &capped_functions;
+    reader->fn = &reply_functions;
     return resp_reader(std::move(reader));
 }
 
@@ -130,8 +177,8 @@ boost::system::result<std::optional<reply>> resp_reader::next()
     if (raw == nullptr) {
         return std::optional<reply>();
     }
-    std::unique_ptr<void, reply_deleter> owned(raw);
-    return std::optional<reply>(to_reply(*static_cast<const redisReply*>(raw)));
+    const std::unique_ptr<reply> root(static_cast<reply*>(raw));
+    return std::optional<reply>(std::move(*root));
 }
 
 std::string_view resp_reader::error() const noexcept

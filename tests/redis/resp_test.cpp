@@ -93,6 +93,54 @@ TEST(resp_reader, reads_nested_arrays)
     EXPECT_TRUE(top.elements[2].elements.empty());
 }
 
+// The reader builds elements in place in their array (resp.cpp), so every kind is checked
+// there too, not only at the top.
+TEST(resp_reader, reads_every_reply_kind_inside_an_array)
+{
+    const auto r =
+        parse_replies("*7\r\n+QUEUED\r\n-ERR no\r\n:9\r\n$3\r\nabc\r\n$-1\r\n*0\r\n*-1\r\n");
+    ASSERT_FALSE(r.failed) << r.error;
+    ASSERT_EQ(r.replies.size(), 1U);
+    const auto& e = r.replies[0].elements;
+    ASSERT_EQ(e.size(), 7U);
+    EXPECT_EQ(e[0].type, reply::kind::status);
+    EXPECT_EQ(e[0].str, "QUEUED");
+    EXPECT_TRUE(e[1].is_error());
+    EXPECT_EQ(e[1].str, "ERR no");
+    EXPECT_EQ(e[2].type, reply::kind::integer);
+    EXPECT_EQ(e[2].integer, 9);
+    EXPECT_EQ(e[3].type, reply::kind::string);
+    EXPECT_EQ(e[3].str, "abc");
+    EXPECT_TRUE(e[4].is_nil());
+    EXPECT_EQ(e[5].type, reply::kind::array);
+    EXPECT_TRUE(e[5].elements.empty());
+    EXPECT_TRUE(e[6].is_nil());
+}
+
+// A reply broken off inside nested arrays is freed whole (the sanitizer build's leak check
+// fails the test otherwise), and the replies before it are kept.
+TEST(resp_reader, drops_a_reply_broken_off_inside_nested_arrays)
+{
+    const auto r =
+        parse_replies(":1\r\n*3\r\n$5\r\nhello\r\n*2\r\n$20\r\n01234567890123456789\r\n!x");
+    EXPECT_TRUE(r.failed);
+    ASSERT_EQ(r.replies.size(), 1U);
+    EXPECT_EQ(r.replies[0].integer, 1);
+
+    // The same reply, whole, reads as sent.
+    const auto whole =
+        parse_replies("*3\r\n$5\r\nhello\r\n*2\r\n$20\r\n01234567890123456789\r\n:2\r\n:3\r\n");
+    ASSERT_FALSE(whole.failed) << whole.error;
+    ASSERT_EQ(whole.replies.size(), 1U);
+    const auto& top = whole.replies[0].elements;
+    ASSERT_EQ(top.size(), 3U);
+    EXPECT_EQ(top[0].str, "hello");
+    ASSERT_EQ(top[1].elements.size(), 2U);
+    EXPECT_EQ(top[1].elements[0].str, "01234567890123456789");
+    EXPECT_EQ(top[1].elements[1].integer, 2);
+    EXPECT_EQ(top[2].integer, 3);
+}
+
 // A socket read may end anywhere, even inside "\r\n".
 TEST(resp_reader, gives_the_same_replies_whatever_the_read_sizes)
 {
