@@ -1,6 +1,7 @@
 #include "metrics/metric_store.hpp"
 
 #include "common/logging.hpp"
+#include "common/string_writer.hpp"
 #include "metrics/rollup.hpp"
 #include "redis/arg_buffer.hpp"
 
@@ -455,34 +456,49 @@ net::awaitable<result<std::string>> metric_store::list_json(std::string_view typ
     if (r->type != redis::reply::kind::array) {
         co_return redis::make_error_code(redis::errc::unexpected_reply);
     }
-    std::string body;
-    body.reserve(2 + r->elements.size() * 80);
-    body.push_back('[');
-    bool first = true;
+    // An item takes at most its member's text and this much around it; the body is written
+    // through a pointer into room made once for the largest it can be.
+    constexpr std::string_view open_item = R"({"timestamp":")";
+    constexpr std::string_view before_value = R"(","value":)";
+    constexpr std::string_view before_type = R"(,"type":")";
+    constexpr std::string_view close_item = R"("})";
+    constexpr std::size_t item_framing =
+        1 + open_item.size() + before_value.size() + before_type.size() + close_item.size();
+    std::size_t most = 2;
     for (const auto& e : r->elements) {
-        // <order key><seq>|<type>|<value>|<timestamp>; every part was validated on the way in.
-        const std::string_view member = e.str;
-        const auto p1 = member.find('|');
-        const auto p2 = member.find('|', p1 + 1);
-        const auto p3 = member.find('|', p2 + 1);
-        if (p1 == std::string_view::npos || p2 == std::string_view::npos ||
-            p3 == std::string_view::npos) {
-            log::error("metrics.corrupt_member", {{"key", key}, {"member", member}});
-            continue;
-        }
-        if (!first) {
-            body.push_back(',');
-        }
-        first = false;
-        body.append(R"({"timestamp":")");
-        body.append(member.substr(p3 + 1));
-        body.append(R"(","value":)");
-        body.append(member.substr(p2 + 1, p3 - p2 - 1));
-        body.append(R"(,"type":")");
-        body.append(member.substr(p1 + 1, p2 - p1 - 1));
-        body.append("\"}");
+        most += e.str.size() + item_framing;
     }
-    body.push_back(']');
+    std::string body;
+    {
+        common::string_writer w(body, most);
+        w.put('[');
+        bool first = true;
+        for (const auto& e : r->elements) {
+            // <order key><seq>|<type>|<value>|<timestamp>; every part was validated on the way
+            // in.
+            const std::string_view member = e.str;
+            const auto p1 = member.find('|');
+            const auto p2 = member.find('|', p1 + 1);
+            const auto p3 = member.find('|', p2 + 1);
+            if (p1 == std::string_view::npos || p2 == std::string_view::npos ||
+                p3 == std::string_view::npos) {
+                log::error("metrics.corrupt_member", {{"key", key}, {"member", member}});
+                continue;
+            }
+            if (!first) {
+                w.put(',');
+            }
+            first = false;
+            w.put(open_item);
+            w.put(member.substr(p3 + 1));
+            w.put(before_value);
+            w.put(member.substr(p2 + 1, p3 - p2 - 1));
+            w.put(before_type);
+            w.put(member.substr(p1 + 1, p2 - p1 - 1));
+            w.put(close_item);
+        }
+        w.put(']');
+    }
     co_return body;
 }
 
