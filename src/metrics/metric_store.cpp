@@ -41,13 +41,6 @@ void append_bucket_key(std::string& out, std::string_view type, bool hours, std:
     redis::arg_buffer::append_integer(out, index);
 }
 
-std::string bucket_key(std::string_view type, bool hours, std::int64_t index)
-{
-    std::string key;
-    append_bucket_key(key, type, hours, index);
-    return key;
-}
-
 // Room for an order key, or for any int64 should a timestamp fall outside the supported years.
 using order_key_buffer = std::array<char, 24>;
 
@@ -504,39 +497,42 @@ net::awaitable<result<std::string>> metric_store::list_json(std::string_view typ
 
 net::awaitable<result<summary>> metric_store::summarize(std::string_view type, period p)
 {
-    std::vector<std::string> key_storage;
+    // MGET and the keys in one buffer: a window of buckets is up to 83 keys, each too long for
+    // a string's inline buffer.
+    redis::arg_buffer command;
+    command.add(std::string_view("MGET"));
     if (p == period::all) {
-        key_storage.push_back(type_key(type, "total"));
+        append_type_key(command.text(), type, "total");
+        command.end_arg();
     } else {
         for (const auto& range : window_buckets(p, now_ms())) {
             for (std::int64_t i = range.first; i <= range.last; ++i) {
-                key_storage.push_back(bucket_key(type, range.hours, i));
+                append_bucket_key(command.text(), type, range.hours, i);
+                command.end_arg();
             }
         }
     }
-    std::vector<std::string_view> args;
-    args.reserve(1 + key_storage.size());
-    args.emplace_back("MGET");
-    args.insert(args.end(), key_storage.begin(), key_storage.end());
+    const std::vector<std::string_view> args = command.views();
+    const std::span<const std::string_view> keys(args.begin() + 1, args.end());
     auto r = co_await redis_.exec(std::span<const std::string_view>(args), timeout_);
     if (auto ok = check_transport(r, "summary"); !ok) {
         co_return ok.error();
     }
-    if (r->type != redis::reply::kind::array || r->elements.size() != key_storage.size()) {
+    if (r->type != redis::reply::kind::array || r->elements.size() != keys.size()) {
         co_return redis::make_error_code(redis::errc::unexpected_reply);
     }
     // Combined in key order, as the buckets follow each other in time: the sum adds them one
     // by one; of equal newest timestamps the first wins.
     summary s;
     std::string_view newest;
-    for (std::size_t i = 0; i < key_storage.size(); ++i) {
+    for (std::size_t i = 0; i < keys.size(); ++i) {
         const redis::reply& e = r->elements[i];
         if (e.type != redis::reply::kind::string) {
             continue;  // no such bucket (nil)
         }
         const auto bucket = parse_rollup(e.str);
         if (!bucket) {
-            log::error("metrics.corrupt_rollup", {{"key", key_storage[i]}});
+            log::error("metrics.corrupt_rollup", {{"key", keys[i]}});
             continue;
         }
         if (s.count == 0) {
