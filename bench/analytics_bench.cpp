@@ -3,8 +3,9 @@
 //     build/bench/bench/analytics_bench --benchmark_min_time=0.05
 //
 // Covers what every request pays for besides I/O: validating a metric body (POST /api/metrics),
-// serialising a summary, building error bodies, RFC 3339 parsing and formatting, and the rate
-// limiter's window arithmetic. Inputs are the shapes the HTTP benchmark (bench/run.sh) sends.
+// serialising a summary, building error bodies, RFC 3339 parsing and formatting, the rate
+// limiter's window arithmetic, and reading Redis's replies to a list and to a summary. Inputs are
+// the shapes the HTTP benchmark (bench/run.sh) sends.
 
 #include "common/field_error.hpp"
 #include "common/rfc3339.hpp"
@@ -12,6 +13,7 @@
 #include "metrics/metric.hpp"
 #include "metrics/summary.hpp"
 #include "ratelimit/window_math.hpp"
+#include "redis/resp.hpp"
 
 #include <benchmark/benchmark.h>
 
@@ -85,8 +87,8 @@ BENCHMARK(is_valid_type_64_chars);
 
 void summary_to_json(benchmark::State& state)
 {
-    const metrics::summary s{.count = 1234, .sum = 84104.7, .min = 12.25, .max = 99.5,
-                             .latest = 75.8};
+    const metrics::summary s{
+        .count = 1234, .sum = 84104.7, .min = 12.25, .max = 99.5, .latest = 75.8};
     for (auto _ : state) {
         auto body = metrics::to_json("cpu_usage", metrics::period::daily, s);
         benchmark::DoNotOptimize(body);
@@ -242,6 +244,57 @@ void window_decide_refused(benchmark::State& state)
     }
 }
 BENCHMARK(window_decide_refused);
+
+// Redis's replies, read by the connection's long-lived reader: a list page (ZREVRANGEBYLEX of
+// 100 members, as GET /api/metrics/list?limit=100 reads) and a daily summary's MGET of 83
+// buckets, every other one missing.
+std::string list_page_reply()
+{
+    std::string out = "*100\r\n";
+    for (int i = 0; i < 100; ++i) {
+        const std::string member = "0017715954000000000000000000" + std::to_string(100000 + i) +
+                                   "|cpu_usage|" + std::to_string(i) + ".5|2026-02-19T10:00:00Z";
+        out += "$" + std::to_string(member.size()) + "\r\n" + member + "\r\n";
+    }
+    return out;
+}
+
+std::string bucket_mget_reply()
+{
+    std::string out = "*83\r\n";
+    const std::string rollup(59, '\x01');
+    for (int i = 0; i < 83; ++i) {
+        out += i % 2 == 0 ? "$59\r\n" + rollup + "\r\n" : std::string("$-1\r\n");
+    }
+    return out;
+}
+
+void read_reply(benchmark::State& state, const std::string& bytes)
+{
+    auto reader = redis::resp_reader::create();
+    if (!reader) {
+        state.SkipWithError("no reader");
+        return;
+    }
+    for (auto _ : state) {
+        reader->feed(bytes);
+        auto r = reader->next();
+        benchmark::DoNotOptimize(r);
+    }
+    state.SetBytesProcessed(static_cast<std::int64_t>(state.iterations() * bytes.size()));
+}
+
+void resp_read_list_page_100(benchmark::State& state)
+{
+    read_reply(state, list_page_reply());
+}
+BENCHMARK(resp_read_list_page_100);
+
+void resp_read_mget_83_buckets(benchmark::State& state)
+{
+    read_reply(state, bucket_mget_reply());
+}
+BENCHMARK(resp_read_mget_83_buckets);
 
 }  // namespace
 
