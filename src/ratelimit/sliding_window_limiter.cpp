@@ -25,8 +25,10 @@ namespace {
 // ARGV[afirst] to the end (the layout of script(), shifted), so that another script can decide a
 // batch of checks before its own work: it returns the answers and whether every check passed.
 // The answers (read_answers) are the window's elapsed ms, each client's counts as the batch found
-// them, and a '1' or '0' per check: the counts each check saw follow from those, so a batch of n
-// checks by one client costs Redis and the service 4 reply elements instead of 4 * n.
+// them, and how many of each client's checks were admitted: a refused check changes no count, so
+// once one check of a client is refused so is every later one of that client, and the first m
+// of them were admitted. The counts each check saw follow from those, so a batch of n checks by
+// one client costs Redis and the service 4 reply elements and one argument, not 4 * n and n.
 constexpr std::string_view function_source = R"lua(
 local function rate_limit(kfirst, afirst)
   local limit = tonumber(ARGV[afirst])
@@ -56,20 +58,16 @@ local function rate_limit(kfirst, afirst)
     out[2 * k] = previous[k]
     out[2 * k + 1] = current[k]
   end
-  local answers = {}
-  for i = afirst + 3, #ARGV do
-    local k = tonumber(ARGV[i])
-    local p, c = previous[k], current[k]
-    if p * (window - elapsed) <= (limit - c - 1) * window then
-      current[k] = c + 1
-      admitted[k] = true
-      answers[#answers + 1] = '1'
-    else
-      all = false
-      answers[#answers + 1] = '0'
-    end
+  for k = 1, clients do
+    local n, p, c = tonumber(ARGV[afirst + 2 + k]), previous[k], current[k]
+    -- The m-th check (from 0) passes when p * (window - elapsed) <= (limit - c - m - 1) * window.
+    local room, m = (limit - c - 1) * window - p * (window - elapsed), 0
+    while m < n and m * window <= room do m = m + 1 end
+    if m < n then all = false end
+    current[k] = c + m
+    admitted[k] = m > 0
+    out[2 * clients + 1 + k] = m
   end
-  out[#out + 1] = table.concat(answers)
   -- The expiry is set by the first admitted request of a window: two windows from then is past
   -- the end of the next window, the last in which this window's count weighs. Later requests
   -- of the window leave it (HSET keeps a key's expiry), which spares a write per batch.
@@ -155,39 +153,36 @@ bool sliding_window_limiter::read_answers(std::span<const redis::reply> answers,
     }
     const std::size_t clients =
         std::size_t{*std::max_element(client_of_check.begin(), client_of_check.end())} + 1;
-    if (answers.size() != 2 + 2 * clients) {
+    if (answers.size() != 1 + 3 * clients) {
         return false;
     }
     // Counts come from whatever the hash holds; negative ones would break the arithmetic's
     // preconditions, so they are a bad reply like any other.
-    for (const redis::reply& e : answers.first(1 + 2 * clients)) {
+    for (const redis::reply& e : answers) {
         if (e.type != redis::reply::kind::integer || e.integer < 0) {
             return false;
         }
     }
-    const redis::reply& admitted = answers.back();
-    if (admitted.type != redis::reply::kind::string ||
-        admitted.str.size() != client_of_check.size()) {
-        return false;
-    }
     const std::int64_t elapsed = answers[0].integer;
-    // Each check finds its client's current count raised by the checks before it that were
-    // admitted, as the script counted them. A batch rarely has many clients: their counts fit
-    // in a buffer on the stack.
+    const std::span<const redis::reply> admitted = answers.last(clients);
+    // Per client, its checks seen so far. A batch rarely has many clients: the counts fit in a
+    // buffer on the stack.
     std::array<std::byte, 64 * sizeof(std::int64_t)> scratch;
     std::pmr::monotonic_buffer_resource arena(scratch.data(), scratch.size());
-    std::pmr::vector<std::int64_t> current(clients, &arena);
-    for (std::size_t k = 0; k < clients; ++k) {
-        current[k] = answers[2 + 2 * k].integer;
-    }
+    std::pmr::vector<std::int64_t> seen(clients, 0, &arena);
     for (std::size_t i = 0; i < out.size(); ++i) {
         const std::uint32_t k = client_of_check[i];
-        const char a = admitted.str[i];
-        if (a != '0' && a != '1') {
+        const std::int64_t before = seen[k]++;
+        const std::int64_t passed = std::min(before, admitted[k].integer);
+        out[i] = script_answer{
+            before < admitted[k].integer,
+            {answers[1 + 2 * k].integer, answers[2 + 2 * k].integer + passed, elapsed}};
+    }
+    // No client has more checks admitted than it made.
+    for (std::size_t k = 0; k < clients; ++k) {
+        if (admitted[k].integer > seen[k]) {
             return false;
         }
-        out[i] = script_answer{a == '1', {answers[1 + 2 * k].integer, current[k], elapsed}};
-        current[k] += a == '1' ? 1 : 0;
     }
     return true;
 }
@@ -257,16 +252,20 @@ void sliding_window_limiter::append_batch(std::span<const std::string_view> clie
     args.add(args_[1]);
     args.add(std::string_view{});  // the server's clock
     key_positions_.clear();
-    std::int64_t distinct = 0;
+    checks_of_client_.clear();
     for (const std::string_view client : clients) {
-        const auto [it, added] = key_positions_.try_emplace(client, distinct + 1);
+        const auto [it, added] = key_positions_.try_emplace(
+            client, static_cast<std::uint32_t>(checks_of_client_.size()));
         if (added) {
-            ++distinct;
+            checks_of_client_.push_back(0);
             append_key(keys.text(), client);
             keys.end_arg();
         }
-        args.add_integer(it->second);
-        client_of_check.push_back(static_cast<std::uint32_t>(it->second - 1));
+        ++checks_of_client_[it->second];
+        client_of_check.push_back(it->second);
+    }
+    for (const std::int64_t n : checks_of_client_) {
+        args.add_integer(n);
     }
 }
 

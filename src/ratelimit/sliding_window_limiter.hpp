@@ -112,8 +112,9 @@ public:
 
     /// Appends the arguments of rate_limit() (script_function()) deciding `clients` in order:
     /// each distinct client's key to `keys`; the limit, the window and "" (the server's clock),
-    /// then each check's position among those keys, to `args`; and each check's position
-    /// (0-based) to `client_of_check`, for read_answers(). The viewed strings are copied.
+    /// then each of those clients' number of checks, to `args`; and each check's client (its
+    /// key's 0-based position) to `client_of_check`, for read_answers(). The viewed strings are
+    /// copied.
     void append_batch(std::span<const std::string_view> clients, redis::arg_buffer& keys,
                       redis::arg_buffer& args, std::vector<std::uint32_t>& client_of_check);
 
@@ -125,8 +126,9 @@ public:
 
     /// The Lua script, deciding a batch of requests in order. KEYS = the batch's distinct
     /// key_for(client) keys; ARGV = limit, window in ms, the time in ms or "" for the server's
-    /// TIME (a time is the tests' way to reach window boundaries), then per request the
-    /// position (1-based) of its key in KEYS. Replies the batch's answers (read_answers).
+    /// TIME (a time is the tests' way to reach window boundaries), then per key the number of
+    /// the batch's requests by its client, decided in the batch's order. Replies the batch's
+    /// answers (read_answers).
     static const redis::script& script();
 
     /// The Lua function behind script(), for scripts that decide checks before their own
@@ -139,11 +141,12 @@ public:
 
     /// Reads the answers to a batch of checks from `answers`, the elements of the script's
     /// reply that hold them: the window's elapsed ms; per client, in the order of KEYS, its
-    /// previous and current counts as the batch found them; then one character per check, '1'
-    /// when admitted, else '0'. `client_of_check[i]` is check i's client (its 0-based position
-    /// in KEYS), as append_batch() reports it. Writes check i's answer {admitted, previous,
-    /// current as that check found it, elapsed} to out[i]. False, `out` unspecified, for any
-    /// other shape: an error, a count that is negative or not an integer, a wrong length.
+    /// previous and current counts as the batch found them; then per client how many of its
+    /// checks were admitted: its first ones, in the batch's order. `client_of_check[i]` is
+    /// check i's client (its 0-based position in KEYS), as append_batch() reports it. Writes
+    /// check i's answer {admitted, previous, current as that check found it, elapsed} to
+    /// out[i]. False, `out` unspecified, for any other shape: an error, a count that is negative
+    /// or not an integer, more checks admitted than a client made, a wrong length.
     static bool read_answers(std::span<const redis::reply> answers,
                              std::span<const std::uint32_t> client_of_check,
                              std::span<script_answer> out);
@@ -169,7 +172,9 @@ private:
     refusal_memory refusals_;
     bool failing_ = false;             // this worker's last Redis call failed
     std::array<std::string, 2> args_;  // limit, window in ms: formatted once
-    std::unordered_map<std::string_view, std::int64_t> key_positions_;  // scratch of a batch
+    // Scratch of a batch: each client's position among its keys, and its number of checks.
+    std::unordered_map<std::string_view, std::uint32_t> key_positions_;
+    std::vector<std::int64_t> checks_of_client_;
     batch_queue batches_;
 };
 

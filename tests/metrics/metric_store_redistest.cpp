@@ -4,6 +4,7 @@
 // retention trim, and acknowledge none of its callers when it fails.
 
 #include "metrics/metric_store.hpp"
+#include "metrics/rollup.hpp"
 #include "ratelimit/local_backstop.hpp"
 #include "ratelimit/outage_log.hpp"
 #include "ratelimit/sliding_window_limiter.hpp"
@@ -75,7 +76,18 @@ std::vector<std::string> elements(const std::string& reply)
     return out;
 }
 
-// Everything in the database: per key its type, content and absolute expiry.
+// A point's member without its arrival number, which depends on how points were batched (a
+// batch's first number, then the point's place in the batch): its order key and the rest.
+std::string without_arrival(const std::string& member)
+{
+    const auto rest = member.find('|');
+    return rest == std::string::npos || rest < order_key_size
+               ? member
+               : member.substr(0, order_key_size) + member.substr(rest);
+}
+
+// Everything in the database: per key its type, content and absolute expiry. A sorted set's
+// members are listed in its order, without their arrival numbers: the order shows arrival.
 std::map<std::string, std::string> snapshot(test::admin_connection& admin)
 {
     std::map<std::string, std::string> out;
@@ -83,7 +95,9 @@ std::map<std::string, std::string> snapshot(test::admin_connection& admin)
         const std::string type = admin.command({"TYPE", key});
         std::string content;
         if (type == "+zset") {
-            content = admin.command({"ZRANGE", key, "0", "-1"});
+            for (const std::string& member : elements(admin.command({"ZRANGE", key, "0", "-1"}))) {
+                content += without_arrival(member) + ' ';
+            }
         } else {
             content = admin.command({"GET", key});
         }
@@ -284,6 +298,50 @@ TEST_F(metric_store_redis, a_batch_of_arbitrary_values_sums_like_one_by_one_into
         batch = snapshot(admin_);
     });
     EXPECT_EQ(batch, one_by_one);
+}
+
+// Earlier builds put a point's own arrival number where a member now holds its batch's first
+// one and its place in the batch. A point stored now, with the same timestamp as one stored
+// then, still sorts after it and lists before it.
+TEST_F(metric_store_redis, a_tie_with_a_point_an_earlier_build_stored_lists_the_later_arrival_first)
+{
+    const std::int64_t now_us =
+        std::chrono::duration_cast<std::chrono::microseconds>(clock_.now().time_since_epoch())
+            .count();
+    instance api(ioc_, test::redis_test_port(), store_options(), clock_);
+    std::string all;
+    std::string of_type;
+    run(api, [&]() -> net::awaitable<void> {
+        EXPECT_TRUE(co_await api.store.add(point("tie", now_us, 1)));
+        // Rewritten as an earlier build stored it: the first arrival, number 1.
+        const std::vector<std::string> members =
+            elements(admin_.command({"ZRANGE", "metrics:{tie}:points", "0", "-1"}));
+        EXPECT_EQ(members.size(), 1U);
+        if (members.size() != 1) {
+            co_return;
+        }
+        const std::string earlier = metric_store::order_key(now_us) + "0000000000000001" +
+                                    members[0].substr(members[0].find('|'));
+        EXPECT_NE(earlier, members[0]);
+        for (const char* key : {"metrics:{tie}:points", "metrics:index:points"}) {
+            admin_.command({"DEL", key});
+            admin_.command({"ZADD", key, "0", earlier});
+        }
+        EXPECT_EQ(admin_.command({"GET", "metrics:index:seq"}), "$1");
+
+        EXPECT_TRUE(co_await api.store.add(point("tie", now_us, 2)));
+        auto a = co_await api.store.list_json("", 10);
+        auto t = co_await api.store.list_json("tie", 10);
+        all = a ? *a : "list failed";
+        of_type = t ? *t : "list failed";
+    });
+    for (const std::string& list : {all, of_type}) {
+        const auto later = list.find("\"value\":2");
+        const auto earlier = list.find("\"value\":1");
+        EXPECT_NE(later, std::string::npos) << list;
+        EXPECT_NE(earlier, std::string::npos) << list;
+        EXPECT_LT(later, earlier) << list;
+    }
 }
 
 TEST_F(metric_store_redis, batches_keep_the_count_cap_on_type_sets_and_the_index)

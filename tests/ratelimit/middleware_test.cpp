@@ -296,16 +296,23 @@ redis::reply string_reply(std::string s)
 
 TEST(sliding_window_limiter, reads_only_the_reply_shape_its_script_returns)
 {
-    // Elapsed 30 s; the client's previous and current counts 4 and 2; one check, admitted.
+    // Elapsed 30 s; the client's previous and current counts 4 and 2; its one check admitted.
     redis::reply good;
     good.type = redis::reply::kind::array;
-    good.elements = {integer_reply(30'000), integer_reply(4), integer_reply(2), string_reply("1")};
+    good.elements = {integer_reply(30'000), integer_reply(4), integer_reply(2), integer_reply(1)};
     const auto answer = sliding_window_limiter::read_answer(good);
     ASSERT_TRUE(answer);
     EXPECT_TRUE(answer->admitted);
     EXPECT_EQ(answer->sample.previous, 4);
     EXPECT_EQ(answer->sample.current, 2);
     EXPECT_EQ(answer->sample.elapsed_ms, 30'000);
+
+    redis::reply refused = good;
+    refused.elements.back().integer = 0;
+    const auto refusal = sliding_window_limiter::read_answer(refused);
+    ASSERT_TRUE(refusal);
+    EXPECT_FALSE(refusal->admitted);
+    EXPECT_EQ(refusal->sample.current, 2);
 
     redis::reply error;
     error.type = redis::reply::kind::error;
@@ -320,17 +327,13 @@ TEST(sliding_window_limiter, reads_only_the_reply_shape_its_script_returns)
     long_array.elements.push_back(good.elements[0]);
     EXPECT_FALSE(sliding_window_limiter::read_answer(long_array));
 
-    redis::reply two_checks = good;
-    two_checks.elements.back().str = "10";
-    EXPECT_FALSE(sliding_window_limiter::read_answer(two_checks));
+    redis::reply more_admitted_than_checked = good;
+    more_admitted_than_checked.elements.back().integer = 2;
+    EXPECT_FALSE(sliding_window_limiter::read_answer(more_admitted_than_checked));
 
-    redis::reply not_a_flag = good;
-    not_a_flag.elements.back().str = "x";
-    EXPECT_FALSE(sliding_window_limiter::read_answer(not_a_flag));
-
-    redis::reply flags_as_integer = good;
-    flags_as_integer.elements.back() = integer_reply(1);
-    EXPECT_FALSE(sliding_window_limiter::read_answer(flags_as_integer));
+    redis::reply admitted_as_text = good;
+    admitted_as_text.elements.back() = string_reply("1");
+    EXPECT_FALSE(sliding_window_limiter::read_answer(admitted_as_text));
 
     redis::reply wrong_element = good;
     wrong_element.elements[1].type = redis::reply::kind::string;
@@ -339,15 +342,20 @@ TEST(sliding_window_limiter, reads_only_the_reply_shape_its_script_returns)
     redis::reply negative = good;
     negative.elements[2].integer = -1;
     EXPECT_FALSE(sliding_window_limiter::read_answer(negative));
+
+    redis::reply negative_admitted = good;
+    negative_admitted.elements.back().integer = -1;
+    EXPECT_FALSE(sliding_window_limiter::read_answer(negative_admitted));
 }
 
 TEST(sliding_window_limiter, counts_each_check_of_a_batch_after_the_admitted_ones_before_it)
 {
     // Two clients: A found 1 in the previous window and 8 in the current one, B 0 and 3.
-    // Checks A, B, A, A, B; the script admitted A, B, A and refused the last A and B.
-    const std::vector<redis::reply> reply{integer_reply(12'000), integer_reply(1),
-                                          integer_reply(8),      integer_reply(0),
-                                          integer_reply(3),      string_reply("11100")};
+    // Checks A, B, A, A, B; the script admitted A's first two and B's first one, so A, B, A,
+    // and refused the last A and B.
+    const std::vector<redis::reply> reply{integer_reply(12'000), integer_reply(1), integer_reply(8),
+                                          integer_reply(0),      integer_reply(3), integer_reply(2),
+                                          integer_reply(1)};
     const std::vector<std::uint32_t> client_of_check{0, 1, 0, 0, 1};
     std::vector<script_answer> out(5);
     ASSERT_TRUE(sliding_window_limiter::read_answers(reply, client_of_check, out));
@@ -363,9 +371,11 @@ TEST(sliding_window_limiter, counts_each_check_of_a_batch_after_the_admitted_one
     // A check naming a third client has no counts in the reply.
     const std::vector<std::uint32_t> third{0, 1, 0, 2, 1};
     EXPECT_FALSE(sliding_window_limiter::read_answers(reply, third, out));
-    std::vector<script_answer> fewer(4);
+    // Nor does a batch in which a client made fewer checks than the reply admitted: here A
+    // and B made one each.
+    std::vector<script_answer> fewer(2);
     EXPECT_FALSE(
-        sliding_window_limiter::read_answers(reply, std::span(client_of_check).first(4), fewer));
+        sliding_window_limiter::read_answers(reply, std::span(client_of_check).first(2), fewer));
 }
 
 }  // namespace
