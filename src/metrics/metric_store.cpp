@@ -485,8 +485,8 @@ net::awaitable<result<std::string>> metric_store::list_json(std::string_view typ
         w.put('[');
         bool first = true;
         for (const auto& e : r->elements) {
-            // <order key><seq>|<type>|<value>|<timestamp>; every part was validated on the way
-            // in.
+            // <order key><arrival>|<type>|<value>|<timestamp>; every part was validated on the
+            // way in.
             const std::string_view member = e.str;
             const auto p1 = member.find('|');
             const auto p2 = member.find('|', p1 + 1);

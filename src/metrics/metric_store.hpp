@@ -4,8 +4,10 @@
 // Key layout (every per-type key carries the hash tag {<type>}, so one type's keys share a
 // Redis Cluster slot):
 //   metrics:{<type>}:points     sorted set, every member scored 0 and ordered by its text:
-//                               <18-digit µs since 0001-01-01><16-digit arrival seq>|<type>|
-//                               <value>|<timestamp as given, in UTC>; newest last
+//                               <18-digit µs since 0001-01-01><16-digit first arrival number
+//                               of its batch><3-digit place in the batch>|<type>|<value>|
+//                               <timestamp as given, in UTC>; newest last (earlier builds wrote
+//                               the point's own 16-digit arrival number, no place)
 //   metrics:index:points        the same members across all types (the unfiltered list)
 //   metrics:index:seq           arrival counter (ties on timestamp: later arrival first)
 //   metrics:{<type>}:total      string, a rollup (rollup.hpp: count, sum, min, max and the

@@ -74,7 +74,7 @@ void ingest_until(std::uint16_t port, int client, const std::atomic<bool>& stop,
     }
 }
 
-// The value field of a point member: <order key><seq>|<type>|<value>|<timestamp>.
+// The value field of a point member: <order key><arrival>|<type>|<value>|<timestamp>.
 long long value_of(const std::string& member)
 {
     const auto first = member.find('|');
