@@ -97,7 +97,8 @@ struct application::worker {
                     common::system_clock()),
           // Ready only when every worker can reach Redis: a request may land on any of them.
           health([&app] { return app.redis_connected(); }, app.shutting_down_),
-          metrics(store, summaries, shared.storage_down),
+          metrics(store, summaries, shared.storage_down, common::system_clock(),
+                  app.settings_.metrics.max_future, app.settings_.http.batch_body_limit),
           breaker_api(shared.breaker),
           admin_api(app.settings_.admin_token, shared.simulation),
           listener(ioc, shared.server, routes, shared.gate)
@@ -109,10 +110,9 @@ struct application::worker {
         if (app.settings_.http.metrics_port == 0) {
             prometheus.register_routes(routes);
         }
-        // API.md: every request to POST /api/metrics counts, valid or not. A valid metric's
-        // check is decided by the script that stores it; any other request is checked after the
-        // handler, which has then stored nothing.
-        metrics.register_routes(routes, [this](ratelimit::admitted_handler h) {
+        // Every request to the ingest routes counts, valid or not: the limiter decides before
+        // the handler runs (a batch is one request).
+        metrics.register_routes(routes, [this](http::handler h) {
             return ratelimit::limit(limiter, std::move(h));
         });
     }

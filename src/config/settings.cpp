@@ -510,6 +510,8 @@ constexpr auto k_variables = std::to_array<variable>({
         "HTTP_HEADER_LIMIT_BYTES", "largest request header block"),
     make<integer_kind<http_field<&http_options::body_limit>, 1, 1024 * 1024 * 1024>>(
         "HTTP_BODY_LIMIT_BYTES", "largest request body (larger: 413)"),
+    make<integer_kind<http_field<&http_options::batch_body_limit>, 1, 64 * 1024 * 1024>>(
+        "HTTP_BATCH_BODY_LIMIT_BYTES", "largest POST /api/metrics/batch body (larger: 413)"),
     make<cidr_list_kind<http_field<&http_options::trusted_proxies>>>(
         "TRUSTED_PROXIES", "peers whose X-Forwarded-For is believed"),
     make<host_kind<redis_field<&redis_options::host>>>("REDIS_HOST", "Redis server host"),
@@ -548,6 +550,12 @@ constexpr auto k_variables = std::to_array<variable>({
         "METRICS_RETENTION_SECONDS", "age at which raw metric points are dropped"),
     make<integer_kind<metrics_field<&metrics_options::max_points_per_type>, 1, k_unbounded>>(
         "METRICS_MAX_POINTS_PER_TYPE", "raw metric points kept per type"),
+    make<integer_kind<metrics_field<&metrics_options::max_future>, 0, 31 * 24 * 3600>>(
+        "METRICS_MAX_FUTURE_SECONDS", "how far ahead of now a timestamp may lie"),
+    make<integer_kind<metrics_field<&metrics_options::max_types>, 1, 10'000'000>>(
+        "METRICS_MAX_TYPES", "distinct metric types stored at most"),
+    make<integer_kind<metrics_field<&metrics_options::type_idle>, 1, k_unbounded>>(
+        "METRICS_TYPE_IDLE_SECONDS", "a type with no metric for this long is forgotten"),
     make<choice_kind<log_field<&log_options::level>, k_log_levels>>(
         "LOG_LEVEL", "DEBUG, INFO, WARNING (or WARN), ERROR"),
     make<choice_kind<log_field<&log_options::format>, k_log_formats>>("LOG_FORMAT",
@@ -694,6 +702,13 @@ settings from_env(const env_lookup& lookup)
     }
     if (out.http.threads == 0) {
         out.http.threads = std::max(1u, std::thread::hardware_concurrency());
+    }
+    // A type is forgotten only once none of its points can be listed any more.
+    if (out.metrics.retention > out.metrics.type_idle) {
+        throw config_error("METRICS_RETENTION_SECONDS (" +
+                           std::to_string(out.metrics.retention.count()) +
+                           ") must not exceed METRICS_TYPE_IDLE_SECONDS (" +
+                           std::to_string(out.metrics.type_idle.count()) + ")");
     }
     return out;
 }

@@ -39,6 +39,7 @@ struct http_options {
     std::chrono::seconds shutdown_timeout{8};  // HTTP_SHUTDOWN_TIMEOUT_SECONDS
     std::size_t header_limit = 8 * 1024;       // HTTP_HEADER_LIMIT_BYTES
     std::size_t body_limit = 64 * 1024;        // HTTP_BODY_LIMIT_BYTES
+    std::size_t batch_body_limit = 1024 * 1024;  // HTTP_BATCH_BODY_LIMIT_BYTES
     std::vector<cidr> trusted_proxies = default_trusted_proxies();  // TRUSTED_PROXIES
 };
 
@@ -79,6 +80,9 @@ struct upstream_options {
 struct metrics_options {
     std::chrono::seconds retention{7 * 24 * 3600};  // METRICS_RETENTION_SECONDS
     std::uint32_t max_points_per_type = 100000;     // METRICS_MAX_POINTS_PER_TYPE
+    std::chrono::seconds max_future{300};           // METRICS_MAX_FUTURE_SECONDS
+    std::uint32_t max_types = 10000;                // METRICS_MAX_TYPES
+    std::chrono::seconds type_idle{30 * 24 * 3600};  // METRICS_TYPE_IDLE_SECONDS
 };
 
 struct log_options {

@@ -291,6 +291,7 @@ net::awaitable<void> listener::session(net::ip::tcp::socket socket)
     const auto peer = socket.remote_endpoint(ec).address();
 
     socket.non_blocking(true, ec);
+    const std::size_t max_body_limit = router_.max_body_limit(options_.body_limit);
     beast::flat_buffer buffer(options_.header_limit + options_.body_limit + read_chunk);
     std::string head;  // the serialised status line and headers, reused by every answer
     head.reserve(512);
@@ -341,18 +342,34 @@ net::awaitable<void> listener::session(net::ip::tcp::socket socket)
         request_parser parser(std::piecewise_construct, std::make_tuple(alloc),
                               std::make_tuple(alloc));
         parser.header_limit(static_cast<std::uint32_t>(options_.header_limit));
-        parser.body_limit(options_.body_limit);
+        parser.body_limit(max_body_limit);
         parser.eager(true);
         slot.deadline = ctx.started + options_.read_timeout;
         boost::system::error_code read_ec;
         bool continue_sent = false;
+        bool limit_set = false;
         for (;;) {
             if (buffer.size() > 0) {
                 const std::size_t used = parser.put(buffer.data(), read_ec);
                 buffer.consume(used);
                 if (read_ec == bhttp::error::need_more) {
                     read_ec = {};
-                } else if (read_ec || parser.is_done()) {
+                }
+                if (!read_ec && parser.is_header_done() && !limit_set) {
+                    // The parser accepts the largest body any route takes; once the header
+                    // names the route, its own limit applies (a batch of metrics takes more).
+                    limit_set = true;
+                    const std::size_t limit =
+                        router_.body_limit(parser.get().target(), options_.body_limit);
+                    const std::size_t have = parser.get().body().size();
+                    const auto length = parser.content_length();
+                    if ((length && *length > limit) || have > limit) {
+                        read_ec = bhttp::error::body_limit;
+                    } else {
+                        parser.body_limit(limit - have);
+                    }
+                }
+                if (read_ec || parser.is_done()) {
                     break;
                 }
                 if (used > 0 && buffer.size() > 0) {

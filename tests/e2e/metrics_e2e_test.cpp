@@ -7,7 +7,7 @@
 #include "metrics/summary.hpp"
 #include "support/redis_admin.hpp"
 #include "support/redis_server.hpp"
-#include "support/rollups.hpp"
+#include "support/stored_metrics.hpp"
 
 #include <boost/json.hpp>
 
@@ -461,8 +461,10 @@ TEST_F(metrics_e2e, sixty_four_concurrent_clients_lose_nothing)
     }
     EXPECT_EQ(created.load(), 64 * 20);
     EXPECT_EQ(failed.load(), 0);
-    EXPECT_EQ(admin_.integer({"ZCARD", "metrics:{load}:points"}), created.load());
-    EXPECT_EQ(std::stoll(test::rollup_field(admin_, "metrics:{load}:total", 0)), created.load());
+    EXPECT_EQ(static_cast<long long>(test::stored_points(admin_, "load").size()), created.load());
+    const auto total = test::stored_rollup(admin_, "load");
+    ASSERT_TRUE(total);
+    EXPECT_EQ(static_cast<long long>(total->count), created.load());
 }
 
 TEST_F(metrics_e2e, redis_down_makes_ingest_list_and_summary_503_and_acknowledges_nothing)

@@ -1,0 +1,175 @@
+#include "metrics/store_call.hpp"
+
+#include "redis/errc.hpp"
+#include "redis/key_tags.hpp"
+
+namespace analytics::metrics {
+
+namespace {
+
+void append_prefix(std::string& out, std::size_t tag)
+{
+    out.append("m:{").append(redis::key_tags()[tag]).append("}:");
+}
+
+std::string type_key(std::string_view type, std::string_view kind)
+{
+    std::string key;
+    key.reserve(12 + type.size());
+    append_prefix(key, redis::tag_index(type));
+    key.append(kind).append(type);
+    return key;
+}
+
+}  // namespace
+
+std::string tag_key_prefix(std::size_t tag)
+{
+    std::string key;
+    append_prefix(key, tag);
+    return key;
+}
+
+std::string index_key(std::size_t tag)
+{
+    return tag_key_prefix(tag) + "i";
+}
+
+std::string type_set_key(std::string_view type)
+{
+    return type_key(type, "p:");
+}
+
+std::string type_rollups_key(std::string_view type)
+{
+    return type_key(type, "r:");
+}
+
+std::string record_key(std::size_t tag, std::string_view idempotency_key)
+{
+    return tag_key_prefix(tag).append("k:").append(idempotency_key);
+}
+
+store_call::store_call(std::size_t tag, const store_settings& settings, std::int64_t now_ms,
+                       std::optional<std::int64_t> arrival_us)
+    : tag_(tag), settings_(settings), now_ms_(now_ms), arrival_us_(arrival_us)
+{
+    append_prefix(keys_.text(), tag);
+    keys_.text().push_back('i');
+    keys_.end_arg();
+    append_prefix(keys_.text(), tag);
+    keys_.text().push_back('s');
+    keys_.end_arg();
+}
+
+void store_call::add_type(const type_plan& type, std::int64_t registered_until_ms)
+{
+    append_prefix(keys_.text(), tag_);
+    keys_.text().append("p:").append(type.name);
+    keys_.end_arg();
+    append_prefix(keys_.text(), tag_);
+    keys_.text().append("r:").append(type.name);
+    keys_.end_arg();
+
+    type_args_.add_integer(registered_until_ms);
+    type_args_.add_integer(static_cast<std::int64_t>(type.points));
+    type_args_.add_integer(static_cast<std::int64_t>(type.blocks.size()));
+    type_args_.add_integer(static_cast<std::int64_t>(type.fields.size()));
+    for (const block_plan& b : type.blocks) {
+        type_args_.add(std::string_view(b.prefix.data(), b.prefix.size()));
+        type_args_.add(b.rest);
+    }
+    for (const field_plan& f : type.fields) {
+        type_args_.add(f.name);
+        append_rollup(type_args_.text(), f.share);
+        type_args_.end_arg();
+    }
+    ++types_;
+}
+
+void store_call::add_record(std::string_view idempotency_key, std::string_view answer)
+{
+    append_prefix(record_keys_.text(), tag_);
+    record_keys_.text().append("k:").append(idempotency_key);
+    record_keys_.end_arg();
+    record_args_.add(answer);
+    ++records_;
+}
+
+std::vector<std::string_view> store_call::keys() const
+{
+    std::vector<std::string_view> out = keys_.views();
+    const std::vector<std::string_view> records = record_keys_.views();
+    out.insert(out.end(), records.begin(), records.end());
+    return out;
+}
+
+std::vector<std::string_view> store_call::args()
+{
+    head_ = {};
+    if (arrival_us_) {
+        head_.add_integer(*arrival_us_);
+    } else {
+        head_.add(std::string_view{});
+    }
+    head_.add_integer(now_ms_);
+    head_.add_integer(settings_.retention_ms);
+    head_.add_integer(settings_.max_points);
+    head_.add_integer(settings_.lifetime_ms);
+    head_.add_integer(static_cast<std::int64_t>(types_));
+    head_.add_integer(static_cast<std::int64_t>(records_));
+    head_.add_integer(settings_.record_ttl_ms);
+    append_prefix(head_.text(), tag_);
+    head_.end_arg();
+    // The retention pass looks at blocks whose newest point is older than the cutoff plus the
+    // furthest a timestamp may lie ahead of its arrival: only those can have arrived before it.
+    const auto below =
+        order_prefix((now_ms_ - settings_.retention_ms + settings_.max_future_ms) * 1000);
+    head_.add(std::string_view(below.data(), below.size()));
+
+    std::vector<std::string_view> out = head_.views();
+    for (const auto* part : {&type_args_, &record_args_}) {
+        const std::vector<std::string_view> views = part->views();
+        out.insert(out.end(), views.begin(), views.end());
+    }
+    return out;
+}
+
+boost::system::result<store_call::outcome> store_call::read_reply(redis::reply&& r)
+{
+    if (r.is_error()) {
+        return redis::make_error_code(redis::errc::server_error);
+    }
+    auto& e = r.elements;
+    if (r.type != redis::reply::kind::array || e.empty() ||
+        e[0].type != redis::reply::kind::integer) {
+        return redis::make_error_code(redis::errc::unexpected_reply);
+    }
+    if (e[0].integer == -1) {
+        repeated out;
+        for (std::size_t i = 1; i < e.size(); ++i) {
+            if (e[i].type == redis::reply::kind::string) {
+                out.answers.emplace_back(std::move(e[i].str));
+            } else {
+                out.answers.emplace_back(std::nullopt);
+            }
+        }
+        return outcome(std::move(out));
+    }
+    if (e[0].integer != 0 || e.size() < 2 || e.size() % 2 != 0 ||
+        e[1].type != redis::reply::kind::integer) {
+        return redis::make_error_code(redis::errc::unexpected_reply);
+    }
+    stored out;
+    out.arrival_us = e[1].integer;
+    for (std::size_t i = 2; i + 1 < e.size(); i += 2) {
+        if (e[i].type != redis::reply::kind::integer ||
+            e[i + 1].type != redis::reply::kind::integer || e[i].integer < 1) {
+            return redis::make_error_code(redis::errc::unexpected_reply);
+        }
+        out.renewals.emplace_back(static_cast<std::size_t>(e[i].integer - 1), e[i + 1].integer);
+    }
+    return outcome(std::move(out));
+}
+
+}  // namespace analytics::metrics
