@@ -80,7 +80,7 @@ std::optional<block_view> block_view::parse(std::string_view member) noexcept
     block_view b;
     b.member_ = member;
     b.arrival_ = std::bit_cast<std::int64_t>(get_big(member, 8, 8));
-    b.call_ = std::bit_cast<std::int64_t>(get_big(member, 16, 8));
+    b.nonce_ = get_big(member, 16, 8);
     b.minute_ = std::bit_cast<std::int64_t>(get_big(member, 24, 8));
     b.points_ = static_cast<std::size_t>(get_big(member, 32, 2));
     const std::size_t type_length = static_cast<unsigned char>(member[34]);

@@ -7,9 +7,9 @@
 //   order prefix  8  the newest point's timestamp (µs since the Unix epoch) with the sign bit
 //                    flipped, so that members sort by it (every member has score 0 and the
 //                    sets are read in lexicographic order)
-//   arrival       8  when the store call ran (µs, Redis's clock): retention counts from it, and
-//                    of equal timestamps the later arrival lists first
-//   call          8  the call's number in its tag (makes members unique)
+//   arrival       8  when the store call was made (µs, the service's clock): retention counts
+//                    from it, and of equal timestamps the later arrival lists first
+//   nonce         8  a random number of the call (makes members unique)
 //   minute        8  the minute since the epoch that every point's timestamp lies in
 //   points        2  how many points follow
 //   type length   1, then the type (1-64 characters)
@@ -17,8 +17,8 @@
 //                    value (8, IEEE 754 double, little-endian), place (4, little-endian): the
 //                    point's position in the request, or in the batch of requests, that brought
 //                    it; of equal timestamps and arrivals the later place lists first
-// The service writes the order prefix and everything from `minute` on; the script inserts the
-// arrival and the call number.
+// The service writes the whole member; the store script reads only the arrival, the minute and
+// the point count (when it trims) and the type (for its retention pass).
 //
 // Thread safety: pure functions over values.
 
@@ -62,7 +62,7 @@ public:
 
     std::string_view order_prefix() const noexcept { return member_.substr(0, 8); }
     std::int64_t arrival_micros() const noexcept { return arrival_; }
-    std::int64_t call() const noexcept { return call_; }
+    std::uint64_t nonce() const noexcept { return nonce_; }
     std::int64_t minute() const noexcept { return minute_; }
     std::string_view type() const noexcept { return type_; }
     std::size_t size() const noexcept { return points_; }
@@ -72,7 +72,7 @@ private:
     std::string_view member_;
     std::string_view type_;
     std::int64_t arrival_ = 0;
-    std::int64_t call_ = 0;
+    std::uint64_t nonce_ = 0;
     std::int64_t minute_ = 0;
     std::size_t points_ = 0;
     std::size_t first_point_ = 0;

@@ -31,16 +31,16 @@ error_code transport_error(const result<redis::reply>& r, std::string_view opera
     return {};
 }
 
-// A point as a list reads it: its block's arrival, call and type beside it.
+// A point as a list reads it: its block's arrival, nonce and type beside it.
 struct listed_point {
     block_point p;
     std::int64_t arrival = 0;
-    std::int64_t call = 0;
+    std::uint64_t nonce = 0;
     std::string_view type;
 };
 
 // The list's order: newest timestamp first; of equal timestamps the later arrival, then the
-// later place, then the later call.
+// later place (then the nonce, so that the order is total).
 bool lists_before(const listed_point& a, const listed_point& b) noexcept
 {
     if (a.p.timestamp.micros != b.p.timestamp.micros) {
@@ -52,7 +52,7 @@ bool lists_before(const listed_point& a, const listed_point& b) noexcept
     if (a.p.place != b.p.place) {
         return a.p.place > b.p.place;
     }
-    return a.call > b.call;
+    return a.nonce > b.nonce;
 }
 
 // The timestamp (µs) an order prefix stands for.
@@ -103,6 +103,7 @@ metric_store::metric_store(redis::client& redis, const config::metrics_options& 
       registry_(redis, options.max_types, std::chrono::duration_cast<std::chrono::milliseconds>(
                                               options.type_idle),
                 timeout, clock),
+      nonces_(std::random_device{}()),
       ingest_(
           redis.get_executor(), max_batch,
           [this](std::span<const queued> batch, std::span<result<outcome>> results,
@@ -111,6 +112,15 @@ metric_store::metric_store(redis::client& redis, const config::metrics_options& 
           },
           result<outcome>(redis::make_error_code(redis::errc::stopped)))
 {
+}
+
+std::int64_t metric_store::next_arrival()
+{
+    const std::int64_t now =
+        std::chrono::duration_cast<std::chrono::microseconds>(clock_.now().time_since_epoch())
+            .count();
+    last_arrival_ = std::max(now, last_arrival_ + 1);
+    return last_arrival_;
 }
 
 std::int64_t metric_store::now_ms() const
@@ -130,7 +140,9 @@ net::awaitable<result<metric_store::outcome>> metric_store::add(const metric& m,
 {
     // A named local, not a temporary: GCC 12 mislocates a braced temporary that lives across a
     // co_await (its string's inline buffer is left behind in the frame).
-    queued q{m, std::string(idempotency_key), std::string(answer), now_ms()};
+    // The answer is kept only for a request with a key: only a repeat of it asks for it.
+    queued q{m, std::string(idempotency_key),
+             idempotency_key.empty() ? std::string() : std::string(answer), now_ms()};
     co_return co_await ingest_.submit(std::move(q));
 }
 
@@ -225,14 +237,15 @@ net::awaitable<void> metric_store::store_queued(std::span<const queued> batch,
             points.push_back({q.m, q.added_ms, static_cast<std::uint32_t>(n)});
         }
         const std::vector<tag_plan> plans = plan_ingest(points);
-        const std::int64_t now = now_ms();
+        const std::int64_t arrival = next_arrival();
         std::vector<store_call> calls;
         std::vector<std::vector<std::size_t>> items_of_call;   // batch positions
         std::vector<std::vector<std::size_t>> record_items;    // batch positions, record order
         std::vector<std::vector<std::string_view>> types_of_call;
         calls.reserve(plans.size());
         for (const tag_plan& plan : plans) {
-            store_call& call = calls.emplace_back(plan.tag, settings_, now);
+            store_call& call =
+                calls.emplace_back(plan.tag, settings_, arrival, nonces_(), nonces_() % 16 == 0);
             auto& types = types_of_call.emplace_back();
             for (const type_plan& t : plan.types) {
                 call.add_type(t, registry_.known_until(t.name));
@@ -321,34 +334,21 @@ net::awaitable<result<metric_store::outcome>> metric_store::add_batch(
         }
     }
 
-    const std::int64_t now = now_ms();
+    // Every call of the batch carries one arrival time, so that its points order among themselves
+    // by their place in it, whichever call stored them.
+    const std::int64_t arrival = next_arrival();
     std::vector<queued_metric> points;
     points.reserve(batch.size());
     for (std::size_t i = 0; i < batch.size(); ++i) {
-        points.push_back({batch[i], now, static_cast<std::uint32_t>(i)});
+        points.push_back({batch[i], arrival / 1000, static_cast<std::uint32_t>(i)});
     }
     const std::vector<tag_plan> plans = plan_ingest(points);
-
-    // A batch stored by several calls carries one arrival time, so that its points order among
-    // themselves by their place in it, whichever call stored them.
-    std::optional<std::int64_t> arrival;
-    if (plans.size() > 1) {
-        auto t = co_await redis_.exec(redis::command("TIME"), remaining());
-        if (const error_code ec = transport_error(t, "time")) {
-            co_return ec;
-        }
-        const auto& e = t->elements;
-        if (t->type != redis::reply::kind::array || e.size() != 2) {
-            co_return redis::make_error_code(redis::errc::unexpected_reply);
-        }
-        arrival = std::stoll(e[0].str) * 1'000'000 + std::stoll(e[1].str);
-    }
-
     std::vector<store_call> calls;
     std::vector<std::vector<std::string_view>> types_of_call;
     calls.reserve(plans.size());
     for (const tag_plan& plan : plans) {
-        store_call& call = calls.emplace_back(plan.tag, settings_, now, arrival);
+        store_call& call =
+            calls.emplace_back(plan.tag, settings_, arrival, nonces_(), nonces_() % 16 == 0);
         auto& types = types_of_call.emplace_back();
         for (const type_plan& t : plan.types) {
             call.add_type(t, registry_.known_until(t.name));
@@ -456,7 +456,7 @@ net::awaitable<result<std::string>> metric_store::list_json(std::string_view typ
                 }
                 for (std::size_t i = 0; i < block->size(); ++i) {
                     points.push_back(
-                        {block->point(i), block->arrival_micros(), block->call(), block->type()});
+                        {block->point(i), block->arrival_micros(), block->nonce(), block->type()});
                 }
             }
         }

@@ -16,13 +16,13 @@
 // METRICS_RETENTION_SECONDS after it arrived; it counts in the all-time summary until its type
 // is forgotten, METRICS_TYPE_IDLE_SECONDS after the type's last point. At most
 // METRICS_MAX_TYPES types are stored (type_registry.hpp). Lists are newest timestamp first; of
-// equal timestamps the later arrival first (arrival: the Redis server's time of the store call,
-// then the point's place in its request or batch of requests).
+// equal timestamps the later arrival first (arrival: the service's clock when the store call was
+// made, then the point's place in its request or batch of requests).
 //
 // Ingest is batched: the single metrics one worker adds during one turn of its event loop, or
 // while its previous batch is in Redis (common::coalescer), are stored by one script call per
-// tag. A batch request (add_batch) is stored by its own calls; all of them carry one arrival
-// time, so its points order among themselves by their place in the request.
+// tag. A batch request (add_batch) is stored by its own calls, all with one arrival time, so its
+// points order among themselves by their place in the request.
 //
 // Idempotency-Key: a request that carries one leaves its answer in Redis, in the same script call
 // that stores it (so both or neither are written) and in the tag of its points; a repeat within
@@ -48,6 +48,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <random>
 #include <span>
 #include <string>
 #include <string_view>
@@ -127,6 +128,9 @@ private:
     void renew(const std::vector<std::string_view>& types_of_call,
                const store_call::stored& stored);
     std::int64_t now_ms() const;
+    // The clock's time in µs, but always later than the last arrival this store gave out, so
+    // that the calls of one worker order as they were made even within one tick of the clock.
+    std::int64_t next_arrival();
 
     redis::client& redis_;
     config::metrics_options options_;
@@ -134,6 +138,8 @@ private:
     std::chrono::milliseconds timeout_;
     const common::clock& clock_;
     type_registry registry_;
+    std::int64_t last_arrival_ = 0;
+    std::mt19937_64 nonces_;  // makes each call's blocks unique, whoever else stores at once
     ingest_queue ingest_;
 };
 

@@ -3,9 +3,25 @@
 #include "redis/errc.hpp"
 #include "redis/key_tags.hpp"
 
+#include <bit>
+#include <initializer_list>
+
 namespace analytics::metrics {
 
 namespace {
+
+// Doubles, little-endian, as struct.unpack('<d...') reads them in the script: every number a
+// call passes is a whole number below 2^53, exact as a double.
+void append_doubles(redis::arg_buffer& out, std::initializer_list<double> values)
+{
+    for (const double v : values) {
+        const auto bits = std::bit_cast<std::uint64_t>(v);
+        for (std::size_t i = 0; i < 8; ++i) {
+            out.text().push_back(static_cast<char>((bits >> (8 * i)) & 0xff));
+        }
+    }
+    out.end_arg();
+}
 
 void append_prefix(std::string& out, std::size_t tag)
 {
@@ -50,10 +66,15 @@ std::string record_key(std::size_t tag, std::string_view idempotency_key)
     return tag_key_prefix(tag).append("k:").append(idempotency_key);
 }
 
-store_call::store_call(std::size_t tag, const store_settings& settings, std::int64_t now_ms,
-                       std::optional<std::int64_t> arrival_us)
-    : tag_(tag), settings_(settings), now_ms_(now_ms), arrival_us_(arrival_us)
+store_call::store_call(std::size_t tag, const store_settings& settings, std::int64_t arrival_us,
+                       std::uint64_t nonce, bool look_for_pass)
+    : tag_(tag), settings_(settings), arrival_us_(arrival_us), look_for_pass_(look_for_pass)
 {
+    const auto arrival = std::bit_cast<std::uint64_t>(arrival_us);
+    for (std::size_t i = 0; i < 8; ++i) {
+        head_bytes_[i] = static_cast<char>((arrival >> (8 * (7 - i))) & 0xff);
+        head_bytes_[8 + i] = static_cast<char>((nonce >> (8 * (7 - i))) & 0xff);
+    }
     append_prefix(keys_.text(), tag);
     keys_.text().push_back('i');
     keys_.end_arg();
@@ -71,13 +92,13 @@ void store_call::add_type(const type_plan& type, std::int64_t registered_until_m
     keys_.text().append("r:").append(type.name);
     keys_.end_arg();
 
-    type_args_.add_integer(registered_until_ms);
-    type_args_.add_integer(static_cast<std::int64_t>(type.points));
-    type_args_.add_integer(static_cast<std::int64_t>(type.blocks.size()));
-    type_args_.add_integer(static_cast<std::int64_t>(type.fields.size()));
+    append_doubles(type_args_,
+                   {static_cast<double>(registered_until_ms), static_cast<double>(type.points),
+                    static_cast<double>(type.blocks.size()), static_cast<double>(type.fields.size())});
+    // Each block whole: its order prefix, the call's arrival and nonce, and the rest.
     for (const block_plan& b : type.blocks) {
-        type_args_.add(std::string_view(b.prefix.data(), b.prefix.size()));
-        type_args_.add(b.rest);
+        type_args_.add(std::string_view(b.prefix.data(), b.prefix.size()),
+                       std::string_view(head_bytes_.data(), head_bytes_.size()), b.rest);
     }
     for (const field_plan& f : type.fields) {
         type_args_.add(f.name);
@@ -107,24 +128,21 @@ std::vector<std::string_view> store_call::keys() const
 std::vector<std::string_view> store_call::args()
 {
     head_ = {};
-    if (arrival_us_) {
-        head_.add_integer(*arrival_us_);
-    } else {
-        head_.add(std::string_view{});
-    }
-    head_.add_integer(now_ms_);
-    head_.add_integer(settings_.retention_ms);
-    head_.add_integer(settings_.max_points);
-    head_.add_integer(settings_.lifetime_ms);
-    head_.add_integer(static_cast<std::int64_t>(types_));
-    head_.add_integer(static_cast<std::int64_t>(records_));
-    head_.add_integer(settings_.record_ttl_ms);
+    // Floored, so that a point never arrives after `now`.
+    const std::int64_t now_ms =
+        arrival_us_ >= 0 ? arrival_us_ / 1000 : -((-arrival_us_ + 999) / 1000);
+    append_doubles(head_, {static_cast<double>(now_ms), static_cast<double>(settings_.retention_ms),
+                           static_cast<double>(settings_.max_points),
+                           static_cast<double>(settings_.lifetime_ms),
+                           static_cast<double>(types_), static_cast<double>(records_),
+                           static_cast<double>(settings_.record_ttl_ms),
+                           look_for_pass_ ? 1.0 : 0.0});
     append_prefix(head_.text(), tag_);
     head_.end_arg();
     // The retention pass looks at blocks whose newest point is older than the cutoff plus the
     // furthest a timestamp may lie ahead of its arrival: only those can have arrived before it.
     const auto below =
-        order_prefix((now_ms_ - settings_.retention_ms + settings_.max_future_ms) * 1000);
+        order_prefix((now_ms - settings_.retention_ms + settings_.max_future_ms) * 1000);
     head_.add(std::string_view(below.data(), below.size()));
 
     std::vector<std::string_view> out = head_.views();
@@ -156,13 +174,11 @@ boost::system::result<store_call::outcome> store_call::read_reply(redis::reply&&
         }
         return outcome(std::move(out));
     }
-    if (e[0].integer != 0 || e.size() < 2 || e.size() % 2 != 0 ||
-        e[1].type != redis::reply::kind::integer) {
+    if (e[0].integer != 0 || e.size() % 2 != 1) {
         return redis::make_error_code(redis::errc::unexpected_reply);
     }
     stored out;
-    out.arrival_us = e[1].integer;
-    for (std::size_t i = 2; i + 1 < e.size(); i += 2) {
+    for (std::size_t i = 1; i + 1 < e.size(); i += 2) {
         if (e[i].type != redis::reply::kind::integer ||
             e[i + 1].type != redis::reply::kind::integer || e[i].integer < 1) {
             return redis::make_error_code(redis::errc::unexpected_reply);

@@ -22,6 +22,7 @@
 
 #include <boost/system/result.hpp>
 
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
@@ -51,11 +52,13 @@ std::string record_key(std::size_t tag, std::string_view idempotency_key);
 
 class store_call {
 public:
-    /// A call for `tag` at `now_ms` (service clock). `arrival_us`: the arrival to stamp the
-    /// blocks with, for a request stored by several calls that must order as one; nullopt: the
-    /// Redis server's time when the call runs.
-    store_call(std::size_t tag, const store_settings& settings, std::int64_t now_ms,
-               std::optional<std::int64_t> arrival_us = std::nullopt);
+    /// A call for `tag`, its points arriving at `arrival_us` (the service's clock, µs since the
+    /// Unix epoch; every call of one request gets the same, so that its points order among
+    /// themselves by their place in it). `nonce`: any value, different for every call of one
+    /// arrival, that makes the call's blocks unique. `look_for_pass`: whether the call looks if
+    /// the tag's retention pass is due (one call in about sixteen is enough).
+    store_call(std::size_t tag, const store_settings& settings, std::int64_t arrival_us,
+               std::uint64_t nonce, bool look_for_pass);
 
     /// Adds a type's points. `registered_until_ms`: until when the type registry admitted it
     /// (used only if the type has no data in Redis yet).
@@ -73,11 +76,9 @@ public:
     std::vector<std::string_view> keys() const;
     std::vector<std::string_view> args();
 
-    /// The call stored its points: when they arrived, and the types (positions in add_type
-    /// order) whose lifetime moved forward, with the expiry their registration must be renewed
-    /// to.
+    /// The call stored its points. The types (positions in add_type order) whose lifetime
+    /// moved forward, with the expiry their registration must be renewed to.
     struct stored {
-        std::int64_t arrival_us = 0;
         std::vector<std::pair<std::size_t, std::int64_t>> renewals;
     };
     /// A request's record existed: nothing was written; per record (add_record order) its
@@ -94,8 +95,9 @@ public:
 private:
     std::size_t tag_;
     const store_settings& settings_;
-    std::int64_t now_ms_;
-    std::optional<std::int64_t> arrival_us_;
+    std::int64_t arrival_us_;
+    std::array<char, 16> head_bytes_{};  // arrival and nonce, big-endian, as every member holds
+    bool look_for_pass_;
     redis::arg_buffer keys_;         // index, state, then per type its set and rollups
     redis::arg_buffer record_keys_;  // after the types' keys
     redis::arg_buffer head_;         // ARGV before the types, made by args()

@@ -54,8 +54,10 @@ std::map<operation_key, std::set<unsigned>> handler_statuses()
     std::map<operation_key, std::set<unsigned>> out = {
         {{"get", "/health"}, {200}},
         {{"get", "/ready"}, {200, 503}},
-        // 400 INVALID_JSON, 422 VALIDATION_ERROR, 429 from the limiter, 503 STORAGE_UNAVAILABLE.
+        // 400 INVALID_JSON, 422 VALIDATION_ERROR or TYPE_LIMIT_REACHED, 429 from the limiter,
+        // 503 STORAGE_UNAVAILABLE; the same for a batch.
         {{"post", "/api/metrics"}, {201, 400, 413, 422, 429, 503}},
+        {{"post", "/api/metrics/batch"}, {201, 400, 413, 422, 429, 503}},
         {{"get", "/api/metrics/list"}, {200, 422, 503}},
         // 503: CIRCUIT_OPEN, EXTERNAL_SERVICE_ERROR, STORAGE_UNAVAILABLE.
         {{"get", "/api/metrics/summary"}, {200, 422, 503}},

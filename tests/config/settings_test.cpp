@@ -30,6 +30,7 @@ const std::vector<std::string> k_all_variables = {
     "HTTP_SHUTDOWN_TIMEOUT_SECONDS",
     "HTTP_HEADER_LIMIT_BYTES",
     "HTTP_BODY_LIMIT_BYTES",
+    "HTTP_BATCH_BODY_LIMIT_BYTES",
     "TRUSTED_PROXIES",
     "REDIS_HOST",
     "REDIS_PORT",
@@ -50,6 +51,9 @@ const std::vector<std::string> k_all_variables = {
     "EXTERNAL_SERVICE_URL",
     "METRICS_RETENTION_SECONDS",
     "METRICS_MAX_POINTS_PER_TYPE",
+    "METRICS_MAX_FUTURE_SECONDS",
+    "METRICS_MAX_TYPES",
+    "METRICS_TYPE_IDLE_SECONDS",
     "LOG_LEVEL",
     "LOG_FORMAT",
     "ADMIN_TOKEN",
@@ -172,6 +176,8 @@ TEST(from_env, applies_a_valid_override_of_every_variable)
          [](const settings& s) { return s.http.header_limit == 16384; }},
         {"HTTP_BODY_LIMIT_BYTES", "1048576",
          [](const settings& s) { return s.http.body_limit == 1048576; }},
+        {"HTTP_BATCH_BODY_LIMIT_BYTES", "2097152",
+         [](const settings& s) { return s.http.batch_body_limit == 2097152; }},
         {"TRUSTED_PROXIES", "10.0.0.0/8, fd00::/8",
          [](const settings& s) {
              return s.http.trusted_proxies == *parse_cidr_list("10.0.0.0/8,fd00::/8");
@@ -207,6 +213,11 @@ TEST(from_env, applies_a_valid_override_of_every_variable)
          [](const settings& s) { return s.metrics.retention == 86400s; }},
         {"METRICS_MAX_POINTS_PER_TYPE", "50",
          [](const settings& s) { return s.metrics.max_points_per_type == 50; }},
+        {"METRICS_MAX_FUTURE_SECONDS", "0",
+         [](const settings& s) { return s.metrics.max_future == 0s; }},
+        {"METRICS_MAX_TYPES", "7", [](const settings& s) { return s.metrics.max_types == 7; }},
+        {"METRICS_TYPE_IDLE_SECONDS", "864000",
+         [](const settings& s) { return s.metrics.type_idle == 864000s; }},
         {"LOG_LEVEL", "debug", [](const settings& s) { return s.log.level == log_level::debug; }},
         {"LOG_FORMAT", "TEXT", [](const settings& s) { return s.log.format == log_format::text; }},
         {"ADMIN_TOKEN", "t0ken", [](const settings& s) { return s.admin_token == "t0ken"; }},
@@ -617,6 +628,21 @@ TEST_F(dotenv, feeds_from_env)
         write("RATE_LIMIT_REQUESTS=25\n");
         EXPECT_EQ(from_env(process_env_with_dotenv(path_)).ratelimit.requests, 25u);
     }
+}
+
+TEST(from_env, refuses_a_retention_longer_than_a_types_idle_lifetime)
+{
+    try {
+        parse({{"METRICS_RETENTION_SECONDS", "100"}, {"METRICS_TYPE_IDLE_SECONDS", "50"}});
+        ADD_FAILURE() << "accepted";
+    } catch (const config_error& e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find("METRICS_RETENTION_SECONDS"), std::string::npos) << what;
+        EXPECT_NE(what.find("METRICS_TYPE_IDLE_SECONDS"), std::string::npos) << what;
+    }
+    EXPECT_EQ(parse({{"METRICS_RETENTION_SECONDS", "50"}, {"METRICS_TYPE_IDLE_SECONDS", "50"}})
+                  .metrics.type_idle,
+              50s);
 }
 
 // ----- help and logging ----------------------------------------------------------------------

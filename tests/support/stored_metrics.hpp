@@ -5,6 +5,7 @@
 #include "metrics/block.hpp"
 #include "metrics/rollup.hpp"
 #include "metrics/store_call.hpp"
+#include "redis/key_tags.hpp"
 #include "support/redis_admin.hpp"
 
 #include <optional>
@@ -27,6 +28,22 @@ inline std::vector<metrics::block_point> stored_points(admin_connection& admin,
         }
         for (std::size_t i = 0; i < block->size(); ++i) {
             out.push_back(block->point(i));
+        }
+    }
+    return out;
+}
+
+/// Every point of every type, read from the tags' indexes.
+inline std::vector<metrics::block_point> all_stored_points(admin_connection& admin)
+{
+    std::vector<metrics::block_point> out;
+    for (std::size_t tag = 0; tag < redis::tag_count; ++tag) {
+        for (const std::string& member :
+             admin.strings({"ZRANGE", metrics::index_key(tag), "0", "-1"})) {
+            const auto block = metrics::block_view::parse(member);
+            for (std::size_t i = 0; block && i < block->size(); ++i) {
+                out.push_back(block->point(i));
+            }
         }
     }
     return out;

@@ -2,44 +2,31 @@
 -- their types' rollups. KEYS and ARGV are laid out by metrics/store_call.hpp (the one place that
 -- names them, used by the service and the tests):
 --
--- KEYS: the tag's index (sorted set of every block of the tag), the tag's state (hash: the call
---       counter `s`, the retention pass's schedule and cursor), then per type its blocks (sorted
---       set) and its rollups (hash), then one idempotency record per request that has a key.
--- ARGV: arrival (µs; empty: the server's TIME), now (ms, the service's clock), retention (ms),
---       points kept per type, type lifetime (ms), types, records, record lifetime (ms), the
---       tag's key prefix (`m:{tag}:`), the order prefix below which the retention pass looks;
---       then per type: registered until (ms), points, blocks, rollup fields, then per block its
---       order prefix and its rest, then per rollup field its name and the call's share of it;
---       then per record its answer.
+-- KEYS: the tag's index (sorted set of every block of the tag), the tag's state (hash: the
+--       retention pass's schedule and cursor), then per type its blocks (sorted set) and its
+--       rollups (hash), then one idempotency record per request that has a key.
+-- ARGV: the call's numbers (struct '<dddddddd': now in ms on the service's clock, retention (ms),
+--       points kept per type, type lifetime (ms), types, records, record lifetime (ms), and 1
+--       when the call looks whether a retention pass is due), the tag's key prefix (`m:{tag}:`),
+--       the order prefix below which the retention pass looks; then per type: its numbers
+--       (struct '<dddd': registered until (ms), points, blocks, rollup fields), its blocks, then
+--       per rollup field its name and the call's share of it; then per record its answer.
 --
--- A block is all of one type's points of one call within one minute of their timestamps. Its
--- member is
---   order prefix (8 bytes: the newest timestamp in µs, big-endian with the sign bit flipped, so
---     members sort by time) | arrival (8, µs, big-endian) | call number in the tag (8)
---   | then the rest, from the service: minute (8) | points (2) | type length (1) | type
---     | the points (metrics/block.hpp)
--- so one ZADD into the type's set and one into the index store every point of the block, and
--- the script never reads a point.
+-- A block is all of one type's points of one call within one minute of their timestamps, made
+-- whole by the service (metrics/block.hpp) so that one ZADD into the type's set and one into the
+-- index store every point of it, and the script never looks inside one but for the few header
+-- fields it reads at fixed offsets when it trims.
 --
--- Returns {0, arrival, [position, expiry]...}: for each type (1-based position) whose lifetime
--- moved forward, the new expiry, to which the service renews its registration. When a record of
--- one of the call's requests exists already, returns {-1, record or false per request} and
--- writes nothing.
+-- Returns {0, [position, expiry]...}: for each type (1-based position) whose lifetime moved
+-- forward, the new expiry, to which the service renews its registration. When a record of one
+-- of the call's requests exists already, returns {-1, record or false per request} and writes
+-- nothing.
 
-local arrival = tonumber(ARGV[1])
-if not arrival then
-  local t = redis.call('TIME')
-  arrival = tonumber(t[1]) * 1000000 + tonumber(t[2])
-end
-local now = tonumber(ARGV[2])
-local retention = tonumber(ARGV[3])
-local cap = tonumber(ARGV[4])
-local lifetime = tonumber(ARGV[5])
-local types = tonumber(ARGV[6])
-local records = tonumber(ARGV[7])
-local record_ttl = ARGV[8]
-local key_prefix = ARGV[9]
-local pass_below = ARGV[10]
+local unpack_struct = struct.unpack
+local now, retention, cap, lifetime, types, records, record_ttl, look_for_pass =
+  unpack_struct('<dddddddd', ARGV[1])
+local key_prefix = ARGV[2]
+local pass_below = ARGV[3]
 
 local index, tag = KEYS[1], KEYS[2]
 local first_record = 3 + 2 * types
@@ -55,21 +42,17 @@ if records > 0 then
   end
 end
 
-local call = redis.call('HINCRBY', tag, 's', 1)
-local head = struct.pack('>i8>i8', arrival, call)
 local minute_now = math.floor(now / 60000)
 
 -- Offsets (1-based) in a member.
 local at_arrival, at_minute, at_points, at_type = 9, 25, 33, 35
 
--- A rollup: count, the sum as (s + c) * 2^e (Neumaier's compensated sum; e turns from 0 to 64
--- when a sum of finite values would overflow a double), min, max, and the newest point's value
--- and timestamp (ms, and µs within the ms). Of equal values the first is kept for min and max;
--- of equal newest timestamps the later arrival (this call) wins.
+local pack = struct.pack
+local abs, ldexp, huge = math.abs, math.ldexp, math.huge
 local rollup_format = '<Bddddddddd'
 local function add(s, c, x)
   local t = s + x
-  if math.abs(s) >= math.abs(x) then
+  if abs(s) >= abs(x) then
     c = c + ((s - t) + x)
   else
     c = c + ((x - t) + s)
@@ -78,18 +61,18 @@ local function add(s, c, x)
 end
 local function merge(old, new)
   if not old then return new end
-  local _, n1, s1, c1, e1, mn1, mx1, lv1, lms1, lus1 = struct.unpack(rollup_format, old)
-  local _, n2, s2, c2, e2, mn2, mx2, lv2, lms2, lus2 = struct.unpack(rollup_format, new)
+  local _, n1, s1, c1, e1, mn1, mx1, lv1, lms1, lus1 = unpack_struct(rollup_format, old)
+  local _, n2, s2, c2, e2, mn2, mx2, lv2, lms2, lus2 = unpack_struct(rollup_format, new)
   if e1 < e2 then
-    s1, c1, e1 = math.ldexp(s1, e1 - e2), math.ldexp(c1, e1 - e2), e2
+    s1, c1, e1 = ldexp(s1, e1 - e2), ldexp(c1, e1 - e2), e2
   elseif e2 < e1 then
-    s2, c2 = math.ldexp(s2, e2 - e1), math.ldexp(c2, e2 - e1)
+    s2, c2 = ldexp(s2, e2 - e1), ldexp(c2, e2 - e1)
   end
   local s, c = add(s1, c1, s2)
   s, c = add(s, c, c2)
-  if e1 == 0 and (s == math.huge or s == -math.huge) then
-    s, c = add(math.ldexp(s1, -64), math.ldexp(c1, -64), math.ldexp(s2, -64))
-    s, c = add(s, c, math.ldexp(c2, -64))
+  if e1 == 0 and (s == huge or s == -huge) then
+    s, c = add(ldexp(s1, -64), ldexp(c1, -64), ldexp(s2, -64))
+    s, c = add(s, c, ldexp(c2, -64))
     e1 = 64
   end
   if mn1 <= mn2 then mn2 = mn1 end
@@ -97,11 +80,11 @@ local function merge(old, new)
   if lms1 > lms2 or (lms1 == lms2 and lus1 > lus2) then
     lv2, lms2, lus2 = lv1, lms1, lus1
   end
-  return struct.pack(rollup_format, 2, n1 + n2, s, c, e1, mn2, mx2, lv2, lms2, lus2)
+  return pack(rollup_format, 2, n1 + n2, s, c, e1, mn2, mx2, lv2, lms2, lus2)
 end
 
-local function minute_of(block) return (struct.unpack('>i8', block, at_minute)) end
-local function points_of(block) return (struct.unpack('>H', block, at_points)) end
+local function minute_of(block) return (unpack_struct('>i8', block, at_minute)) end
+local function points_of(block) return (unpack_struct('>H', block, at_points)) end
 
 -- Keeps at least `cap` points: whole minutes go from the oldest end while what stays holds at
 -- least `cap` points, every one newer than every point removed (a block never spans minutes),
@@ -132,18 +115,18 @@ end
 -- at which the cap is checked next, the last minute whose expired buckets were deleted.
 local meta_format = '<Bdddd'
 
-local out = {0, arrival}
-local a = 11
+local out = {0}
+local indexed = {}
+local a = 4
 for i = 1, types do
   local set, rollups = KEYS[1 + 2 * i], KEYS[2 + 2 * i]
-  local registered, points, blocks, fields =
-    tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2]), tonumber(ARGV[a + 3])
-  a = a + 4
+  local registered, points, blocks, fields = unpack_struct('<dddd', ARGV[a])
+  a = a + 1
   local members = {}
   for b = 1, blocks do
     members[2 * b - 1] = '0'
-    members[2 * b] = ARGV[a] .. head .. ARGV[a + 1]
-    a = a + 2
+    members[2 * b] = ARGV[a]
+    a = a + 1
   end
   local names = {'meta'}
   for f = 1, fields do names[f + 1] = ARGV[a + 2 * f - 2] end
@@ -158,11 +141,11 @@ for i = 1, types do
     end
     expiry, held, check_at, cleaned = registered, 0, cap, minute_now
   else
-    _, expiry, held, check_at, cleaned = struct.unpack(meta_format, current[1])
+    _, expiry, held, check_at, cleaned = unpack_struct(meta_format, current[1])
   end
 
   redis.call('ZADD', set, unpack(members))
-  redis.call('ZADD', index, unpack(members))
+  for m = 1, #members do indexed[#indexed + 1] = members[m] end
   held = held + points
   if held > check_at then
     held = trim_to_cap(set, held)
@@ -201,7 +184,7 @@ for i = 1, types do
     out[#out + 1] = expiry
   end
   update[#update + 1] = 'meta'
-  update[#update + 1] = struct.pack(meta_format, 1, expiry, held, check_at, cleaned)
+  update[#update + 1] = pack(meta_format, 1, expiry, held, check_at, cleaned)
   redis.call('HSET', rollups, unpack(update))
   if moved then
     redis.call('PEXPIREAT', set, expiry)
@@ -209,24 +192,28 @@ for i = 1, types do
   end
 end
 
+-- Every block of the call goes into the tag's index at once.
+redis.call('ZADD', index, unpack(indexed))
+
 for r = 1, records do
   redis.call('SET', KEYS[first_record + r - 1], ARGV[a], 'PX', record_ttl)
   a = a + 1
 end
 
--- Retention counts from arrival. Every sixty-fourth of the retention a pass over the oldest end
--- of the index (blocks whose newest point is below `pass_below`, the cutoff plus the furthest a
--- timestamp may lie ahead of its arrival) removes the blocks that arrived before the cutoff, from
--- the index and from their type's set, 256 a call. Lists never show such blocks meanwhile: they
--- filter by arrival.
-local pass = redis.call('HMGET', tag, 'next', 'from')
-if now >= (tonumber(pass[1]) or 0) then
+-- Retention counts from arrival. About every sixty-fourth of the retention a pass over the oldest
+-- end of the index (blocks whose newest point is below `pass_below`, the cutoff plus the furthest
+-- a timestamp may lie ahead of its arrival) removes the blocks that arrived before the cutoff,
+-- from the index and from their type's set, 256 a call. Lists never show such blocks meanwhile:
+-- they filter by arrival.
+-- Whether a pass is due is looked at by one call in about sixteen (the service picks them).
+local pass = look_for_pass == 1 and redis.call('HMGET', tag, 'next', 'from') or {}
+if pass[1] ~= nil and now >= (tonumber(pass[1]) or 0) then
   local cutoff = (now - retention) * 1000
   local from = tonumber(pass[2]) or 0
   local scan = redis.call('ZRANGE', index, '-', '(' .. pass_below, 'BYLEX', 'LIMIT', from, 256)
   local expired, gone_from = {}, {}
   for _, b in ipairs(scan) do
-    if (struct.unpack('>i8', b, at_arrival)) < cutoff then
+    if (unpack_struct('>i8', b, at_arrival)) < cutoff then
       expired[#expired + 1] = b
       local type = string.sub(b, at_type + 1, at_type + string.byte(b, at_type))
       if redis.call('ZREM', key_prefix .. 'p:' .. type, b) == 1 then
@@ -240,9 +227,9 @@ if now >= (tonumber(pass[1]) or 0) then
     local key = key_prefix .. 'r:' .. type
     local state = redis.call('HGET', key, 'meta')
     if state then
-      local _, expiry, held, check_at, cleaned = struct.unpack(meta_format, state)
-      redis.call('HSET', key, 'meta', struct.pack(meta_format, 1, expiry, held - points,
-                                                   check_at, cleaned))
+      local _, expiry, held, check_at, cleaned = unpack_struct(meta_format, state)
+      redis.call('HSET', key, 'meta', pack(meta_format, 1, expiry, held - points,
+                                           check_at, cleaned))
     end
   end
   local every = math.max(1000, math.floor(retention / 64))

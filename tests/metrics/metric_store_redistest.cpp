@@ -1,0 +1,527 @@
+// The metric store against a real redis-server (REDIS_TEST_PORT): what is acknowledged is
+// listed and summarised exactly as a brute-force model of the contract says (order with ties,
+// type filter, per-type cap, every period), retention counts from arrival, types are capped
+// exactly and forgotten when idle, sums stay finite, and Idempotency-Key repeats store nothing.
+
+#include "metrics/metric_store.hpp"
+#include "metrics/rollup.hpp"
+#include "redis/key_tags.hpp"
+#include "support/coro_helpers.hpp"
+#include "support/fake_clock.hpp"
+#include "support/redis_admin.hpp"
+#include "support/redis_server.hpp"
+#include "support/run_coro.hpp"
+#include "support/stored_metrics.hpp"
+
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/json/parse.hpp>
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cmath>
+#include <cstdint>
+#include <exception>
+#include <functional>
+#include <map>
+#include <ostream>
+#include <random>
+#include <string>
+#include <string_view>
+#include <vector>
+
+namespace analytics::metrics {
+namespace {
+
+using test::client_options_for;
+using test::eventually;
+using test::spawn_all;
+
+using namespace std::chrono_literals;
+
+constexpr std::int64_t minute_us = 60'000'000;
+
+config::metrics_options store_options(std::chrono::seconds retention = 3600s,
+                                      std::uint32_t max_points = 100'000)
+{
+    config::metrics_options o;
+    o.retention = retention;
+    o.max_points_per_type = max_points;
+    return o;
+}
+
+metric point(std::string type, std::int64_t micros, double value, int digits = 0)
+{
+    metric m;
+    m.type = std::move(type);
+    m.timestamp.micros = micros;
+    m.timestamp.fraction_digits = digits;
+    m.value = value;
+    return m;
+}
+
+// One API worker as far as metrics go: its own connection and store.
+struct instance {
+    instance(net::io_context& ioc, std::uint16_t port, const config::metrics_options& options,
+             const common::clock& clock, std::chrono::milliseconds timeout = 1s)
+        : redis(ioc.get_executor(), client_options_for(port)), store(redis, options, timeout, clock)
+    {
+        net::co_spawn(ioc, redis.run(), [this](std::exception_ptr) { run_returned = true; });
+    }
+
+    redis::client redis;
+    metric_store store;
+    bool run_returned = false;
+};
+
+// A listed item, as the JSON body says it.
+struct item {
+    std::string timestamp;
+    double value = 0;
+    std::string type;
+    bool operator==(const item&) const = default;
+};
+
+void PrintTo(const item& i, std::ostream* os)
+{
+    *os << "{" << i.timestamp << " " << i.value << " " << i.type << "}";
+}
+
+std::vector<item> items_of(const std::string& body)
+{
+    std::vector<item> out;
+    const boost::json::value doc = boost::json::parse(body);
+    for (const auto& v : doc.as_array()) {
+        const auto& o = v.as_object();
+        out.push_back({std::string(o.at("timestamp").as_string()), o.at("value").to_number<double>(),
+                       std::string(o.at("type").as_string())});
+    }
+    return out;
+}
+
+class metric_store_redis : public ::testing::Test {
+protected:
+    metric_store_redis()
+    {
+        admin_.command({"FLUSHDB"});
+        // Arrival is the Redis server's time: the store's clock starts at the real time.
+        clock_.set_wall(std::chrono::time_point_cast<common::clock::wall_time::duration>(
+            std::chrono::system_clock::now()));
+    }
+
+    std::int64_t now_us() const
+    {
+        return std::chrono::duration_cast<std::chrono::microseconds>(
+                   clock_.now().time_since_epoch())
+            .count();
+    }
+
+    // Runs `body` once every instance is connected, then stops them.
+    void run(std::vector<instance*> apis, std::function<net::awaitable<void>()> body)
+    {
+        test::run_coro(
+            ioc_,
+            [&]() -> net::awaitable<void> {
+                std::exception_ptr failure;
+                try {
+                    for (instance* api : apis) {
+                        const bool up =
+                            co_await eventually([&] { return api->redis.connected(); }, 5s);
+                        EXPECT_TRUE(up) << "the client did not connect";
+                    }
+                    co_await body();
+                } catch (...) {
+                    failure = std::current_exception();
+                }
+                for (instance* api : apis) {
+                    api->store.stop();
+                    api->redis.stop();
+                }
+                if (failure) {
+                    std::rethrow_exception(failure);
+                }
+            }(),
+            60s);
+        for (instance* api : apis) {
+            EXPECT_TRUE(api->run_returned) << "run() did not return after stop()";
+        }
+    }
+
+    void run(instance& api, std::function<net::awaitable<void>()> body) { run({&api}, body); }
+
+    static net::awaitable<void> add_ok(metric_store& store, const metric& m)
+    {
+        const auto r = co_await store.add(m, {}, {});
+        EXPECT_TRUE(r && r->result == metric_store::outcome::kind::stored)
+            << (r ? "not stored" : r.error().message());
+    }
+
+    test::admin_connection admin_{test::redis_test_port()};
+    test::fake_clock clock_;
+    net::io_context ioc_;
+};
+
+TEST_F(metric_store_redis, lists_a_back_dated_point_the_moment_it_is_acknowledged)
+{
+    instance api(ioc_, test::redis_test_port(), store_options(7 * 24h), clock_);
+    run(api, [&]() -> net::awaitable<void> {
+        // The seed's own example: a February timestamp, months before now.
+        co_await add_ok(api.store, point("cpu_usage", 1'771'495'200'000'000, 60.5));
+        co_await add_ok(api.store, point("cpu_usage", 1'771'495'260'000'000, 75.8));
+        auto list = co_await api.store.list_json("cpu_usage", 10);
+        CO_ASSERT_TRUE(list);
+        EXPECT_EQ(items_of(*list),
+                  (std::vector<item>{{"2026-02-19T10:01:00Z", 75.8, "cpu_usage"},
+                                     {"2026-02-19T10:00:00Z", 60.5, "cpu_usage"}}));
+        auto all = co_await api.store.list_json("", 10);
+        CO_ASSERT_TRUE(all);
+        EXPECT_EQ(items_of(*all).size(), 2U);
+        auto s = co_await api.store.summarize("cpu_usage", period::all);
+        CO_ASSERT_TRUE(s);
+        EXPECT_EQ(s->count, 2U);
+        EXPECT_DOUBLE_EQ(s->average(), 68.15);
+    });
+}
+
+TEST_F(metric_store_redis, retention_counts_from_arrival_not_from_the_timestamp)
+{
+    instance api(ioc_, test::redis_test_port(), store_options(10s), clock_);
+    run(api, [&]() -> net::awaitable<void> {
+        co_await add_ok(api.store, point("old", now_us() - 3600 * 1'000'000LL, 1));
+        auto listed = co_await api.store.list_json("old", 10);
+        CO_ASSERT_TRUE(listed);
+        EXPECT_EQ(items_of(*listed).size(), 1U) << "a point older than the retention is listed";
+        clock_.advance(9s);
+        listed = co_await api.store.list_json("old", 10);
+        CO_ASSERT_TRUE(listed);
+        EXPECT_EQ(items_of(*listed).size(), 1U);
+        clock_.advance(2s);
+        listed = co_await api.store.list_json("old", 10);
+        CO_ASSERT_TRUE(listed);
+        EXPECT_TRUE(items_of(*listed).empty()) << "10 s after arrival it is gone";
+        listed = co_await api.store.list_json("", 10);
+        CO_ASSERT_TRUE(listed);
+        EXPECT_TRUE(items_of(*listed).empty());
+        auto s = co_await api.store.summarize("old", period::all);
+        CO_ASSERT_TRUE(s);
+        EXPECT_EQ(s->count, 1U) << "it still counts in the all-time summary";
+    });
+}
+
+TEST_F(metric_store_redis, keeps_each_types_newest_points_by_timestamp_under_the_cap)
+{
+    instance api(ioc_, test::redis_test_port(), store_options(3600s, 3), clock_);
+    run(api, [&]() -> net::awaitable<void> {
+        const std::int64_t t = now_us();
+        // Old and new points interleaved, in separate calls and in one batch.
+        co_await add_ok(api.store, point("capped", t - 50 * minute_us, 1));
+        co_await add_ok(api.store, point("capped", t, 2));
+        const std::vector<metric> batch{point("capped", t - 40 * minute_us, 3),
+                                        point("capped", t - 1, 4),
+                                        point("capped", t - 90 * minute_us, 5)};
+        auto b = co_await api.store.add_batch(batch, {}, {});
+        CO_ASSERT_TRUE(b);
+        co_await add_ok(api.store, point("capped", t - 2, 6));
+        auto list = co_await api.store.list_json("capped", 10);
+        CO_ASSERT_TRUE(list);
+        std::vector<double> values;
+        for (const auto& i : items_of(*list)) {
+            values.push_back(i.value);
+        }
+        EXPECT_EQ(values, (std::vector<double>{2, 4, 6}));
+        auto all = co_await api.store.list_json("", 10);
+        CO_ASSERT_TRUE(all);
+        EXPECT_EQ(items_of(*all).size(), 3U);
+        auto s = co_await api.store.summarize("capped", period::all);
+        CO_ASSERT_TRUE(s);
+        EXPECT_EQ(s->count, 6U) << "the cap trims the list, not the summary";
+    });
+    // Physically, Redis holds at most the cap plus one minute's points beyond it.
+    EXPECT_LE(test::stored_points(admin_, "capped").size(), 6U);
+}
+
+TEST_F(metric_store_redis, sums_of_huge_values_stay_finite)
+{
+    instance api(ioc_, test::redis_test_port(), store_options(), clock_);
+    run(api, [&]() -> net::awaitable<void> {
+        co_await add_ok(api.store, point("huge", now_us(), 1e308));
+        co_await add_ok(api.store, point("huge", now_us(), 1e308));
+        for (const period p : {period::all, period::daily, period::hourly}) {
+            auto s = co_await api.store.summarize("huge", p);
+            CO_ASSERT_TRUE(s);
+            EXPECT_EQ(s->count, 2U);
+            EXPECT_EQ(s->average(), 1e308) << to_string(p);
+        }
+    });
+}
+
+TEST_F(metric_store_redis, admits_at_most_the_capped_number_of_types_even_when_instances_race)
+{
+    auto options = store_options();
+    options.max_types = 3;
+    instance a(ioc_, test::redis_test_port(), options, clock_);
+    instance b(ioc_, test::redis_test_port(), options, clock_);
+    run({&a, &b}, [&]() -> net::awaitable<void> {
+        co_await add_ok(a.store, point("one", now_us(), 1));
+        co_await add_ok(b.store, point("two", now_us(), 1));
+        // Two instances race for the last place, each with its own new type, many times over.
+        std::vector<metric_store::outcome::kind> results(2);
+        co_await spawn_all(2, [&](int i) -> net::awaitable<void> {
+            metric_store& store = i == 0 ? a.store : b.store;
+            auto r = co_await store.add(point(i == 0 ? "three_a" : "three_b", now_us(), 1), {}, {});
+            EXPECT_TRUE(r);
+            results[static_cast<std::size_t>(i)] = r ? r->result : metric_store::outcome::kind::stored;
+        });
+        const auto admitted = std::count(results.begin(), results.end(),
+                                         metric_store::outcome::kind::stored);
+        EXPECT_EQ(admitted, 1);
+        EXPECT_EQ(std::count(results.begin(), results.end(),
+                             metric_store::outcome::kind::type_limit),
+                  1);
+        // A known type still stores; a batch with a new type stores nothing at all.
+        co_await add_ok(a.store, point("one", now_us(), 2));
+        const std::vector<metric> refused{point("two", now_us(), 3), point("four", now_us(), 3)};
+        auto batch = co_await b.store.add_batch(refused, {}, {});
+        CO_ASSERT_TRUE(batch);
+        EXPECT_EQ(batch->result, metric_store::outcome::kind::type_limit);
+        auto two = co_await a.store.summarize("two", period::all);
+        CO_ASSERT_TRUE(two);
+        EXPECT_EQ(two->count, 1U) << "the refused batch stored nothing";
+    });
+    EXPECT_EQ(admin_.integer({"ZCARD", std::string(type_registry::key())}), 3);
+}
+
+TEST_F(metric_store_redis, forgets_an_idle_type_with_all_its_data_and_frees_its_place)
+{
+    auto options = store_options(1s);
+    options.type_idle = 2s;
+    options.max_types = 1;
+    instance api(ioc_, test::redis_test_port(), options, clock_);
+    run(api, [&]() -> net::awaitable<void> {
+        co_await add_ok(api.store, point("idle", now_us(), 5));
+        auto refused = co_await api.store.add(point("other", now_us(), 1), {}, {});
+        CO_ASSERT_TRUE(refused);
+        EXPECT_EQ(refused->result, metric_store::outcome::kind::type_limit);
+        // Redis expires the keys on its own clock; the store's clock follows it.
+        co_await test::sleep_for(2300ms);
+        clock_.advance(2300ms);
+        auto s = co_await api.store.summarize("idle", period::all);
+        CO_ASSERT_TRUE(s);
+        EXPECT_EQ(s->count, 0U) << "forgotten with all its data";
+        auto other = co_await api.store.add(point("other", now_us(), 1), {}, {});
+        CO_ASSERT_TRUE(other);
+        EXPECT_EQ(other->result, metric_store::outcome::kind::stored) << "its place is free again";
+    });
+    EXPECT_TRUE(test::stored_points(admin_, "idle").empty());
+    EXPECT_FALSE(test::stored_rollup(admin_, "idle"));
+}
+
+TEST_F(metric_store_redis, a_repeated_idempotency_key_stores_nothing_and_answers_the_first_answer)
+{
+    instance api(ioc_, test::redis_test_port(), store_options(), clock_);
+    run(api, [&]() -> net::awaitable<void> {
+        auto first = co_await api.store.add(point("idem", now_us(), 1), "key-1", "first");
+        CO_ASSERT_TRUE(first);
+        EXPECT_EQ(first->result, metric_store::outcome::kind::stored);
+        auto again = co_await api.store.add(point("idem", now_us(), 2), "key-1", "second");
+        CO_ASSERT_TRUE(again);
+        EXPECT_EQ(again->result, metric_store::outcome::kind::repeated);
+        EXPECT_EQ(again->answer, "first");
+        // The same key twice in one batch of concurrent requests: still stored once.
+        std::vector<metric_store::outcome> outcomes(2);
+        co_await spawn_all(2, [&](int i) -> net::awaitable<void> {
+            auto r = co_await api.store.add(point("idem", now_us(), 3), "key-2", "third");
+            EXPECT_TRUE(r);
+            if (r) {
+                outcomes[static_cast<std::size_t>(i)] = *r;
+            }
+        });
+        EXPECT_EQ(outcomes[0].result, metric_store::outcome::kind::stored);
+        EXPECT_EQ(outcomes[1].result, metric_store::outcome::kind::repeated);
+        // A batch repeated with its key stores nothing more.
+        const std::vector<metric> batch{point("idem", now_us(), 4), point("idem_b", now_us(), 4)};
+        auto b1 = co_await api.store.add_batch(batch, "key-3", "batch answer");
+        auto b2 = co_await api.store.add_batch(batch, "key-3", "other answer");
+        CO_ASSERT_TRUE(b1 && b2);
+        EXPECT_EQ(b1->result, metric_store::outcome::kind::stored);
+        EXPECT_EQ(b2->result, metric_store::outcome::kind::repeated);
+        EXPECT_EQ(b2->answer, "batch answer");
+    });
+    std::vector<double> values;
+    for (const auto& p : test::stored_points(admin_, "idem")) {
+        values.push_back(p.value);
+    }
+    std::sort(values.begin(), values.end());
+    EXPECT_EQ(values, (std::vector<double>{1, 3, 4}));
+    EXPECT_EQ(test::stored_points(admin_, "idem_b").size(), 1U);
+}
+
+TEST_F(metric_store_redis, a_retry_after_a_deadline_stores_once)
+{
+    // The call's reply comes after its deadline (the client gives up: a 503), but Redis stores
+    // it; the client's retry with the same key must not store it again.
+    instance api(ioc_, test::redis_test_port(), store_options(), clock_, 100ms);
+    run(api, [&]() -> net::awaitable<void> {
+        co_await add_ok(api.store, point("slow", now_us(), 0));  // registers the type
+        admin_.command({"CLIENT", "PAUSE", "300", "WRITE"});
+        auto first = co_await api.store.add(point("slow", now_us(), 1), "retry-me", "answer");
+        EXPECT_FALSE(first) << "the deadline passed";
+        co_await test::sleep_for(400ms);
+        auto retry = co_await api.store.add(point("slow", now_us(), 1), "retry-me", "answer");
+        CO_ASSERT_TRUE(retry);
+        EXPECT_EQ(retry->result, metric_store::outcome::kind::repeated);
+    });
+    EXPECT_EQ(test::stored_points(admin_, "slow").size(), 2U);
+}
+
+// ---- The layout against brute force --------------------------------------------------------
+
+// What the contract says a store holds, computed the slow way from every acknowledged point.
+struct model_point {
+    metric m;
+    std::int64_t arrival = 0;  // the order points were acknowledged in
+    std::uint32_t place = 0;
+};
+
+struct model {
+    std::vector<model_point> points;
+    std::uint32_t cap = 0;
+
+    // Newest first; ties by later arrival, then later place in the request.
+    static bool before(const model_point& a, const model_point& b)
+    {
+        if (a.m.timestamp.micros != b.m.timestamp.micros) {
+            return a.m.timestamp.micros > b.m.timestamp.micros;
+        }
+        if (a.arrival != b.arrival) {
+            return a.arrival > b.arrival;
+        }
+        return a.place > b.place;
+    }
+
+    std::vector<item> list(std::string_view type, unsigned limit) const
+    {
+        std::vector<model_point> sorted = points;
+        std::sort(sorted.begin(), sorted.end(), before);
+        std::map<std::string, std::uint32_t> seen;
+        std::vector<item> out;
+        for (const auto& p : sorted) {
+            if (++seen[p.m.type] > cap || (!type.empty() && p.m.type != type)) {
+                continue;
+            }
+            if (out.size() == limit) {
+                break;
+            }
+            out.push_back({common::format_rfc3339(p.m.timestamp), p.m.value, p.m.type});
+        }
+        return out;
+    }
+
+    summary summarize(std::string_view type, period p, std::int64_t now_ms) const
+    {
+        const window_bounds w = window(p, now_ms);
+        summary s;
+        for (const auto& pt : points) {
+            const std::int64_t ms = pt.m.timestamp.micros / 1000;
+            if (pt.m.type == type && ms >= w.from_ms && ms < w.until_ms) {
+                fold(s, pt.m.value, pt.m.timestamp.micros);
+            }
+        }
+        return s;
+    }
+};
+
+TEST_F(metric_store_redis, lists_and_summaries_match_a_brute_force_model)
+{
+    const std::uint32_t cap = 9;
+    instance api(ioc_, test::redis_test_port(), store_options(24h, cap), clock_);
+    model expected;
+    expected.cap = cap;
+    const std::vector<std::string> types{"alpha", "beta", "gamma", "delta", "eps", "zeta"};
+    run(api, [&]() -> net::awaitable<void> {
+        std::mt19937 rng(20261207);
+        const std::int64_t now = now_us();
+        // Few distinct timestamps, so that ties are common; back-dated ones up to two days.
+        std::vector<std::int64_t> stamps;
+        for (int i = 0; i < 12; ++i) {
+            stamps.push_back(now - static_cast<std::int64_t>(rng() % (48ULL * 60)) * minute_us -
+                             static_cast<std::int64_t>(rng() % 60'000'000));
+        }
+        stamps.push_back(now + 120'000'000);  // ahead of now, within the allowed future
+        std::int64_t arrival = 0;
+        auto random_point = [&] {
+            return point(types[rng() % types.size()], stamps[rng() % stamps.size()],
+                         static_cast<double>(static_cast<int>(rng() % 2000) - 1000) / 8,
+                         static_cast<int>(rng() % 4));
+        };
+        for (int op = 0; op < 70; ++op) {
+            if (rng() % 3 == 0) {
+                const metric m = random_point();
+                co_await add_ok(api.store, m);
+                expected.points.push_back({m, ++arrival, 0});
+            } else {
+                std::vector<metric> batch;
+                const std::size_t n = 1 + rng() % 25;
+                for (std::size_t i = 0; i < n; ++i) {
+                    batch.push_back(random_point());
+                }
+                auto r = co_await api.store.add_batch(batch, {}, {});
+                EXPECT_TRUE(r && r->result == metric_store::outcome::kind::stored);
+                ++arrival;
+                for (std::size_t i = 0; i < n; ++i) {
+                    expected.points.push_back({batch[i], arrival, static_cast<std::uint32_t>(i)});
+                }
+            }
+        }
+        for (const unsigned limit : {1U, 4U, 30U, 1000U}) {
+            auto all = co_await api.store.list_json("", limit);
+            CO_ASSERT_TRUE(all);
+            EXPECT_EQ(items_of(*all), expected.list("", limit)) << "all types, limit " << limit;
+            for (const auto& t : types) {
+                auto one = co_await api.store.list_json(t, limit);
+                CO_ASSERT_TRUE(one);
+                EXPECT_EQ(items_of(*one), expected.list(t, limit)) << t << ", limit " << limit;
+            }
+        }
+        const std::int64_t now_ms = now / 1000;
+        for (const auto& t : types) {
+            for (const period p : {period::all, period::daily, period::hourly}) {
+                auto got = co_await api.store.summarize(t, p);
+                CO_ASSERT_TRUE(got);
+                const summary want = expected.summarize(t, p, now_ms);
+                EXPECT_EQ(got->count, want.count) << t << " " << to_string(p);
+                if (want.count > 0 && got->count == want.count) {
+                    EXPECT_NEAR(got->average(), want.average(), 1e-9) << t << " " << to_string(p);
+                    EXPECT_EQ(got->min, want.min);
+                    EXPECT_EQ(got->max, want.max);
+                    EXPECT_EQ(got->latest, want.latest) << t << " " << to_string(p);
+                }
+            }
+        }
+    });
+}
+
+TEST_F(metric_store_redis, spreads_a_batch_over_its_types_tags)
+{
+    instance api(ioc_, test::redis_test_port(), store_options(), clock_);
+    std::vector<metric> batch;
+    for (int i = 0; i < 200; ++i) {
+        batch.push_back(point("spread" + std::to_string(i % 50), now_us(), i));
+    }
+    run(api, [&]() -> net::awaitable<void> {
+        auto r = co_await api.store.add_batch(batch, {}, {});
+        CO_ASSERT_TRUE(r);
+        EXPECT_EQ(r->result, metric_store::outcome::kind::stored);
+    });
+    std::size_t tags_used = 0;
+    for (std::size_t t = 0; t < redis::tag_count; ++t) {
+        tags_used += admin_.integer({"EXISTS", index_key(t)}) == 1 ? 1 : 0;
+    }
+    EXPECT_GE(tags_used, 12U) << "50 types land in most of the 16 tags";
+    EXPECT_EQ(admin_.integer({"EXISTS", "metrics:index:points"}), 0) << "no key every ingest writes";
+}
+
+}  // namespace
+}  // namespace analytics::metrics
