@@ -13,6 +13,7 @@
 #include "http/server.hpp"
 #include "metrics/metric_store.hpp"
 #include "metrics/summary_service.hpp"
+#include "metrics/v1_migration.hpp"
 #include "ratelimit/local_backstop.hpp"
 #include "ratelimit/middleware.hpp"
 #include "ratelimit/outage_log.hpp"
@@ -258,6 +259,19 @@ void application::start()
     for (auto& w : workers_) {
         w->listener.start();
         net::co_spawn(w->ioc, w->redis.run(), net::detached);
+    }
+    // Metrics stored by earlier builds move to the current layout once Redis answers; until
+    // then they are not listed (a log line says when they are).
+    net::co_spawn(workers_.front()->ioc,
+                  metrics::migrate_v1(workers_.front()->redis, settings_.metrics,
+                                      settings_.redis.timeout),
+                  [](std::exception_ptr e, boost::system::result<metrics::v1_migration_report> r) {
+                      if (e || !r) {
+                          log::warn("metrics.v1_migration_failed",
+                                    {{"error", e ? "exception" : r.error().message()}});
+                      }
+                  });
+    for (auto& w : workers_) {
         w->thread = std::thread([&ioc = w->ioc] { ioc.run(); });
     }
     log::write_always(log::level::info, "server.listening",

@@ -18,6 +18,7 @@
 #include <array>
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <span>
 #include <string>
 #include <string_view>
@@ -36,6 +37,9 @@ struct queued_metric {
 struct block_plan {
     std::array<char, block_order_prefix_size> prefix{};
     std::string rest;  // minute, count, type, points (block.hpp)
+    // The block's own arrival (µs), for points that arrived apart although stored by one call
+    // (moved from an earlier layout); nullopt: the call's.
+    std::optional<std::int64_t> arrival_us;
 };
 
 /// One rollup field of a type's rollups hash: "t" (all time), "m<minute>", "h<hour>".

@@ -95,10 +95,17 @@ void store_call::add_type(const type_plan& type, std::int64_t registered_until_m
     append_doubles(type_args_,
                    {static_cast<double>(registered_until_ms), static_cast<double>(type.points),
                     static_cast<double>(type.blocks.size()), static_cast<double>(type.fields.size())});
-    // Each block whole: its order prefix, the call's arrival and nonce, and the rest.
+    // Each block whole: its order prefix, the call's arrival (or its own) and nonce, the rest.
     for (const block_plan& b : type.blocks) {
+        std::array<char, 16> head = head_bytes_;
+        if (b.arrival_us) {
+            const auto arrival = std::bit_cast<std::uint64_t>(*b.arrival_us);
+            for (std::size_t i = 0; i < 8; ++i) {
+                head[i] = static_cast<char>((arrival >> (8 * (7 - i))) & 0xff);
+            }
+        }
         type_args_.add(std::string_view(b.prefix.data(), b.prefix.size()),
-                       std::string_view(head_bytes_.data(), head_bytes_.size()), b.rest);
+                       std::string_view(head.data(), head.size()), b.rest);
     }
     for (const field_plan& f : type.fields) {
         type_args_.add(f.name);

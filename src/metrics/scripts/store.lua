@@ -144,8 +144,10 @@ for i = 1, types do
     _, expiry, held, check_at, cleaned = unpack_struct(meta_format, current[1])
   end
 
-  redis.call('ZADD', set, unpack(members))
-  for m = 1, #members do indexed[#indexed + 1] = members[m] end
+  if blocks > 0 then
+    redis.call('ZADD', set, unpack(members))
+    for m = 1, #members do indexed[#indexed + 1] = members[m] end
+  end
   held = held + points
   if held > check_at then
     held = trim_to_cap(set, held)
@@ -193,7 +195,7 @@ for i = 1, types do
 end
 
 -- Every block of the call goes into the tag's index at once.
-redis.call('ZADD', index, unpack(indexed))
+if #indexed > 0 then redis.call('ZADD', index, unpack(indexed)) end
 
 for r = 1, records do
   redis.call('SET', KEYS[first_record + r - 1], ARGV[a], 'PX', record_ttl)
