@@ -43,6 +43,9 @@ ctest_args=("$@")
 if [[ $# -eq 0 ]]; then
     ctest_args=(-LE chaos)
 fi
+# The Lua scripts Redis runs (src/*/scripts/*.lua), against Redis's Lua 5.1 (.luacheckrc).
+luacheck --no-color --quiet src/*/scripts/*.lua
+
 ctest --preset "$preset" -j2 --timeout 300 "${ctest_args[@]}"
 
 # --- API documentation (issue 8) ------------------------------------------------------------------

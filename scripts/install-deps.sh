@@ -16,11 +16,12 @@ build_pkgs=(
     libhiredis-dev libspdlog-dev libfmt-dev
 )
 # Tests and benchmarks: GoogleTest and Google Benchmark, the servers they start (Redis, nginx as
-# the HTTP ceiling), load generators, promtool (from prometheus) to lint /metrics, and valgrind
-# (callgrind counts instructions per request: bench/instructions.sh).
+# the HTTP ceiling), load generators, promtool (from prometheus) to lint /metrics, valgrind
+# (callgrind counts instructions per request: bench/instructions.sh), and luacheck (lua-check)
+# for the Lua scripts Redis runs.
 test_pkgs=(
     libgtest-dev libgmock-dev libbenchmark-dev
-    redis-server redis-tools curl wrk procps nginx prometheus valgrind
+    redis-server redis-tools curl wrk procps nginx prometheus valgrind lua-check
 )
 runtime_pkgs=(
     libboost-json1.81.0 libboost-url1.81.0 libhiredis0.14 libspdlog1.10 libfmt9 ca-certificates curl

@@ -19,7 +19,7 @@ end
 local out = {0}
 if mode == 'all' and count + new > most then
   out[1] = count
-  for i = 5, #ARGV do out[#out + 1] = 0 end
+  for _ = 5, #ARGV do out[#out + 1] = 0 end
   return out
 end
 local add = {}
