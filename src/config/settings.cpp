@@ -437,8 +437,8 @@ struct http_url_kind {
         const auto& u = *url;
         const bool http_or_https = u.scheme_id() == boost::urls::scheme::http ||
                                    u.scheme_id() == boost::urls::scheme::https;
-        if (!http_or_https || !u.has_authority() || u.has_userinfo() ||
-            u.encoded_host().empty() || u.has_query() || u.has_fragment()) {
+        if (!http_or_https || !u.has_authority() || u.has_userinfo() || u.encoded_host().empty() ||
+            u.has_query() || u.has_fragment()) {
             return false;
         }
         if (u.has_port()) {

@@ -6,9 +6,9 @@
 #include "upstream/tls_context.hpp"
 
 #include <boost/asio/connect.hpp>
-#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/steady_timer.hpp>
 #include <boost/asio/this_coro.hpp>
 #include <boost/beast/core/flat_buffer.hpp>
@@ -93,15 +93,14 @@ call_result failed(const std::string& what, std::string_view step, const error_c
 
 // Connects `socket` to host:port; an address literal needs no lookup (and no resolver thread).
 net::awaitable<std::optional<call_result>> connect(tcp::socket& socket, const std::string& host,
-                                                   std::string_view port,
-                                                   std::uint16_t port_number,
+                                                   std::string_view port, std::uint16_t port_number,
                                                    const std::string& what)
 {
     error_code ec;
     const auto address = net::ip::make_address(host, ec);
     if (!ec) {
-        std::tie(ec) = co_await socket.async_connect(tcp::endpoint(address, port_number),
-                                                     common::use_nothrow);
+        std::tie(ec) =
+            co_await socket.async_connect(tcp::endpoint(address, port_number), common::use_nothrow);
     } else {
         auto lookup = co_await resolve(host, port);
         if (lookup.ec) {
@@ -141,7 +140,8 @@ net::awaitable<exchanged> exchange(Stream& stream, const bhttp::request<bhttp::e
     }
     const unsigned status = parser.get().result_int();
     if (status < 200 || status > 299) {
-        log::debug("upstream.http_failed", {{"what", what}, {"step", "status"}, {"status", status}});
+        log::debug("upstream.http_failed",
+                   {{"what", what}, {"step", "status"}, {"status", status}});
         co_return exchanged{call_result::failure("HTTP " + std::to_string(status)), true};
     }
     co_return exchanged{call_result::success(), true};
@@ -159,9 +159,8 @@ void close(tcp::socket& socket)
 http_service::http_service(std::string_view url, const std::string& ca_file)
 {
     const auto parsed = boost::urls::parse_uri(url);
-    const bool http_or_https =
-        parsed && (parsed->scheme_id() == boost::urls::scheme::http ||
-                   parsed->scheme_id() == boost::urls::scheme::https);
+    const bool http_or_https = parsed && (parsed->scheme_id() == boost::urls::scheme::http ||
+                                          parsed->scheme_id() == boost::urls::scheme::https);
     if (!http_or_https || !parsed->has_authority() || parsed->encoded_host().empty()) {
         throw std::invalid_argument("external service URL must be http[s]://host[:port][/path]");
     }
@@ -227,7 +226,8 @@ net::awaitable<call_result> http_service::call(std::string_view what)
         close(socket);
         co_return call_result::failure("tls: cannot set up the connection");
     }
-    auto [hec] = co_await stream.async_handshake(net::ssl::stream_base::client, common::use_nothrow);
+    auto [hec] =
+        co_await stream.async_handshake(net::ssl::stream_base::client, common::use_nothrow);
     if (hec) {
         close(socket);
         if (!rejection) {

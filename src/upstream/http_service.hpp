@@ -50,11 +50,11 @@ public:
     bool uses_tls() const noexcept { return tls_ != nullptr; }
 
 private:
-    std::string host_;                // the name or address to connect to, no IPv6 brackets
-    std::uint16_t port_number_ = 80;  // 80 (http) or 443 (https) when the URL has none
-    std::string port_;                // the same, as the resolver's service name
-    std::string target_;              // the request target, at least "/"
-    std::string host_header_;         // host[:port] as written in the URL
+    std::string host_;                  // the name or address to connect to, no IPv6 brackets
+    std::uint16_t port_number_ = 80;    // 80 (http) or 443 (https) when the URL has none
+    std::string port_;                  // the same, as the resolver's service name
+    std::string target_;                // the request target, at least "/"
+    std::string host_header_;           // host[:port] as written in the URL
     std::unique_ptr<tls_context> tls_;  // null for http://
     common::degraded_mode certificates_rejected_{"upstream.certificate_rejected"};
 };

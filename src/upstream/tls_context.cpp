@@ -2,20 +2,20 @@
 
 #include <boost/asio/ip/address.hpp>
 
+#include <fcntl.h>
+#include <unistd.h>
+
+#include <cerrno>
+#include <cstring>
+#include <memory>
 #include <openssl/bio.h>
 #include <openssl/err.h>
 #include <openssl/pem.h>
 #include <openssl/ssl.h>
 #include <openssl/x509.h>
 #include <openssl/x509v3.h>
-
-#include <cerrno>
-#include <cstring>
-#include <fcntl.h>
-#include <memory>
 #include <stdexcept>
 #include <sys/stat.h>
-#include <unistd.h>
 #include <utility>
 
 namespace analytics::upstream {

@@ -95,8 +95,8 @@ TEST_F(https_upstream_e2e, serves_summaries_through_an_upstream_with_a_trusted_c
 TEST_F(https_upstream_e2e, a_rejected_certificate_is_a_breaker_failure_logged_once_per_incident)
 {
     tls_upstream upstream(pki.untrusted());
-    service_process svc(upstream_env(upstream.url(), pki.ca_file(),
-                                     {{"CIRCUIT_BREAKER_FAILURE_THRESHOLD", "3"}}));
+    service_process svc(
+        upstream_env(upstream.url(), pki.ca_file(), {{"CIRCUIT_BREAKER_FAILURE_THRESHOLD", "3"}}));
     for (int i = 0; i < 3; ++i) {
         auto r = summary(svc.port(), "t" + std::to_string(i));
         EXPECT_EQ(r.status, 503U);

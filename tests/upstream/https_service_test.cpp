@@ -2,10 +2,9 @@
 // deadlines, and the CA file's checks at construction. Certificates are made by test_pki with
 // the openssl command; the upstream is a real TLS server on loopback (tls_upstream).
 
-#include "upstream/http_service.hpp"
-
 #include "common/with_timeout.hpp"
 #include "config/settings.hpp"
+#include "upstream/http_service.hpp"
 #include "upstream/test_pki.hpp"
 #include "upstream/tls_upstream.hpp"
 
@@ -204,9 +203,8 @@ TEST_F(upstream_https_service, fails_when_the_server_does_not_speak_tls)
         net::detached);
     http_service svc("https://127.0.0.1:" + std::to_string(port) + "/", pki.ca_file());
     std::optional<call_result> r;
-    net::co_spawn(ioc, svc.call("summary:cpu:all"), [&](std::exception_ptr, call_result v) {
-        r = std::move(v);
-    });
+    net::co_spawn(ioc, svc.call("summary:cpu:all"),
+                  [&](std::exception_ptr, call_result v) { r = std::move(v); });
     ioc.run_for(10s);
     ASSERT_TRUE(r.has_value());
     EXPECT_FALSE(r->ok());
@@ -229,10 +227,11 @@ TEST_F(upstream_https_service, a_server_that_never_completes_the_handshake_is_cu
             }
             char sink[4096];
             for (;;) {
-                auto [rec, n] = co_await socket.async_read_some(net::buffer(sink),
-                                                                common::use_nothrow);
+                auto [rec, n] =
+                    co_await socket.async_read_some(net::buffer(sink), common::use_nothrow);
                 if (rec) {
-                    client_went_away = rec == net::error::eof || rec == net::error::connection_reset;
+                    client_went_away =
+                        rec == net::error::eof || rec == net::error::connection_reset;
                     co_return;
                 }
             }
@@ -290,11 +289,12 @@ TEST_F(upstream_https_service, a_damaged_pem_certificate_is_a_configuration_erro
     // parse.
     const auto end = pem.find("-----END CERTIFICATE-----");
     ASSERT_NE(end, std::string::npos);
-    const auto damaged = write_file(pki, "damaged.pem", pem.substr(0, end / 2) + "\n" + pem.substr(end));
+    const auto damaged =
+        write_file(pki, "damaged.pem", pem.substr(0, end / 2) + "\n" + pem.substr(end));
     const auto message = construction_error("https://localhost/", damaged);
-    EXPECT_EQ(message.rfind("EXTERNAL_SERVICE_CA_FILE: \"" + damaged + "\": not a valid PEM file: ",
-                            0),
-              0U)
+    EXPECT_EQ(
+        message.rfind("EXTERNAL_SERVICE_CA_FILE: \"" + damaged + "\": not a valid PEM file: ", 0),
+        0U)
         << message;
 }
 

@@ -64,7 +64,9 @@ void test_pki::run(const std::string& command) const
 void test_pki::make_ca(const std::string& name) const
 {
     run("openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2"
-        " -subj '/CN=" + name + " for tests' -keyout " + name + ".key -out " + name + ".pem"
+        " -subj '/CN=" +
+        name + " for tests' -keyout " + name + ".key -out " + name +
+        ".pem"
         " -addext basicConstraints=critical,CA:TRUE"
         " -addext keyUsage=critical,keyCertSign,cRLSign");
 }
@@ -83,8 +85,8 @@ tls_identity test_pki::make_server(const std::string& name, const std::string& c
     run("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj '/CN=" +
         name + "' -keyout " + name + ".key -out " + name + ".csr");
     run("openssl x509 -req -in " + name + ".csr -CA " + ca + ".pem -CAkey " + ca +
-        ".key -CAcreateserial -days " +
-        std::to_string(days) + " -extfile " + name + ".ext -out " + name + ".pem");
+        ".key -CAcreateserial -days " + std::to_string(days) + " -extfile " + name + ".ext -out " +
+        name + ".pem");
     return {path(name + ".pem"), path(name + ".key")};
 }
 

@@ -11,10 +11,9 @@
 #include <boost/asio/ssl/stream.hpp>
 #include <boost/asio/write.hpp>
 
-#include <openssl/ssl.h>
-
 #include <atomic>
 #include <mutex>
+#include <openssl/ssl.h>
 #include <optional>
 #include <thread>
 
