@@ -109,7 +109,6 @@ TEST_F(https_upstream_e2e, a_rejected_certificate_is_a_breaker_failure_logged_on
     EXPECT_EQ(rejected.status, 503U);
     EXPECT_EQ(code_of(rejected), "CIRCUIT_OPEN");
     EXPECT_EQ(upstream.requests(), 0U) << "nothing was sent to the unverified server";
-    EXPECT_EQ(upstream.failed_handshakes(), 3U);
 
     const auto incident = events(svc, "upstream.certificate_rejected");
     ASSERT_EQ(incident.size(), 1U) << "one line for three failures";

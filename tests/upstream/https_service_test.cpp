@@ -4,6 +4,7 @@
 
 #include "common/with_timeout.hpp"
 #include "config/settings.hpp"
+#include "support/run_coro.hpp"
 #include "upstream/http_service.hpp"
 #include "upstream/test_pki.hpp"
 #include "upstream/tls_upstream.hpp"
@@ -18,7 +19,6 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
-#include <optional>
 #include <string>
 
 namespace analytics::upstream {
@@ -29,31 +29,10 @@ using tcp = net::ip::tcp;
 using test::test_pki;
 using test::tls_upstream;
 
-// Runs `aw` on a fresh io_context until it finishes; fails the test after `limit`.
-template <class T>
-T run(net::awaitable<T> aw, std::chrono::seconds limit = 10s)
-{
-    net::io_context ioc;
-    std::optional<T> out;
-    std::exception_ptr error;
-    net::co_spawn(ioc, std::move(aw), [&](std::exception_ptr e, T value) {
-        error = e;
-        out.emplace(std::move(value));
-    });
-    ioc.run_for(limit);
-    if (error) {
-        std::rethrow_exception(error);
-    }
-    if (!out) {
-        ADD_FAILURE() << "the call did not finish";
-        return T{};
-    }
-    return std::move(*out);
-}
-
 call_result call(http_service& svc)
 {
-    return run(svc.call("summary:cpu:all"));
+    net::io_context ioc;
+    return test::run_coro(ioc, svc.call("summary:cpu:all"));
 }
 
 std::string write_file(const test_pki& pki, const std::string& name, const std::string& text)
@@ -113,41 +92,26 @@ TEST_F(upstream_https_service, fails_on_a_non_2xx_answer_as_over_plain_http)
     EXPECT_EQ(r.reason, "HTTP 503");
 }
 
-TEST_F(upstream_https_service, rejects_a_certificate_from_an_untrusted_ca)
+TEST_F(upstream_https_service, rejects_certificates_that_do_not_verify_and_sends_them_nothing)
 {
-    tls_upstream server(pki.untrusted());
-    http_service svc(server.url(), pki.ca_file());
-    const auto r = call(svc);
-    EXPECT_FALSE(r.ok());
-    EXPECT_EQ(r.reason, "certificate rejected: unable to get local issuer certificate");
-    EXPECT_EQ(server.requests(), 0U) << "no request may go to an unverified server";
-}
-
-TEST_F(upstream_https_service, rejects_a_certificate_for_another_host_name)
-{
-    tls_upstream server(pki.wrong_name());
-    http_service svc(server.url("localhost"), pki.ca_file());
-    const auto r = call(svc);
-    EXPECT_EQ(r.reason, "certificate rejected: hostname mismatch");
-    EXPECT_EQ(server.requests(), 0U);
-}
-
-TEST_F(upstream_https_service, rejects_a_certificate_for_another_address)
-{
-    tls_upstream server(pki.wrong_name());
-    http_service svc(server.url("127.0.0.1"), pki.ca_file());
-    const auto r = call(svc);
-    EXPECT_EQ(r.reason, "certificate rejected: IP address mismatch");
-    EXPECT_EQ(server.requests(), 0U);
-}
-
-TEST_F(upstream_https_service, rejects_an_expired_certificate)
-{
-    tls_upstream server(pki.expired());
-    http_service svc(server.url(), pki.ca_file());
-    const auto r = call(svc);
-    EXPECT_EQ(r.reason, "certificate rejected: certificate has expired");
-    EXPECT_EQ(server.requests(), 0U);
+    struct bad {
+        const test::tls_identity& identity;
+        std::string_view host;
+        std::string reason;
+    };
+    for (const auto& c : {
+             bad{pki.untrusted(), "127.0.0.1", "unable to get local issuer certificate"},
+             bad{pki.wrong_name(), "localhost", "hostname mismatch"},
+             bad{pki.wrong_name(), "127.0.0.1", "IP address mismatch"},
+             bad{pki.expired(), "localhost", "certificate has expired"},
+         }) {
+        tls_upstream server(c.identity);
+        http_service svc(server.url(c.host), pki.ca_file());
+        const auto r = call(svc);
+        EXPECT_FALSE(r.ok());
+        EXPECT_EQ(r.reason, "certificate rejected: " + c.reason) << c.identity.cert_file;
+        EXPECT_EQ(server.requests(), 0U) << "no request may go to an unverified server";
+    }
 }
 
 TEST_F(upstream_https_service, trusts_the_system_store_and_not_the_test_ca_without_a_ca_file)
@@ -202,13 +166,9 @@ TEST_F(upstream_https_service, fails_when_the_server_does_not_speak_tls)
         },
         net::detached);
     http_service svc("https://127.0.0.1:" + std::to_string(port) + "/", pki.ca_file());
-    std::optional<call_result> r;
-    net::co_spawn(ioc, svc.call("summary:cpu:all"),
-                  [&](std::exception_ptr, call_result v) { r = std::move(v); });
-    ioc.run_for(10s);
-    ASSERT_TRUE(r.has_value());
-    EXPECT_FALSE(r->ok());
-    EXPECT_EQ(r->reason.rfind("handshake: ", 0), 0U) << r->reason;
+    const auto r = test::run_coro(ioc, svc.call("summary:cpu:all"));
+    EXPECT_FALSE(r.ok());
+    EXPECT_EQ(r.reason.rfind("handshake: ", 0), 0U) << r.reason;
 }
 
 TEST_F(upstream_https_service, a_server_that_never_completes_the_handshake_is_cut_by_with_timeout)
@@ -239,13 +199,9 @@ TEST_F(upstream_https_service, a_server_that_never_completes_the_handshake_is_cu
         net::detached);
     http_service svc("https://127.0.0.1:" + std::to_string(port) + "/", pki.ca_file());
     const std::string key = "summary:cpu:all";
-    std::optional<std::optional<call_result>> r;
-    net::co_spawn(ioc, common::with_timeout(svc.call(key), 100ms),
-                  [&](std::exception_ptr, std::optional<call_result> v) { r = std::move(v); });
     const auto start = std::chrono::steady_clock::now();
-    ioc.run_for(2s);
-    ASSERT_TRUE(r.has_value()) << "the call did not end";
-    EXPECT_FALSE(r->has_value()) << "the deadline, not the call, ended it";
+    const auto r = test::run_coro(ioc, common::with_timeout(svc.call(key), 100ms), 5s);
+    EXPECT_FALSE(r.has_value()) << "the deadline, not the call, ended it";
     EXPECT_LT(std::chrono::steady_clock::now() - start, 5s);
     EXPECT_TRUE(client_went_away) << "the abandoned call closed its connection";
 }

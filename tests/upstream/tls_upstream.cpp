@@ -63,7 +63,6 @@ struct tls_upstream::impl {
         auto [hec] =
             co_await stream.async_handshake(net::ssl::stream_base::server, common::use_nothrow);
         if (hec) {
-            ++failed_handshakes;
             co_return;
         }
         SSL* ssl = stream.native_handle();
@@ -87,12 +86,13 @@ struct tls_upstream::impl {
             std::lock_guard lock(mutex);
             last_request = head.substr(0, n);
         }
+        // Counted before the answer goes out, so a client that has its answer sees the count.
+        ++requests;
         auto [wec, written] =
             co_await net::async_write(stream, net::buffer(answer), common::use_nothrow);
         if (wec) {
             co_return;
         }
-        ++requests;
         // close_notify both ways, as the client under test does.
         co_await stream.async_shutdown(common::use_nothrow);
     }
@@ -104,7 +104,6 @@ struct tls_upstream::impl {
     const std::string answer;
     std::atomic<std::size_t> handshakes{0};
     std::atomic<std::size_t> resumed{0};
-    std::atomic<std::size_t> failed_handshakes{0};
     std::atomic<std::size_t> requests{0};
     std::mutex mutex;  // guards the three below
     std::shared_ptr<net::ssl::context> context;
@@ -155,11 +154,6 @@ std::size_t tls_upstream::handshakes() const
 std::size_t tls_upstream::resumed() const
 {
     return impl_->resumed.load();
-}
-
-std::size_t tls_upstream::failed_handshakes() const
-{
-    return impl_->failed_handshakes.load();
 }
 
 std::size_t tls_upstream::requests() const

@@ -38,9 +38,8 @@ public:
     /// Handshakes completed, and how many of them resumed an earlier session.
     std::size_t handshakes() const;
     std::size_t resumed() const;
-    /// Handshakes the client broke off (for instance because it rejected the certificate).
-    std::size_t failed_handshakes() const;
-    /// Requests answered.
+    /// Requests read (each is then answered). Handshakes and requests are counted before the
+    /// client can see an answer, so a client that has one also sees the counts.
     std::size_t requests() const;
 
     /// The last request head read, and the server name (SNI) its client sent ("" for none).
