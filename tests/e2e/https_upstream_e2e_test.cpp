@@ -117,6 +117,11 @@ TEST_F(https_upstream_e2e, a_rejected_certificate_is_a_breaker_failure_logged_on
     EXPECT_EQ(incident[0].at("subject").as_string(), "CN=untrusted");
     EXPECT_EQ(incident[0].at("issuer").as_string(), "CN=other-ca for tests");
     EXPECT_EQ(incident[0].at("host").as_string(), "127.0.0.1");
+    // The summary path's own once-per-outage line says the same once, not per request.
+    const auto outage = events(svc, "upstream.call_failed");
+    ASSERT_EQ(outage.size(), 1U);
+    EXPECT_EQ(outage[0].at("reason").as_string(),
+              "certificate rejected: unable to get local issuer certificate");
 
     // The certificate is fixed: the breaker's trial passes and the incident ends with its count.
     upstream.use(pki.good());
