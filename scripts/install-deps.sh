@@ -13,17 +13,21 @@ set -euo pipefail
 build_pkgs=(
     build-essential cmake ninja-build pkg-config git ca-certificates
     libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-    libhiredis-dev libspdlog-dev libfmt-dev
+    libhiredis-dev libspdlog-dev libfmt-dev libssl-dev
 )
 # Tests and benchmarks: GoogleTest and Google Benchmark, the servers they start (Redis, nginx as
-# the HTTP ceiling), load generators, promtool (from prometheus) to lint /metrics, and valgrind
-# (callgrind counts instructions per request: bench/instructions.sh).
+# the HTTP ceiling), load generators, promtool (from prometheus) to lint /metrics, valgrind
+# (callgrind counts instructions per request: bench/instructions.sh), and the openssl command
+# (the HTTPS upstream tests make their certificates with it).
 test_pkgs=(
     libgtest-dev libgmock-dev libbenchmark-dev
-    redis-server redis-tools curl wrk procps nginx prometheus valgrind
+    redis-server redis-tools curl wrk procps nginx prometheus valgrind openssl
 )
+# ca-certificates is the system store an https:// EXTERNAL_SERVICE_URL is verified against when
+# EXTERNAL_SERVICE_CA_FILE is unset.
 runtime_pkgs=(
-    libboost-json1.81.0 libboost-url1.81.0 libhiredis0.14 libspdlog1.10 libfmt9 ca-certificates curl
+    libboost-json1.81.0 libboost-url1.81.0 libhiredis0.14 libspdlog1.10 libfmt9 libssl3
+    ca-certificates curl
 )
 
 # The fuzz targets (fuzz/, issue 10) need clang's -fsanitize=fuzzer: libFuzzer and the clang

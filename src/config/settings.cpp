@@ -422,8 +422,8 @@ struct cidr_list_kind {
     static std::string expected() { return "a comma-separated list of CIDR networks"; }
 };
 
-// `http://host[:port][/path]`: the only form the upstream client speaks (no TLS, no
-// credentials in the URL, no query or fragment to lose silently).
+// `http[s]://host[:port][/path]`: the only forms the upstream client speaks (no credentials in
+// the URL, no query or fragment to lose silently).
 template <class Field>
 struct http_url_kind {
     static constexpr json_kind json = json_kind::string;
@@ -435,8 +435,10 @@ struct http_url_kind {
             return false;
         }
         const auto& u = *url;
-        if (u.scheme_id() != boost::urls::scheme::http || !u.has_authority() || u.has_userinfo() ||
-            u.encoded_host().empty() || u.has_query() || u.has_fragment()) {
+        const bool http_or_https = u.scheme_id() == boost::urls::scheme::http ||
+                                   u.scheme_id() == boost::urls::scheme::https;
+        if (!http_or_https || !u.has_authority() || u.has_userinfo() || u.encoded_host().empty() ||
+            u.has_query() || u.has_fragment()) {
             return false;
         }
         if (u.has_port()) {
@@ -451,7 +453,24 @@ struct http_url_kind {
 
     static std::string show(const settings& s) { return Field::ref(s); }
 
-    static std::string expected() { return "an URL of the form http://host[:port][/path]"; }
+    static std::string expected() { return "an URL of the form http[s]://host[:port][/path]"; }
+};
+
+// A file name, taken as written. Whether the file exists and holds what it should is checked by
+// the component that reads it, which can say what is wrong with its content.
+template <class Field>
+struct path_kind {
+    static constexpr json_kind json = json_kind::string;
+
+    static bool parse(settings& s, std::string_view text)
+    {
+        Field::ref(s) = std::string(text);
+        return true;
+    }
+
+    static std::string show(const settings& s) { return Field::ref(s); }
+
+    static std::string expected() { return "a file name"; }
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -543,7 +562,9 @@ constexpr auto k_variables = std::to_array<variable>({
     make<integer_kind<upstream_field<&upstream_options::latency>, 0, 600'000>>(
         "EXTERNAL_SERVICE_LATENCY_MS", "simulated upstream latency, milliseconds"),
     make<http_url_kind<upstream_field<&upstream_options::url>>>(
-        "EXTERNAL_SERVICE_URL", "http://host[:port][/path] (none: simulator)"),
+        "EXTERNAL_SERVICE_URL", "http[s]://host[:port][/path] (none: simulator)"),
+    make<path_kind<upstream_field<&upstream_options::ca_file>>>(
+        "EXTERNAL_SERVICE_CA_FILE", "PEM CA bundle for https (none: system store)"),
     make<integer_kind<metrics_field<&metrics_options::retention>, 1, k_unbounded>>(
         "METRICS_RETENTION_SECONDS", "age at which raw metric points are dropped"),
     make<integer_kind<metrics_field<&metrics_options::max_points_per_type>, 1, k_unbounded>>(

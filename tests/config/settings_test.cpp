@@ -48,6 +48,7 @@ const std::vector<std::string> k_all_variables = {
     "EXTERNAL_SERVICE_TIMEOUT",
     "EXTERNAL_SERVICE_LATENCY_MS",
     "EXTERNAL_SERVICE_URL",
+    "EXTERNAL_SERVICE_CA_FILE",
     "METRICS_RETENTION_SECONDS",
     "METRICS_MAX_POINTS_PER_TYPE",
     "LOG_LEVEL",
@@ -203,6 +204,8 @@ TEST(from_env, applies_a_valid_override_of_every_variable)
          [](const settings& s) { return s.upstream.latency == 40ms; }},
         {"EXTERNAL_SERVICE_URL", "http://upstream:8080/summary",
          [](const settings& s) { return s.upstream.url == "http://upstream:8080/summary"; }},
+        {"EXTERNAL_SERVICE_CA_FILE", "/etc/upstream/ca.pem",
+         [](const settings& s) { return s.upstream.ca_file == "/etc/upstream/ca.pem"; }},
         {"METRICS_RETENTION_SECONDS", "86400",
          [](const settings& s) { return s.metrics.retention == 86400s; }},
         {"METRICS_MAX_POINTS_PER_TYPE", "50",
@@ -279,6 +282,14 @@ TEST(from_env, accepts_ipv6_hosts_and_urls)
               "http://[::1]:9000");
     EXPECT_EQ(parse({{"EXTERNAL_SERVICE_URL", "http://example.com"}}).upstream.url,
               "http://example.com");
+}
+
+TEST(from_env, accepts_https_upstream_urls)
+{
+    EXPECT_EQ(parse({{"EXTERNAL_SERVICE_URL", "https://upstream"}}).upstream.url,
+              "https://upstream");
+    EXPECT_EQ(parse({{"EXTERNAL_SERVICE_URL", "HTTPS://[::1]:8443/v1/check"}}).upstream.url,
+              "HTTPS://[::1]:8443/v1/check");
 }
 
 // ----- malformed values ----------------------------------------------------------------------
@@ -378,7 +389,9 @@ TEST(from_env, rejects_every_kind_of_malformed_value_naming_variable_and_value)
         {"EXTERNAL_SERVICE_TIMEOUT", "abc"},
         {"EXTERNAL_SERVICE_LATENCY_MS", "-5"},
         {"EXTERNAL_SERVICE_LATENCY_MS", "1.5"},
-        {"EXTERNAL_SERVICE_URL", "https://upstream"},
+        {"EXTERNAL_SERVICE_URL", "ftp://upstream"},
+        {"EXTERNAL_SERVICE_URL", "https://user@upstream"},
+        {"EXTERNAL_SERVICE_URL", "https://upstream:0/"},
         {"EXTERNAL_SERVICE_URL", "upstream:8080"},
         {"EXTERNAL_SERVICE_URL", "http://"},
         {"EXTERNAL_SERVICE_URL", "http:///path"},
@@ -421,9 +434,9 @@ TEST(from_env, names_the_expected_form_in_its_errors)
               R"(got "0")");
     EXPECT_EQ(error_for("EXTERNAL_SERVICE_FAILURE_RATE", "2"),
               R"(EXTERNAL_SERVICE_FAILURE_RATE: expected a number 0..1, got "2")");
-    EXPECT_EQ(error_for("EXTERNAL_SERVICE_URL", "https://x"),
-              R"(EXTERNAL_SERVICE_URL: expected an URL of the form http://host[:port][/path], )"
-              R"(got "https://x")");
+    EXPECT_EQ(error_for("EXTERNAL_SERVICE_URL", "ftp://x"),
+              R"(EXTERNAL_SERVICE_URL: expected an URL of the form http[s]://host[:port][/path], )"
+              R"(got "ftp://x")");
 }
 
 TEST(from_env, throws_on_the_first_malformed_variable_in_table_order)
