@@ -78,6 +78,11 @@ int main(int argc, char** argv)
         const int status = application.run();
         log::flush();
         return status;
+    } catch (const config::config_error& e) {
+        // A value that parsed but does not work here (APP_HOST that does not resolve).
+        log::error("server.start_failed", {{"error", e.what()}});
+        std::fprintf(stderr, "analytics-api: configuration error: %s\n", e.what());
+        return 2;
     } catch (const std::exception& e) {
         log::error("server.start_failed", {{"error", e.what()}});
         return 1;
