@@ -154,10 +154,11 @@ void serialize_head(std::string& out, const response& res, const request_context
     w.put({reason.data(), reason.size()});
     w.put("\r\n"sv);
     w.put(date);
-    w.put("Content-Type: "sv);
-    w.put(res.content_type);
-    w.put("\r\n"sv);
+    // 204 and 304 carry no content, so no content metadata either (RFC 9110 § 15.4.5).
     if (with_length) {
+        w.put("Content-Type: "sv);
+        w.put(res.content_type);
+        w.put("\r\n"sv);
         w.put("Content-Length: "sv);
         w.put_decimal(res.body.size());
         w.put("\r\n"sv);
