@@ -261,8 +261,7 @@ std::string describe_bind_error(const std::string& host, std::uint16_t port,
 {
     std::string out = "cannot bind " + host + ":" + std::to_string(port) + ": " + ec.message();
     if (ec == net::error::address_in_use) {
-        out += " (another process listens there; set " + std::string(variable) +
-               " to a free port)";
+        out += " (another process listens there; set " + std::string(variable) + " to a free port)";
     }
     return out;
 }
@@ -282,7 +281,8 @@ void application::start()
         boost::system::error_code ec;
         probe.bind({address, port}, ec);
         if (ec) {
-            throw std::runtime_error(describe_bind_error(settings_.http.host, port, ec, "APP_PORT"));
+            throw std::runtime_error(
+                describe_bind_error(settings_.http.host, port, ec, "APP_PORT"));
         }
     }
     for (auto& w : workers_) {

@@ -510,7 +510,8 @@ template <auto Member>
 using log_field = field<&settings::log, Member>;
 
 constexpr auto k_variables = std::to_array<variable>({
-    make<host_kind<http_field<&http_options::host>>>("APP_HOST", "address to listen on"),
+    make<host_kind<http_field<&http_options::host>>>("APP_HOST",
+                                                     "address or host name to listen on"),
     make<integer_kind<http_field<&http_options::port>, 0, 65535, noun::port>>(
         "APP_PORT", "TCP port to listen on (0: any free port)"),
     make<integer_kind<http_field<&http_options::metrics_port>, 0, 65535, noun::port>>(

@@ -217,8 +217,9 @@ TEST(docs_contract, the_comparison_reports_a_get_route_whose_head_is_not_documen
     doc.at("paths").as_object().at("/health").as_object().erase("head");
     const auto problems = compare_routes(service_routes(), doc);
     ASSERT_EQ(problems.size(), 1U) << joined(problems);
-    EXPECT_EQ(problems[0], "the router serves HEAD /health (with GET), but docs/openapi.json does "
-                           "not document it");
+    EXPECT_EQ(problems[0],
+              "the router serves HEAD /health (with GET), but docs/openapi.json does "
+              "not document it");
 }
 
 TEST(docs_contract, every_head_operation_answers_what_its_get_answers_without_a_body)
@@ -267,7 +268,8 @@ TEST(docs_contract, every_operation_lists_what_the_router_and_the_session_answer
 {
     const auto& doc = document();
     for (const auto& op : operations(doc)) {
-        const auto& responses = doc.at("paths").at(op.path).at(op.method).at("responses").as_object();
+        const auto& responses =
+            doc.at("paths").at(op.path).at(op.method).at("responses").as_object();
         for (const unsigned status : {400U, 404U, 405U}) {
             const std::string at = op.method + " " + op.path + " " + std::to_string(status);
             const auto* r = responses.if_contains(std::to_string(status));

@@ -45,14 +45,14 @@ TEST(startup_address, an_app_host_that_does_not_resolve_exits_2_naming_it)
 {
     // .invalid never resolves (RFC 6761); one short try keeps a machine without DNS quick.
     const std::string host = "no-such-host.invalid";
-    const auto r = run_binary({}, {{"APP_HOST", host},
-                                   {"APP_PORT", "0"},
-                                   {"REDIS_PORT", std::to_string(free_port())},
-                                   {"RES_OPTIONS", "timeout:1 attempts:1"}},
+    const auto r = run_binary({},
+                              {{"APP_HOST", host},
+                               {"APP_PORT", "0"},
+                               {"REDIS_PORT", std::to_string(free_port())},
+                               {"RES_OPTIONS", "timeout:1 attempts:1"}},
                               20s);
     EXPECT_EQ(r.exit_status, 2);
-    EXPECT_NE(r.err.find("APP_HOST: cannot resolve \"" + host + "\""), std::string::npos)
-        << r.err;
+    EXPECT_NE(r.err.find("APP_HOST: cannot resolve \"" + host + "\""), std::string::npos) << r.err;
 }
 
 TEST(startup_address, a_metrics_port_equal_to_the_app_port_exits_2_naming_both)
