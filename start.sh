@@ -91,6 +91,14 @@ redis_host=$(dotenv_get REDIS_HOST localhost)
 redis_port=$(dotenv_get REDIS_PORT 6379)
 redis_password=$(dotenv_get REDIS_PASSWORD "")
 app_port=$(dotenv_get APP_PORT 8000)
+# Where to ask for /health: the address the service binds, or loopback for a wildcard.
+app_host=$(dotenv_get APP_HOST 0.0.0.0)
+case "$app_host" in
+    0.0.0.0) probe="127.0.0.1:$app_port" ;;
+    ::) probe="[::1]:$app_port" ;;
+    *:*) probe="[$app_host]:$app_port" ;;
+    *) probe="$app_host:$app_port" ;;
+esac
 
 if [[ -f var/analytics-api.pid ]] && kill -0 "$(cat var/analytics-api.pid)" 2>/dev/null; then
     echo "analytics-api is already running (pid $(cat var/analytics-api.pid)); ./stop.sh stops it"
@@ -153,7 +161,7 @@ started+=(analytics-api)
 
 healthy=0
 for _ in $(seq 1 100); do
-    if curl -fsS "http://127.0.0.1:$app_port/health" >/dev/null 2>&1; then
+    if curl -fsS "http://$probe/health" >/dev/null 2>&1; then
         healthy=1
         break
     fi
@@ -165,7 +173,7 @@ for _ in $(seq 1 100); do
     sleep 0.1
 done
 if [[ $healthy -eq 0 ]]; then
-    echo "analytics-api does not answer http://127.0.0.1:$app_port/health within 10 s;" \
+    echo "analytics-api does not answer http://$probe/health within 10 s;" \
          "last lines of var/analytics-api.log:" >&2
     tail -n 5 var/analytics-api.log >&2
     exit 1
@@ -177,5 +185,5 @@ echo "analytics-api is running (pid $(cat var/analytics-api.pid)), logs in var/a
 echo "  health:  curl http://localhost:$app_port/health"
 echo "  API:     http://localhost:$app_port/api/metrics"
 echo "  stop:    ./stop.sh"
-curl -sS "http://127.0.0.1:$app_port/health"
+curl -sS "http://$probe/health"
 echo
