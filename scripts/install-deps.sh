@@ -63,7 +63,8 @@ fi
 # --- API documentation and its browser test (issue 8) -------------------------------------------
 # The build embeds Swagger UI and ReDoc from the npm packages pinned in tools/package.json
 # (cmake/embed.cmake); ./test.sh lints docs/openapi.json and drives /docs and /redoc in Debian's
-# Chromium with the tools pinned in tests/browser/package.json. Each folder that has a
+# Chromium with the tools pinned in tests/browser/package.json, and runs the service behind
+# Stoplight Prism's validating proxy, pinned in tests/contract/package.json. Each folder that has a
 # package-lock.json gets `npm ci` into its own node_modules, and again only when the lockfile
 # changed (a stamp in node_modules records the one installed). A tree without those folders, such
 # as the Docker image's dependency layer, which copies this script alone, needs none of it; nor
@@ -74,7 +75,7 @@ fi
 if [[ "${1:-}" != "--runtime" ]]; then
     root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
     npm_dirs=()
-    for dir in tools tests/browser; do
+    for dir in tools tests/browser tests/contract; do
         if [[ -f "$root/$dir/package-lock.json" ]]; then
             npm_dirs+=("$root/$dir")
         fi

@@ -25,6 +25,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 
@@ -227,9 +228,49 @@ application::~application()
     }
 }
 
+namespace {
+
+// APP_HOST as an address to bind: a literal as written, a name through the resolver (as
+// REDIS_HOST is). A name may stand for several addresses; the first IPv4 one is taken, else
+// the first, so that `localhost` binds 127.0.0.1 wherever it also resolves to ::1.
+net::ip::address listen_address(net::io_context& ioc, const std::string& host)
+{
+    boost::system::error_code ec;
+    const auto literal = net::ip::make_address(host, ec);
+    if (!ec) {
+        return literal;
+    }
+    net::ip::tcp::resolver resolver(ioc);
+    // Without the default address_configured flag: on a host whose only interface is
+    // loopback, getaddrinfo would otherwise find nothing for `localhost`.
+    const auto results = resolver.resolve(host, "0", net::ip::resolver_base::numeric_service, ec);
+    if (ec || results.empty()) {
+        throw config::config_error("APP_HOST: cannot resolve \"" + host + "\"" +
+                                   (ec ? ": " + ec.message() : std::string()));
+    }
+    for (const auto& entry : results) {
+        if (entry.endpoint().address().is_v4()) {
+            return entry.endpoint().address();
+        }
+    }
+    return results.begin()->endpoint().address();
+}
+
+std::string describe_bind_error(const std::string& host, std::uint16_t port,
+                                const boost::system::error_code& ec, std::string_view variable)
+{
+    std::string out = "cannot bind " + host + ":" + std::to_string(port) + ": " + ec.message();
+    if (ec == net::error::address_in_use) {
+        out += " (another process listens there; set " + std::string(variable) + " to a free port)";
+    }
+    return out;
+}
+
+}  // namespace
+
 void application::start()
 {
-    const auto address = net::ip::make_address(settings_.http.host);
+    const auto address = listen_address(workers_.front()->ioc, settings_.http.host);
     std::uint16_t port = settings_.http.port;
     if (port != 0) {
         // The workers share the port with SO_REUSEPORT, which would also let a second copy of
@@ -240,8 +281,8 @@ void application::start()
         boost::system::error_code ec;
         probe.bind({address, port}, ec);
         if (ec) {
-            throw std::runtime_error("cannot bind " + settings_.http.host + ":" +
-                                     std::to_string(port) + ": " + ec.message());
+            throw std::runtime_error(
+                describe_bind_error(settings_.http.host, port, ec, "APP_PORT"));
         }
     }
     for (auto& w : workers_) {
@@ -251,7 +292,12 @@ void application::start()
     }
     port_ = port;
     if (metrics_endpoint_) {
-        metrics_endpoint_->listener.open({address, settings_.http.metrics_port});
+        try {
+            metrics_endpoint_->listener.open({address, settings_.http.metrics_port});
+        } catch (const boost::system::system_error& e) {
+            throw std::runtime_error(describe_bind_error(
+                settings_.http.host, settings_.http.metrics_port, e.code(), "METRICS_PORT"));
+        }
         metrics_endpoint_->listener.start();
     }
     register_telemetry();
@@ -262,6 +308,7 @@ void application::start()
     }
     log::write_always(log::level::info, "server.listening",
                       {{"host", settings_.http.host},
+                       {"address", address.to_string()},
                        {"port", static_cast<unsigned>(port_)},
                        {"threads", static_cast<unsigned>(workers_.size())}});
 }

@@ -79,7 +79,8 @@ int main(int argc, char** argv)
         log::flush();
         return status;
     } catch (const config::config_error& e) {
-        // A setting only a component can check (a CA file's content): as fatal as a malformed one.
+        // A setting only a component can check (a CA file's content, an APP_HOST that does not
+        // resolve): as fatal as a malformed one.
         log::error("server.config_error", {{"error", e.what()}});
         std::fprintf(stderr, "analytics-api: configuration error: %s\n", e.what());
         return 2;

@@ -292,6 +292,39 @@ TEST(from_env, accepts_https_upstream_urls)
               "HTTPS://[::1]:8443/v1/check");
 }
 
+TEST(from_env, accepts_host_names_and_ipv4_literals)
+{
+    for (const std::string host :
+         {"localhost", "127.0.0.1", "0.0.0.0", "redis", "cache-1.internal", "1password.example.",
+          "10.0.0.255"}) {
+        EXPECT_EQ(parse({{"APP_HOST", host}}).http.host, host);
+        EXPECT_EQ(parse({{"REDIS_HOST", host}}).redis.host, host);
+    }
+}
+
+TEST(from_env, refuses_a_metrics_port_equal_to_the_api_port_naming_both)
+{
+    const std::string expected = "METRICS_PORT: must differ from APP_PORT (both are 9100); "
+                                 "unset METRICS_PORT to serve /metrics on APP_PORT";
+    try {
+        parse({{"APP_PORT", "9100"}, {"METRICS_PORT", "9100"}});
+        FAIL() << "no config_error";
+    } catch (const config_error& e) {
+        EXPECT_EQ(e.what(), expected);
+    }
+    // APP_PORT keeps its default of 8000 when unset.
+    EXPECT_NE(error_for("METRICS_PORT", "8000").find("(both are 8000)"), std::string::npos);
+}
+
+TEST(from_env, accepts_port_zero_for_both_listeners_and_distinct_ports)
+{
+    const auto any = parse({{"APP_PORT", "0"}, {"METRICS_PORT", "0"}});
+    EXPECT_EQ(any.http.port, 0);
+    EXPECT_EQ(any.http.metrics_port, 0);
+    const auto apart = parse({{"APP_PORT", "8000"}, {"METRICS_PORT", "9100"}});
+    EXPECT_EQ(apart.http.metrics_port, 9100);
+}
+
 // ----- malformed values ----------------------------------------------------------------------
 
 TEST(from_env, rejects_a_port_above_65535)
@@ -330,6 +363,10 @@ TEST(from_env, rejects_every_kind_of_malformed_value_naming_variable_and_value)
         {"APP_HOST", "bad host"},
         {"APP_HOST", "fe80::1%eth0"},
         {"APP_HOST", "::zz"},
+        {"APP_HOST", "999.1.1.1"},
+        {"APP_HOST", "1.2.3"},
+        {"APP_HOST", "10.0.0.256"},
+        {"APP_HOST", "host.42"},
         {"APP_PORT", "12abc"},
         {"APP_PORT", "+80"},
         {"APP_PORT", "-1"},
@@ -355,6 +392,7 @@ TEST(from_env, rejects_every_kind_of_malformed_value_naming_variable_and_value)
         {"TRUSTED_PROXIES", "::/129"},
         {"REDIS_HOST", "redis:6379"},
         {"REDIS_HOST", "re/dis"},
+        {"REDIS_HOST", "999.1.1.1"},
         {"REDIS_PORT", "0"},
         {"REDIS_PORT", "65536"},
         {"REDIS_DB", "16"},
@@ -435,7 +473,7 @@ TEST(from_env, names_the_expected_form_in_its_errors)
     EXPECT_EQ(error_for("EXTERNAL_SERVICE_FAILURE_RATE", "2"),
               R"(EXTERNAL_SERVICE_FAILURE_RATE: expected a number 0..1, got "2")");
     EXPECT_EQ(error_for("EXTERNAL_SERVICE_URL", "ftp://x"),
-              R"(EXTERNAL_SERVICE_URL: expected an URL of the form http[s]://host[:port][/path], )"
+              R"(EXTERNAL_SERVICE_URL: expected a URL of the form http[s]://host[:port][/path], )"
               R"(got "ftp://x")");
 }
 
