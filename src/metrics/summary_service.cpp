@@ -3,6 +3,8 @@
 #include "common/logging.hpp"
 #include "common/with_timeout.hpp"
 
+#include <boost/asio/co_spawn.hpp>
+#include <boost/asio/detached.hpp>
 #include <boost/asio/this_coro.hpp>
 
 #include <algorithm>
@@ -25,6 +27,13 @@ constexpr std::chrono::milliseconds max_poll = 100ms;
 // The lease outlives the owner's longest legitimate hold, its upstream call plus the rollup
 // read and the fill, by this much; waiters give up earlier (EXTERNAL_SERVICE_TIMEOUT).
 constexpr std::chrono::milliseconds lease_margin = 250ms;
+
+// Releases `lease` if `token` holds it; spawned, so no answer waits for it.
+net::awaitable<void> release_lease(cache::summary_cache& cache, std::string lease,
+                                   std::string token)
+{
+    (void)co_await cache.release(lease, token);
+}
 
 std::string random_token_prefix()
 {
@@ -106,6 +115,11 @@ net::awaitable<summary_answer> summary_service::fetch(std::string type, period p
         const auto claim = tracking_.active() ? local_.claim(key, before) : 0;
         auto found = co_await cache_.lookup(key, lease, token, lease_ttl_);
         if (!found) {
+            // A lookup past its deadline may still run later and take the lease for nobody,
+            // making every request for the key wait. A release queued behind it on the same
+            // connection runs after it and undoes that; nobody waits for its answer.
+            net::co_spawn(co_await net::this_coro::executor, release_lease(cache_, lease, token),
+                          net::detached);
             outages_.storage.occurred(
                 {{"operation", "summary_cache"}, {"key", key}, {"error", found.error().message()}});
             co_return summary_answer{summary_answer::kind::storage_unavailable, {}, {}};
@@ -214,16 +228,16 @@ net::awaitable<summary_answer> summary_service::compute(std::string type, period
 
 // A computation that produced no summary: its lease goes at once, so that a waiter may try
 // (rather than wait for the lease to expire), and a stale copy is served where one is held.
+// The release is not awaited: the answer does not depend on it, and the lease expires anyway.
 net::awaitable<summary_answer> summary_service::give_up(std::string_view type, period p,
                                                         std::string_view token,
                                                         summary_answer failure)
 {
     if (!token.empty()) {
-        const std::string lease = cache::summary_cache::lease_key(type, to_string(p));
-        if (auto released = co_await cache_.release(lease, token); !released) {
-            log::debug("summary.lease_release_failed",
-                       {{"key", lease}, {"error", released.error().message()}});
-        }
+        net::co_spawn(co_await net::this_coro::executor,
+                      release_lease(cache_, cache::summary_cache::lease_key(type, to_string(p)),
+                                    std::string(token)),
+                      net::detached);
     }
     if (failure.outcome == summary_answer::kind::storage_unavailable) {
         co_return failure;

@@ -64,10 +64,11 @@ struct process_parts {
 
 // One worker's summary path, wired as the application wires it.
 struct worker {
-    worker(net::io_context& ioc, process_parts& shared, std::chrono::milliseconds upstream_timeout)
+    worker(net::io_context& ioc, process_parts& shared, std::chrono::milliseconds upstream_timeout,
+           std::chrono::milliseconds redis_timeout)
         : rig(ioc.get_executor(), test::client_options_for(test::redis_test_port())),
-          store(rig.redis, config::metrics_options{}, 1s, common::system_clock()),
-          cache(rig.redis, config::cache_options{}, 1s),
+          store(rig.redis, config::metrics_options{}, redis_timeout, common::system_clock()),
+          cache(rig.redis, config::cache_options{}, redis_timeout),
           summaries(cache, rig.tracking, store, shared.breaker, shared.upstream, upstream_timeout,
                     {shared.storage, shared.failing, shared.stale}, common::system_clock())
     {
@@ -93,13 +94,15 @@ protected:
     // them.
     template <class Body>
     void with_workers(int count, bool tracking, Body body,
-                      std::chrono::milliseconds upstream_timeout = 3s)
+                      std::chrono::milliseconds upstream_timeout = 3s,
+                      std::chrono::milliseconds redis_timeout = 1s)
     {
         net::io_context ioc;
         process_parts shared(stub_.url(), upstream_timeout);
         std::vector<std::unique_ptr<worker>> workers;
         for (int i = 0; i < count; ++i) {
-            workers.push_back(std::make_unique<worker>(ioc, shared, upstream_timeout));
+            workers.push_back(
+                std::make_unique<worker>(ioc, shared, upstream_timeout, redis_timeout));
             workers.back()->rig.start(tracking);
         }
         test::run_coro(
@@ -269,6 +272,24 @@ TEST_F(summary_service_redis, an_owner_whose_call_fails_releases_its_lease_for_t
         EXPECT_EQ(a.outcome, summary_answer::kind::upstream_failed);
     }
     EXPECT_EQ(admin_.command({"EXISTS", "lease:{summary:failing:all}"}), ":0");
+}
+
+// Redis stalls: the lookup times out here but runs once Redis wakes, taking the lease for a
+// request that already answered 503. Left there, it would hold every later request for the key
+// up to the upstream timeout.
+TEST_F(summary_service_redis, a_lookup_that_timed_out_leaves_no_lease_behind)
+{
+    summary_answer answer;
+    with_workers(
+        1, true,
+        [&](workers_t& workers) -> net::awaitable<void> {
+            admin_.command({"CLIENT", "PAUSE", "300", "WRITE"});
+            answer = co_await workers[0]->summaries.get("late", period::all);
+            co_await sleep_for(500ms);  // the pause is over, the lookup has run
+        },
+        3s, 100ms);
+    EXPECT_EQ(answer.outcome, summary_answer::kind::storage_unavailable);
+    EXPECT_EQ(admin_.command({"EXISTS", "lease:{summary:late:all}"}), ":0");
 }
 
 TEST_F(summary_service_redis, a_summary_of_nothing_is_cached_without_a_stale_copy)
