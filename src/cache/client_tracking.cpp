@@ -4,6 +4,8 @@
 
 #include <boost/asio/experimental/awaitable_operators.hpp>
 
+#include <algorithm>
+
 namespace analytics::cache {
 
 namespace {
@@ -13,9 +15,10 @@ using namespace std::chrono_literals;
 // The channel Redis publishes tracking invalidations on (RESP2 redirection).
 constexpr std::string_view invalidation_channel = "__redis__:invalidate";
 
-// After a failed CLIENT TRACKING (a timeout, an error reply), the next attempt waits this long
-// unless a connection change comes first.
-constexpr std::chrono::milliseconds retry_delay = 100ms;
+// After a failed CLIENT TRACKING (a timeout; an error reply from a server that refuses it), the
+// next attempt waits this long, doubling up to the cap, unless a connection change comes first.
+constexpr std::chrono::milliseconds first_retry_delay = 100ms;
+constexpr std::chrono::milliseconds max_retry_delay = 5s;
 
 }  // namespace
 
@@ -47,6 +50,7 @@ net::awaitable<void> client_tracking::run()
                 // Copies kept before this moment were kept without reports: drop them.
                 active_ = true;
                 ++activations_;
+                failures_ = 0;
                 if (listener_.all_invalidated) {
                     listener_.all_invalidated();
                 }
@@ -58,7 +62,9 @@ net::awaitable<void> client_tracking::run()
             if (on) {
                 continue;  // a connection changed meanwhile: enable again with what is current
             }
-            wake_.expires_after(retry_delay);
+            wake_.expires_after(
+                std::min(first_retry_delay * (1 << std::min(failures_, 6U)), max_retry_delay));
+            ++failures_;
         } else {
             wake_.expires_at(net::steady_timer::time_point::max());
         }
@@ -107,8 +113,10 @@ net::awaitable<bool> client_tracking::enable(std::int64_t redirect_to)
     if (on && !on->is_error()) {
         co_return true;
     }
+    // One warning per streak of failures (a server that refuses tracking refuses it every time).
     const std::string error = on ? on->str : on.error().message();
-    log::warn("cache.tracking_failed", {{"prefix", prefix_}, {"error", error}});
+    log::write(failures_ == 0 ? log::level::warning : log::level::debug, "cache.tracking_failed",
+               {{"prefix", prefix_}, {"error", error}});
     co_return false;
 }
 

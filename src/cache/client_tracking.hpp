@@ -74,6 +74,7 @@ private:
     net::steady_timer wake_;  // an event: cancelled when either connection changes
     std::uint64_t generation_ = 0;
     std::uint64_t activations_ = 0;
+    unsigned failures_ = 0;  // failed attempts since tracking was last on
     bool active_ = false;
     bool stopped_ = false;
 };

@@ -170,5 +170,28 @@ TEST_F(client_tracking_redis, is_off_while_the_server_is_down_and_on_again_after
     });
 }
 
+// A server that refuses CLIENT TRACKING (an ACL here; Redis before 6 alike): tracking stays off,
+// so no copy is kept in process, and attempts back off.
+TEST_F(client_tracking_redis, stays_off_where_the_server_refuses_tracking)
+{
+    redis_process server(
+        {"--user", "default", "on", "nopass", "~*", "&*", "+@all", "-client|tracking"});
+    net::io_context ioc;
+    tracked_redis rig(ioc.get_executor(), test::client_options_for(server.port()));
+    heard h;
+    rig.tracking.listen(
+        {[&](std::string_view key) { h.keys.emplace_back(key); }, [&] { ++h.flushes; }});
+    rig.start();
+    test::run_coro(ioc, [&]() -> net::awaitable<void> {
+        EXPECT_TRUE(co_await eventually(
+            [&] { return rig.redis.connected() && rig.subscriber.connected(); }, 5s));
+        co_await sleep_for(500ms);
+        EXPECT_FALSE(rig.tracking.active());
+        EXPECT_EQ(rig.tracking.activations(), 0U);
+        rig.stop();
+    }());
+    ioc.run_for(1s);
+}
+
 }  // namespace
 }  // namespace analytics::cache
