@@ -353,15 +353,14 @@ struct subscriber::impl {
         error_code ignored;
         socket_.close(ignored);
         health_timer_.cancel();
+        client_id_ = 0;
         if (up_.exchange(false, std::memory_order_relaxed)) {
-            client_id_ = 0;
             log::warn("redis.subscriber_disconnected", {{"host", options_.host},
                                                         {"port", options_.port},
                                                         {"cause", cause},
                                                         {"error", ec.message()}});
             notify(false);
         }
-        client_id_ = 0;
     }
 
     void notify(bool up)
