@@ -7,6 +7,7 @@
 #include "api/metrics_handlers.hpp"
 #include "api/prometheus_handler.hpp"
 #include "breaker/circuit_breaker.hpp"
+#include "cache/client_tracking.hpp"
 #include "cache/summary_cache.hpp"
 #include "common/logging.hpp"
 #include "http/router.hpp"
@@ -18,6 +19,7 @@
 #include "ratelimit/outage_log.hpp"
 #include "ratelimit/sliding_window_limiter.hpp"
 #include "redis/client.hpp"
+#include "redis/subscriber.hpp"
 #include "upstream/external_service.hpp"
 #include "upstream/simulation_settings.hpp"
 
@@ -88,12 +90,15 @@ redis::client_options redis_options(const config::settings& s)
 // in that order and destroyed in reverse.
 struct application::worker {
     worker(application& app, shared_state& shared)
-        : redis(ioc.get_executor(), redis_options(app.settings_)),
+        : redis(ioc.get_executor(), tracked(redis_options(app.settings_))),
+          subscriber(ioc.get_executor(), redis_options(app.settings_)),
+          tracking(redis, subscriber, "summary:", app.settings_.redis.timeout),
           limiter(redis, app.settings_.ratelimit, app.settings_.redis.timeout, shared.backstop,
                   shared.outages, common::system_clock()),
           store(redis, app.settings_.metrics, app.settings_.redis.timeout, common::system_clock()),
           cache(redis, app.settings_.cache, app.settings_.redis.timeout),
-          summaries(cache, store, shared.breaker, *shared.external, app.settings_.upstream.timeout,
+          summaries(cache, tracking, store, shared.breaker, *shared.external,
+                    app.settings_.upstream.timeout,
                     {shared.storage_down, shared.upstream_failing, shared.serving_stale},
                     common::system_clock()),
           // Ready only when every worker can reach Redis: a request may land on any of them.
@@ -118,8 +123,19 @@ struct application::worker {
         });
     }
 
+    // The main connection reports its reconnects to the cache's tracking, which must then be
+    // turned on again.
+    redis::client_options tracked(redis::client_options o)
+    {
+        o.on_connection_change = [this](bool up) { tracking.connection_changed(up); };
+        return o;
+    }
+
     net::io_context ioc{1};
     redis::client redis;
+    // Pushed invalidations of cached summaries (server-assisted client-side caching).
+    redis::subscriber subscriber;
+    cache::client_tracking tracking;
     ratelimit::sliding_window_limiter limiter;
     metrics::metric_store store;
     cache::summary_cache cache;
@@ -304,6 +320,8 @@ void application::start()
     for (auto& w : workers_) {
         w->listener.start();
         net::co_spawn(w->ioc, w->redis.run(), net::detached);
+        net::co_spawn(w->ioc, w->subscriber.run(), net::detached);
+        net::co_spawn(w->ioc, w->tracking.run(), net::detached);
         w->thread = std::thread([&ioc = w->ioc] { ioc.run(); });
     }
     log::write_always(log::level::info, "server.listening",
@@ -394,6 +412,8 @@ net::awaitable<void> application::shutdown_sequence()
             // acknowledged), then the client fails the batches in flight.
             w->limiter.stop();
             w->store.stop();
+            w->tracking.stop();
+            w->subscriber.stop();
             w->redis.stop();
         });
     }
