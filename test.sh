@@ -9,6 +9,7 @@
 #   TEST_PRESET=debug ./test.sh   without sanitizers (quicker)
 #   TEST_DOCS=0|1             skip, or force, the documentation checks (default: run them
 #                             when no ctest arguments are given)
+#   TEST_CONTRACT=0|1         the same for the OpenAPI contract test through Stoplight Prism
 #   TEST_CHAOS=0|1, TEST_FUZZ=0|1, TEST_TSAN=0|1   the same for the steps of issue 10
 #   FUZZ_SECONDS=30           how long each fuzz target runs
 #   TEST_TSAN_E2E=0           ThreadSanitizer on the shared objects' unit tests only, without
@@ -99,6 +100,24 @@ if [[ "${TEST_DOCS:-$default_docs}" == 1 ]]; then
         exit 1
     fi
     echo "test.sh: browser test of /docs and /redoc passed ($((SECONDS - started)) s)"
+fi
+
+# --- The OpenAPI contract through Stoplight Prism -------------------------------------------------
+# tests/contract/prism.test.mjs: the service just built behind Prism's validating proxy, which
+# checks an answer of every documented status of every operation against docs/openapi.json; it
+# starts its own redis-server, service and proxies on free loopback ports and stops them.
+default_contract=0
+[[ $# -eq 0 ]] && default_contract=1
+if [[ "${TEST_CONTRACT:-$default_contract}" == 1 ]]; then
+    started=$SECONDS
+    if ! ANALYTICS_BINARY="$PWD/build/$preset/analytics-api" node tests/contract/prism.test.mjs \
+        >"$work/contract.log" 2>&1; then
+        cat "$work/contract.log" >&2
+        echo "test.sh: the Prism contract test failed" >&2
+        exit 1
+    fi
+    grep -E '^prism contract:' "$work/contract.log"
+    echo "test.sh: Prism contract test passed ($((SECONDS - started)) s)"
 fi
 
 # --- Fault injection, fuzzing, ThreadSanitizer (issue 10) -----------------------------------------

@@ -7,6 +7,7 @@
 #include "api/metrics_handlers.hpp"
 #include "api/prometheus_handler.hpp"
 #include "breaker/circuit_breaker.hpp"
+#include "cache/client_tracking.hpp"
 #include "cache/summary_cache.hpp"
 #include "common/logging.hpp"
 #include "http/router.hpp"
@@ -19,6 +20,7 @@
 #include "ratelimit/outage_log.hpp"
 #include "ratelimit/sliding_window_limiter.hpp"
 #include "redis/client.hpp"
+#include "redis/subscriber.hpp"
 #include "upstream/external_service.hpp"
 #include "upstream/simulation_settings.hpp"
 
@@ -26,6 +28,7 @@
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 
@@ -88,12 +91,15 @@ redis::client_options redis_options(const config::settings& s)
 // in that order and destroyed in reverse.
 struct application::worker {
     worker(application& app, shared_state& shared)
-        : redis(ioc.get_executor(), redis_options(app.settings_)),
+        : redis(ioc.get_executor(), tracked(redis_options(app.settings_))),
+          subscriber(ioc.get_executor(), redis_options(app.settings_)),
+          tracking(redis, subscriber, "summary:", app.settings_.redis.timeout),
           limiter(redis, app.settings_.ratelimit, app.settings_.redis.timeout, shared.backstop,
                   shared.outages, common::system_clock()),
           store(redis, app.settings_.metrics, app.settings_.redis.timeout, common::system_clock()),
           cache(redis, app.settings_.cache, app.settings_.redis.timeout),
-          summaries(cache, store, shared.breaker, *shared.external, app.settings_.upstream.timeout,
+          summaries(cache, tracking, store, shared.breaker, *shared.external,
+                    app.settings_.upstream.timeout,
                     {shared.storage_down, shared.upstream_failing, shared.serving_stale},
                     common::system_clock()),
           // Ready only when every worker can reach Redis: a request may land on any of them.
@@ -118,8 +124,19 @@ struct application::worker {
         });
     }
 
+    // The main connection reports its reconnects to the cache's tracking, which must then be
+    // turned on again.
+    redis::client_options tracked(redis::client_options o)
+    {
+        o.on_connection_change = [this](bool up) { tracking.connection_changed(up); };
+        return o;
+    }
+
     net::io_context ioc{1};
     redis::client redis;
+    // Pushed invalidations of cached summaries (server-assisted client-side caching).
+    redis::subscriber subscriber;
+    cache::client_tracking tracking;
     ratelimit::sliding_window_limiter limiter;
     metrics::metric_store store;
     cache::summary_cache cache;
@@ -228,9 +245,49 @@ application::~application()
     }
 }
 
+namespace {
+
+// APP_HOST as an address to bind: a literal as written, a name through the resolver (as
+// REDIS_HOST is). A name may stand for several addresses; the first IPv4 one is taken, else
+// the first, so that `localhost` binds 127.0.0.1 wherever it also resolves to ::1.
+net::ip::address listen_address(net::io_context& ioc, const std::string& host)
+{
+    boost::system::error_code ec;
+    const auto literal = net::ip::make_address(host, ec);
+    if (!ec) {
+        return literal;
+    }
+    net::ip::tcp::resolver resolver(ioc);
+    // Without the default address_configured flag: on a host whose only interface is
+    // loopback, getaddrinfo would otherwise find nothing for `localhost`.
+    const auto results = resolver.resolve(host, "0", net::ip::resolver_base::numeric_service, ec);
+    if (ec || results.empty()) {
+        throw config::config_error("APP_HOST: cannot resolve \"" + host + "\"" +
+                                   (ec ? ": " + ec.message() : std::string()));
+    }
+    for (const auto& entry : results) {
+        if (entry.endpoint().address().is_v4()) {
+            return entry.endpoint().address();
+        }
+    }
+    return results.begin()->endpoint().address();
+}
+
+std::string describe_bind_error(const std::string& host, std::uint16_t port,
+                                const boost::system::error_code& ec, std::string_view variable)
+{
+    std::string out = "cannot bind " + host + ":" + std::to_string(port) + ": " + ec.message();
+    if (ec == net::error::address_in_use) {
+        out += " (another process listens there; set " + std::string(variable) + " to a free port)";
+    }
+    return out;
+}
+
+}  // namespace
+
 void application::start()
 {
-    const auto address = net::ip::make_address(settings_.http.host);
+    const auto address = listen_address(workers_.front()->ioc, settings_.http.host);
     std::uint16_t port = settings_.http.port;
     if (port != 0) {
         // The workers share the port with SO_REUSEPORT, which would also let a second copy of
@@ -241,8 +298,8 @@ void application::start()
         boost::system::error_code ec;
         probe.bind({address, port}, ec);
         if (ec) {
-            throw std::runtime_error("cannot bind " + settings_.http.host + ":" +
-                                     std::to_string(port) + ": " + ec.message());
+            throw std::runtime_error(
+                describe_bind_error(settings_.http.host, port, ec, "APP_PORT"));
         }
     }
     for (auto& w : workers_) {
@@ -252,13 +309,20 @@ void application::start()
     }
     port_ = port;
     if (metrics_endpoint_) {
-        metrics_endpoint_->listener.open({address, settings_.http.metrics_port});
+        try {
+            metrics_endpoint_->listener.open({address, settings_.http.metrics_port});
+        } catch (const boost::system::system_error& e) {
+            throw std::runtime_error(describe_bind_error(
+                settings_.http.host, settings_.http.metrics_port, e.code(), "METRICS_PORT"));
+        }
         metrics_endpoint_->listener.start();
     }
     register_telemetry();
     for (auto& w : workers_) {
         w->listener.start();
         net::co_spawn(w->ioc, w->redis.run(), net::detached);
+        net::co_spawn(w->ioc, w->subscriber.run(), net::detached);
+        net::co_spawn(w->ioc, w->tracking.run(), net::detached);
     }
     // Metrics stored by earlier builds move to the current layout once Redis answers; until
     // then they are not listed (a log line says when they are).
@@ -276,6 +340,7 @@ void application::start()
     }
     log::write_always(log::level::info, "server.listening",
                       {{"host", settings_.http.host},
+                       {"address", address.to_string()},
                        {"port", static_cast<unsigned>(port_)},
                        {"threads", static_cast<unsigned>(workers_.size())}});
 }
@@ -361,6 +426,8 @@ net::awaitable<void> application::shutdown_sequence()
             // acknowledged), then the client fails the batches in flight.
             w->limiter.stop();
             w->store.stop();
+            w->tracking.stop();
+            w->subscriber.stop();
             w->redis.stop();
         });
     }

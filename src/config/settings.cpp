@@ -349,6 +349,16 @@ struct choice_kind {
 
 // A host name or an address literal. Names are only checked for plausible characters here;
 // whether they resolve is for the component that connects or binds.
+// True when the last dot-separated label (ignoring one trailing dot) is all digits.
+bool ends_in_a_number(std::string_view host)
+{
+    if (host.ends_with('.')) {
+        host.remove_suffix(1);
+    }
+    const auto dot = host.rfind('.');
+    return all_digits(dot == std::string_view::npos ? host : host.substr(dot + 1));
+}
+
 template <class Field>
 struct host_kind {
     static constexpr json_kind json = json_kind::string;
@@ -369,6 +379,15 @@ struct host_kind {
                               (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_';
                    })) {
             return false;
+        } else if (ends_in_a_number(text)) {
+            // A name whose last label is a number is an IPv4 address (as URL parsers read it),
+            // and must be a valid one: the resolver would read `1.2.3` as 1.2.0.3 and look
+            // `999.1.1.1` up in DNS.
+            boost::system::error_code ec;
+            boost::asio::ip::make_address_v4(text, ec);
+            if (ec) {
+                return false;
+            }
         }
         Field::ref(s) = std::string(text);
         return true;
@@ -422,8 +441,8 @@ struct cidr_list_kind {
     static std::string expected() { return "a comma-separated list of CIDR networks"; }
 };
 
-// `http://host[:port][/path]`: the only form the upstream client speaks (no TLS, no
-// credentials in the URL, no query or fragment to lose silently).
+// `http[s]://host[:port][/path]`: the only forms the upstream client speaks (no credentials in
+// the URL, no query or fragment to lose silently).
 template <class Field>
 struct http_url_kind {
     static constexpr json_kind json = json_kind::string;
@@ -435,8 +454,10 @@ struct http_url_kind {
             return false;
         }
         const auto& u = *url;
-        if (u.scheme_id() != boost::urls::scheme::http || !u.has_authority() || u.has_userinfo() ||
-            u.encoded_host().empty() || u.has_query() || u.has_fragment()) {
+        const bool http_or_https = u.scheme_id() == boost::urls::scheme::http ||
+                                   u.scheme_id() == boost::urls::scheme::https;
+        if (!http_or_https || !u.has_authority() || u.has_userinfo() || u.encoded_host().empty() ||
+            u.has_query() || u.has_fragment()) {
             return false;
         }
         if (u.has_port()) {
@@ -451,7 +472,24 @@ struct http_url_kind {
 
     static std::string show(const settings& s) { return Field::ref(s); }
 
-    static std::string expected() { return "an URL of the form http://host[:port][/path]"; }
+    static std::string expected() { return "a URL of the form http[s]://host[:port][/path]"; }
+};
+
+// A file name, taken as written. Whether the file exists and holds what it should is checked by
+// the component that reads it, which can say what is wrong with its content.
+template <class Field>
+struct path_kind {
+    static constexpr json_kind json = json_kind::string;
+
+    static bool parse(settings& s, std::string_view text)
+    {
+        Field::ref(s) = std::string(text);
+        return true;
+    }
+
+    static std::string show(const settings& s) { return Field::ref(s); }
+
+    static std::string expected() { return "a file name"; }
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -491,7 +529,8 @@ template <auto Member>
 using log_field = field<&settings::log, Member>;
 
 constexpr auto k_variables = std::to_array<variable>({
-    make<host_kind<http_field<&http_options::host>>>("APP_HOST", "address to listen on"),
+    make<host_kind<http_field<&http_options::host>>>("APP_HOST",
+                                                     "address or host name to listen on"),
     make<integer_kind<http_field<&http_options::port>, 0, 65535, noun::port>>(
         "APP_PORT", "TCP port to listen on (0: any free port)"),
     make<integer_kind<http_field<&http_options::metrics_port>, 0, 65535, noun::port>>(
@@ -545,7 +584,9 @@ constexpr auto k_variables = std::to_array<variable>({
     make<integer_kind<upstream_field<&upstream_options::latency>, 0, 600'000>>(
         "EXTERNAL_SERVICE_LATENCY_MS", "simulated upstream latency, milliseconds"),
     make<http_url_kind<upstream_field<&upstream_options::url>>>(
-        "EXTERNAL_SERVICE_URL", "http://host[:port][/path] (none: simulator)"),
+        "EXTERNAL_SERVICE_URL", "http[s]://host[:port][/path] (none: simulator)"),
+    make<path_kind<upstream_field<&upstream_options::ca_file>>>(
+        "EXTERNAL_SERVICE_CA_FILE", "PEM CA bundle for https (none: system store)"),
     make<integer_kind<metrics_field<&metrics_options::retention>, 1, k_unbounded>>(
         "METRICS_RETENTION_SECONDS", "age at which raw metric points are dropped"),
     make<integer_kind<metrics_field<&metrics_options::max_points_per_type>, 1, k_unbounded>>(
@@ -699,6 +740,13 @@ settings from_env(const env_lookup& lookup)
             throw config_error(std::string(v.name) + ": expected " + v.expected() + ", got " +
                                quote_json(*raw));
         }
+    }
+    // One port cannot carry both listeners: SO_REUSEPORT would let them share it and split
+    // the connections between them, so half the API would answer 404.
+    if (out.http.metrics_port != 0 && out.http.metrics_port == out.http.port) {
+        const auto port = std::to_string(out.http.port);
+        throw config_error("METRICS_PORT: must differ from APP_PORT (both are " + port +
+                           "); unset METRICS_PORT to serve /metrics on APP_PORT");
     }
     if (out.http.threads == 0) {
         out.http.threads = std::max(1u, std::thread::hardware_concurrency());

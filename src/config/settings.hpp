@@ -75,6 +75,7 @@ struct upstream_options {
         5000};                             // EXTERNAL_SERVICE_TIMEOUT (seconds, decimals allowed)
     std::chrono::milliseconds latency{0};  // EXTERNAL_SERVICE_LATENCY_MS
     std::string url;                       // EXTERNAL_SERVICE_URL (empty: built-in simulator)
+    std::string ca_file;                   // EXTERNAL_SERVICE_CA_FILE (empty: the system store)
 };
 
 struct metrics_options {

@@ -154,10 +154,11 @@ void serialize_head(std::string& out, const response& res, const request_context
     w.put({reason.data(), reason.size()});
     w.put("\r\n"sv);
     w.put(date);
-    w.put("Content-Type: "sv);
-    w.put(res.content_type);
-    w.put("\r\n"sv);
+    // 204 and 304 carry no content, so no content metadata either (RFC 9110 § 15.4.5).
     if (with_length) {
+        w.put("Content-Type: "sv);
+        w.put(res.content_type);
+        w.put("\r\n"sv);
         w.put("Content-Length: "sv);
         w.put_decimal(res.body.size());
         w.put("\r\n"sv);
@@ -420,6 +421,14 @@ net::awaitable<void> listener::session(net::ip::tcp::socket socket)
             ctx.assign_trace({});
             unread_input = true;
             res = error_response(failure.status, failure.code, failure.message);
+            // The answer to a HEAD has no body, even when the request was refused before it was
+            // read in full (a client would take the body for the next answer): the method is the
+            // parser's once it read the request line, else the first bytes say it.
+            const std::string_view unread(static_cast<const char*>(buffer.data().data()),
+                                          std::min<std::size_t>(buffer.size(), 5));
+            if (parser.get().method() == bhttp::verb::head || unread == "HEAD ") {
+                verb = method::head;
+            }
         } else {
             auto& msg = parser.get();
             verb = to_method(msg.method());

@@ -307,6 +307,9 @@ struct client::impl {
                                       {"port", options_.port},
                                       {"db", options_.db},
                                       {"connects", connects_}});
+        if (options_.on_connection_change) {
+            options_.on_connection_change(true);
+        }
         co_await health_check_loop();
     }
 
@@ -371,12 +374,15 @@ struct client::impl {
         session_alive_ = false;
         session_error_ = ec;
         session_cause_ = cause;
-        connected_.store(false, std::memory_order_relaxed);
+        const bool was_connected = connected_.exchange(false, std::memory_order_relaxed);
         error_code ignored;
         socket_.close(ignored);
         writer_wake_.cancel();
         health_timer_.cancel();
         fail_all(stopped_ ? errc::stopped : errc::connection_lost);
+        if (was_connected && options_.on_connection_change) {
+            options_.on_connection_change(false);
+        }
     }
 
     net::awaitable<void> backoff()

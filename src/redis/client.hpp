@@ -32,6 +32,7 @@
 #include <array>
 #include <chrono>
 #include <cstdint>
+#include <functional>
 #include <initializer_list>
 #include <memory>
 #include <span>
@@ -53,6 +54,11 @@ struct client_options {
     // which issue 10's chaos test holds to 1 s; a refused connect every half second or so per
     // worker costs a down server nothing.
     std::chrono::milliseconds reconnect_max{500};
+    // Called on the client's thread with true each time a connection becomes usable (after the
+    // handshake) and with false when a usable connection is lost, so that state the server keeps
+    // per connection (CLIENT TRACKING) can be set up again. It must not call into the client
+    // synchronously; spawn a coroutine for that. Not called by stop().
+    std::function<void(bool connected)> on_connection_change;
 };
 
 template <class T>

@@ -49,6 +49,7 @@ const std::vector<std::string> k_all_variables = {
     "EXTERNAL_SERVICE_TIMEOUT",
     "EXTERNAL_SERVICE_LATENCY_MS",
     "EXTERNAL_SERVICE_URL",
+    "EXTERNAL_SERVICE_CA_FILE",
     "METRICS_RETENTION_SECONDS",
     "METRICS_MAX_POINTS_PER_TYPE",
     "METRICS_MAX_FUTURE_SECONDS",
@@ -209,6 +210,8 @@ TEST(from_env, applies_a_valid_override_of_every_variable)
          [](const settings& s) { return s.upstream.latency == 40ms; }},
         {"EXTERNAL_SERVICE_URL", "http://upstream:8080/summary",
          [](const settings& s) { return s.upstream.url == "http://upstream:8080/summary"; }},
+        {"EXTERNAL_SERVICE_CA_FILE", "/etc/upstream/ca.pem",
+         [](const settings& s) { return s.upstream.ca_file == "/etc/upstream/ca.pem"; }},
         {"METRICS_RETENTION_SECONDS", "86400",
          [](const settings& s) { return s.metrics.retention == 86400s; }},
         {"METRICS_MAX_POINTS_PER_TYPE", "50",
@@ -292,6 +295,47 @@ TEST(from_env, accepts_ipv6_hosts_and_urls)
               "http://example.com");
 }
 
+TEST(from_env, accepts_https_upstream_urls)
+{
+    EXPECT_EQ(parse({{"EXTERNAL_SERVICE_URL", "https://upstream"}}).upstream.url,
+              "https://upstream");
+    EXPECT_EQ(parse({{"EXTERNAL_SERVICE_URL", "HTTPS://[::1]:8443/v1/check"}}).upstream.url,
+              "HTTPS://[::1]:8443/v1/check");
+}
+
+TEST(from_env, accepts_host_names_and_ipv4_literals)
+{
+    for (const std::string host :
+         {"localhost", "127.0.0.1", "0.0.0.0", "redis", "cache-1.internal", "1password.example.",
+          "10.0.0.255"}) {
+        EXPECT_EQ(parse({{"APP_HOST", host}}).http.host, host);
+        EXPECT_EQ(parse({{"REDIS_HOST", host}}).redis.host, host);
+    }
+}
+
+TEST(from_env, refuses_a_metrics_port_equal_to_the_api_port_naming_both)
+{
+    const std::string expected = "METRICS_PORT: must differ from APP_PORT (both are 9100); "
+                                 "unset METRICS_PORT to serve /metrics on APP_PORT";
+    try {
+        parse({{"APP_PORT", "9100"}, {"METRICS_PORT", "9100"}});
+        FAIL() << "no config_error";
+    } catch (const config_error& e) {
+        EXPECT_EQ(e.what(), expected);
+    }
+    // APP_PORT keeps its default of 8000 when unset.
+    EXPECT_NE(error_for("METRICS_PORT", "8000").find("(both are 8000)"), std::string::npos);
+}
+
+TEST(from_env, accepts_port_zero_for_both_listeners_and_distinct_ports)
+{
+    const auto any = parse({{"APP_PORT", "0"}, {"METRICS_PORT", "0"}});
+    EXPECT_EQ(any.http.port, 0);
+    EXPECT_EQ(any.http.metrics_port, 0);
+    const auto apart = parse({{"APP_PORT", "8000"}, {"METRICS_PORT", "9100"}});
+    EXPECT_EQ(apart.http.metrics_port, 9100);
+}
+
 // ----- malformed values ----------------------------------------------------------------------
 
 TEST(from_env, rejects_a_port_above_65535)
@@ -330,6 +374,10 @@ TEST(from_env, rejects_every_kind_of_malformed_value_naming_variable_and_value)
         {"APP_HOST", "bad host"},
         {"APP_HOST", "fe80::1%eth0"},
         {"APP_HOST", "::zz"},
+        {"APP_HOST", "999.1.1.1"},
+        {"APP_HOST", "1.2.3"},
+        {"APP_HOST", "10.0.0.256"},
+        {"APP_HOST", "host.42"},
         {"APP_PORT", "12abc"},
         {"APP_PORT", "+80"},
         {"APP_PORT", "-1"},
@@ -355,6 +403,7 @@ TEST(from_env, rejects_every_kind_of_malformed_value_naming_variable_and_value)
         {"TRUSTED_PROXIES", "::/129"},
         {"REDIS_HOST", "redis:6379"},
         {"REDIS_HOST", "re/dis"},
+        {"REDIS_HOST", "999.1.1.1"},
         {"REDIS_PORT", "0"},
         {"REDIS_PORT", "65536"},
         {"REDIS_DB", "16"},
@@ -389,7 +438,9 @@ TEST(from_env, rejects_every_kind_of_malformed_value_naming_variable_and_value)
         {"EXTERNAL_SERVICE_TIMEOUT", "abc"},
         {"EXTERNAL_SERVICE_LATENCY_MS", "-5"},
         {"EXTERNAL_SERVICE_LATENCY_MS", "1.5"},
-        {"EXTERNAL_SERVICE_URL", "https://upstream"},
+        {"EXTERNAL_SERVICE_URL", "ftp://upstream"},
+        {"EXTERNAL_SERVICE_URL", "https://user@upstream"},
+        {"EXTERNAL_SERVICE_URL", "https://upstream:0/"},
         {"EXTERNAL_SERVICE_URL", "upstream:8080"},
         {"EXTERNAL_SERVICE_URL", "http://"},
         {"EXTERNAL_SERVICE_URL", "http:///path"},
@@ -432,9 +483,9 @@ TEST(from_env, names_the_expected_form_in_its_errors)
               R"(got "0")");
     EXPECT_EQ(error_for("EXTERNAL_SERVICE_FAILURE_RATE", "2"),
               R"(EXTERNAL_SERVICE_FAILURE_RATE: expected a number 0..1, got "2")");
-    EXPECT_EQ(error_for("EXTERNAL_SERVICE_URL", "https://x"),
-              R"(EXTERNAL_SERVICE_URL: expected an URL of the form http://host[:port][/path], )"
-              R"(got "https://x")");
+    EXPECT_EQ(error_for("EXTERNAL_SERVICE_URL", "ftp://x"),
+              R"(EXTERNAL_SERVICE_URL: expected a URL of the form http[s]://host[:port][/path], )"
+              R"(got "ftp://x")");
 }
 
 TEST(from_env, throws_on_the_first_malformed_variable_in_table_order)

@@ -257,6 +257,21 @@ TEST_F(redis_client, reconnects_by_itself_after_the_server_kills_its_connection)
     });
 }
 
+TEST_F(redis_client, reports_each_usable_connection_and_its_loss_to_its_owner)
+{
+    std::vector<bool> changes;
+    auto options = options_for(test::redis_test_port());
+    options.on_connection_change = [&](bool up) { changes.push_back(up); };
+    with_client(options, [&](client& c) -> net::awaitable<void> {
+        EXPECT_EQ(changes, std::vector<bool>{true});
+        admin_connection(test::redis_test_port()).command({"CLIENT", "KILL", "TYPE", "normal"});
+        EXPECT_TRUE(co_await eventually([&] { return changes.size() == 3; }, 5s));
+        EXPECT_TRUE(c.connected());
+    });
+    // stop() reports nothing.
+    EXPECT_EQ(changes, (std::vector<bool>{true, false, true}));
+}
+
 TEST_F(redis_client, fails_commands_in_flight_with_connection_lost_when_the_connection_drops)
 {
     result<reply> blocked = errc::not_connected;
