@@ -4,7 +4,10 @@
 # loopback port, runs every CTest suite against it, and stops what it started.
 #
 #   ./test.sh                 all suites, then the API documentation checks, the chaos suite,
-#                             the fuzz targets and ThreadSanitizer (below)
+#                             the fuzz targets and ThreadSanitizer (below): what CI runs
+#   ./test.sh --quick         between edits: the unit, Redis and end-to-end suites only (an
+#                             incremental build; no documentation, contract, chaos, fuzz or
+#                             ThreadSanitizer steps)
 #   ./test.sh -L unit         only one label (unit, redis, e2e, chaos); any ctest arguments work
 #   TEST_PRESET=debug ./test.sh   without sanitizers (quicker)
 #   TEST_DOCS=0|1             skip, or force, the documentation checks (default: run them
@@ -17,6 +20,12 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/lib.sh
+
+quick=0
+if [[ "${1:-}" == "--quick" ]]; then
+    quick=1
+    shift
+fi
 
 scripts/install-deps.sh
 
@@ -44,10 +53,15 @@ ctest_args=("$@")
 if [[ $# -eq 0 ]]; then
     ctest_args=(-LE chaos)
 fi
+started=$SECONDS
 # The Lua scripts Redis runs (src/*/scripts/*.lua), against Redis's Lua 5.1 (.luacheckrc).
 luacheck --no-color --quiet src/*/scripts/*.lua
 
 ctest --preset "$preset" -j2 --timeout 300 "${ctest_args[@]}"
+echo "test.sh: test suites passed ($((SECONDS - started)) s)"
+if [[ $quick == 1 ]]; then
+    exit 0
+fi
 
 # --- API documentation (issue 8) ------------------------------------------------------------------
 # docs/openapi.json through Redocly's linter; then the service just built, on a free port with
