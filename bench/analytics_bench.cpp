@@ -271,12 +271,12 @@ void window_decide_refused(benchmark::State& state)
 }
 BENCHMARK(window_decide_refused);
 
-// Redis's replies, read by the connection's long-lived reader: a list page (list.lua's reply of
-// 25 blocks of 4 points, as GET /api/metrics/list?limit=100 reads under single-metric ingest)
-// and a daily summary's HMGET of its state and 83 buckets, every other one missing.
+// Redis's replies, read by the connection's long-lived reader: a list page (ZREVRANGE of 25
+// blocks of 4 points, as GET /api/metrics/list?limit=100 reads under single-metric ingest) and
+// a daily summary's HMGET of its state and 83 buckets, every other one missing.
 std::string list_page_reply()
 {
-    std::string out = "*27\r\n:25\r\n$8\r\n01234567\r\n";
+    std::string out = "*25\r\n";
     for (int b = 0; b < 25; ++b) {
         std::string member = std::string(24, '\x01');
         metrics::append_block_rest(member, 29'525'040, 4, "cpu_usage");

@@ -9,7 +9,9 @@
 #include "redis/key_tags.hpp"
 
 #include <algorithm>
+#include <array>
 #include <bit>
+#include <cmath>
 #include <unordered_map>
 #include <unordered_set>
 
@@ -65,12 +67,15 @@ std::int64_t prefix_micros(std::string_view prefix) noexcept
     return std::bit_cast<std::int64_t>(v ^ (std::uint64_t{1} << 63));
 }
 
-// One sorted set of blocks as a list reads it (list.lua), from the newest block on.
+// One sorted set of blocks as a list reads it (ZREVRANGE), from the newest block on.
 struct list_source {
     std::string key;
-    std::int64_t rank = 0;       // the first block not read yet
-    bool exhausted = false;      // every block has been read
-    std::int64_t next_micros = 0;  // the newest timestamp of the first block not read
+    std::int64_t rank = 0;          // the first block not read yet
+    std::size_t next_read = 1;      // how many blocks the next read asks for
+    bool read_more = true;          // the walk needs more of it
+    bool exhausted = false;         // every block has been read
+    std::int64_t last_micros = 0;   // the newest timestamp of the last block read,
+    std::int64_t last_arrival = 0;  // and its arrival: nothing unread lists before that
 };
 
 void append_item(common::string_writer& w, const listed_point& lp)
@@ -389,8 +394,7 @@ net::awaitable<result<metric_store::outcome>> metric_store::add_batch(
 
 net::awaitable<result<std::string>> metric_store::list_json(std::string_view type, unsigned limit)
 {
-    const std::int64_t now = now_ms();
-    const std::int64_t cutoff_us = (now - settings_.retention_ms) * 1000;
+    const std::int64_t cutoff_us = (now_ms() - settings_.retention_ms) * 1000;
     const std::size_t cap = settings_.max_points;
     std::vector<list_source> sources;
     if (type.empty()) {
@@ -400,29 +404,39 @@ net::awaitable<result<std::string>> metric_store::list_json(std::string_view typ
     } else {
         sources.push_back({type_set_key(type)});
     }
+    // Blocks to read first from each source: enough for `limit` points at the points per block
+    // this type's last list found (every block holds at least one), plus one.
+    const std::size_t wanted = type.empty() ? limit : std::min<std::size_t>(limit, cap);
+    std::size_t first_read = wanted;
+    if (const auto it = points_per_block_.find(sources.front().key); it != points_per_block_.end()) {
+        first_read = std::min<std::size_t>(
+            wanted, static_cast<std::size_t>(std::ceil(static_cast<double>(wanted) / it->second)) + 1);
+    }
+    for (list_source& source : sources) {
+        source.next_read = first_read;
+    }
 
     std::vector<redis::reply> replies;  // the blocks the points view
     std::vector<listed_point> points;
     std::vector<const listed_point*> shown;
-    const std::size_t first_wanted = type.empty() ? limit : std::min<std::size_t>(limit, cap);
-    std::vector<std::size_t> wanted(sources.size(), first_wanted);
-    std::vector<bool> read_more(sources.size(), true);
+    std::size_t blocks_read = 0;
     for (int round = 0;; ++round) {
         std::vector<net::awaitable<result<redis::reply>>> reads;
         std::vector<std::size_t> read_from;
-        std::vector<redis::arg_buffer> args(sources.size());
-        std::vector<std::vector<std::string_view>> arg_views(sources.size());
+        std::vector<std::array<std::string, 2>> ranges;
+        ranges.reserve(sources.size());
+        std::vector<std::array<std::string_view, 4>> commands;
+        commands.reserve(sources.size());
         for (std::size_t s = 0; s < sources.size(); ++s) {
-            if (!read_more[s] || sources[s].exhausted) {
+            list_source& source = sources[s];
+            if (!source.read_more || source.exhausted) {
                 continue;
             }
-            args[s].add_integer(static_cast<std::int64_t>(wanted[s]));
-            args[s].add_integer(cutoff_us);
-            args[s].add_integer(sources[s].rank);
-            arg_views[s] = args[s].views();
-            const std::string_view key = sources[s].key;
-            reads.push_back(redis_.eval(scripts::list(), std::span(&key, 1), arg_views[s],
-                                        timeout_));
+            ranges.push_back({std::to_string(source.rank),
+                              std::to_string(source.rank + std::int64_t(source.next_read) - 1)});
+            commands.push_back(redis::command("ZREVRANGE", source.key, ranges.back()[0],
+                                              ranges.back()[1]));
+            reads.push_back(redis_.exec(commands.back(), timeout_));
             read_from.push_back(s);
         }
         auto results = co_await common::when_all(std::move(reads));
@@ -431,28 +445,35 @@ net::awaitable<result<std::string>> metric_store::list_json(std::string_view typ
             if (const error_code ec = transport_error(r, "list")) {
                 co_return ec;
             }
-            const auto& e = r->elements;
-            if (r->type != redis::reply::kind::array || e.size() < 2 ||
-                e[0].type != redis::reply::kind::integer) {
+            if (r->type != redis::reply::kind::array) {
                 co_return redis::make_error_code(redis::errc::unexpected_reply);
             }
             list_source& source = sources[read_from[n]];
-            source.exhausted = e[0].integer < 0;
-            if (!source.exhausted) {
-                source.rank = e[0].integer;
-                source.next_micros = prefix_micros(e[1].str);
+            const auto& e = r->elements;
+            source.exhausted = e.size() < source.next_read;
+            source.rank += static_cast<std::int64_t>(e.size());
+            blocks_read += e.size();
+            if (!e.empty()) {
+                if (const auto last = block_view::parse(e.back().str)) {
+                    source.last_micros = prefix_micros(last->order_prefix());
+                    source.last_arrival = last->arrival_micros();
+                }
             }
+            // Reading on takes twice as many at a time.
+            source.next_read = std::min<std::size_t>(2 * source.next_read + 1, 4096);
             replies.push_back(std::move(*r));
         }
-        // Re-read every point: `replies` may have moved its strings' owners, never their bytes
-        // (std::string moves keep heap buffers; blocks are far longer than any inline buffer).
+        // Re-read every point: `replies` may have moved its strings' owners, never their bytes.
         points.clear();
         for (const redis::reply& r : replies) {
-            for (std::size_t b = 2; b < r.elements.size(); ++b) {
-                const auto block = block_view::parse(r.elements[b].str);
+            for (const redis::reply& member : r.elements) {
+                const auto block = block_view::parse(member.str);
                 if (!block) {
-                    log::error("metrics.corrupt_block", {{"size", r.elements[b].str.size()}});
+                    log::error("metrics.corrupt_block", {{"size", member.str.size()}});
                     continue;
+                }
+                if (block->arrival_micros() < cutoff_us) {
+                    continue;  // past the retention, not yet removed
                 }
                 for (std::size_t i = 0; i < block->size(); ++i) {
                     points.push_back(
@@ -462,20 +483,26 @@ net::awaitable<result<std::string>> metric_store::list_json(std::string_view typ
         }
         std::sort(points.begin(), points.end(), lists_before);
 
-        // Walk newest first. A point can be shown only when no source still holds unread
-        // blocks that might come before it; each type shows at most `cap` points.
+        // Walk newest first. A point is shown only when no source can still hold a point that
+        // lists before it: every point not read yet lies at or below its source's last block
+        // read (by timestamp, then arrival). Each type shows at most `cap` points.
         shown.clear();
         std::unordered_map<std::string_view, std::size_t> per_type;
-        std::fill(read_more.begin(), read_more.end(), false);
+        for (list_source& source : sources) {
+            source.read_more = false;
+        }
         bool complete = true;
         for (const listed_point& lp : points) {
             if (shown.size() == limit) {
                 break;
             }
             bool blocked = false;
-            for (std::size_t s = 0; s < sources.size(); ++s) {
-                if (!sources[s].exhausted && sources[s].next_micros >= lp.p.timestamp.micros) {
-                    read_more[s] = true;
+            for (list_source& source : sources) {
+                if (!source.exhausted &&
+                    (source.last_micros > lp.p.timestamp.micros ||
+                     (source.last_micros == lp.p.timestamp.micros &&
+                      source.last_arrival >= lp.arrival))) {
+                    source.read_more = true;
                     blocked = true;
                 }
             }
@@ -488,20 +515,26 @@ net::awaitable<result<std::string>> metric_store::list_json(std::string_view typ
             }
         }
         if (complete && shown.size() < limit) {
-            // Out of points: every source that still has blocks must be read on.
-            for (std::size_t s = 0; s < sources.size(); ++s) {
-                if (!sources[s].exhausted) {
-                    read_more[s] = true;
+            // Out of points: every source that still has blocks is read on.
+            for (list_source& source : sources) {
+                if (!source.exhausted) {
+                    source.read_more = true;
                     complete = false;
                 }
             }
         }
-        if (complete || round == 16) {
+        if (complete || round == 32) {
             break;
         }
-        for (std::size_t s = 0; s < sources.size(); ++s) {
-            wanted[s] = std::max<std::size_t>(wanted[s], limit);
+    }
+    // How many points a block of this type held: the next list asks for about as many blocks
+    // as it needs. Remembered for the filtered lists' types only, and a bounded number of them.
+    if (!type.empty() && blocks_read > 0) {
+        if (points_per_block_.size() >= 4096) {
+            points_per_block_.clear();
         }
+        points_per_block_[sources.front().key] =
+            std::max(1.0, static_cast<double>(points.size()) / static_cast<double>(blocks_read));
     }
 
     std::string body;

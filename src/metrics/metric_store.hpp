@@ -52,6 +52,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace analytics::metrics {
@@ -140,6 +141,8 @@ private:
     type_registry registry_;
     std::int64_t last_arrival_ = 0;
     std::mt19937_64 nonces_;  // makes each call's blocks unique, whoever else stores at once
+    // Points per block that the last list of a type found (by its set's key).
+    std::unordered_map<std::string, double> points_per_block_;
     ingest_queue ingest_;
 };
 

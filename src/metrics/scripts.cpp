@@ -12,12 +12,6 @@ const redis::script& store()
     return s;
 }
 
-const redis::script& list()
-{
-    static const redis::script s{std::string(lua::list())};
-    return s;
-}
-
 const redis::script& registry()
 {
     static const redis::script s{std::string(lua::registry())};

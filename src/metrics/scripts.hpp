@@ -11,8 +11,6 @@ namespace analytics::metrics::scripts {
 
 /// store.lua: stores one tag's points (store_call.hpp names its layout).
 const redis::script& store();
-/// list.lua: reads the newest blocks of a type's set or a tag's index.
-const redis::script& list();
 /// registry.lua: admits types under the cap on distinct types (type_registry.hpp).
 const redis::script& registry();
 

@@ -67,7 +67,7 @@ TEST(block, reads_back_what_the_service_and_the_script_wrote)
     EXPECT_EQ(b->point(0).place, 7U);
     EXPECT_EQ(b->point(1).value, -0.25);
     EXPECT_EQ(b->point(1).timestamp.fraction_digits, 0);
-    // The offsets store.lua and list.lua read (1-based there).
+    // The offsets store.lua reads (1-based there).
     EXPECT_EQ(block_header_size, 35U);
     EXPECT_EQ(static_cast<unsigned char>(m[34]), 9U);
 }

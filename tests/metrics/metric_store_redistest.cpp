@@ -185,6 +185,28 @@ TEST_F(metric_store_redis, lists_a_back_dated_point_the_moment_it_is_acknowledge
     });
 }
 
+TEST_F(metric_store_redis, lists_many_blocks_of_one_timestamp_by_arrival)
+{
+    // Ingest stamped with whole seconds makes many blocks of equal newest timestamps: the list
+    // must read only as many as it shows, and show the latest arrivals first.
+    instance api(ioc_, test::redis_test_port(), store_options(), clock_);
+    run(api, [&]() -> net::awaitable<void> {
+        const std::int64_t t = now_us() / 1'000'000 * 1'000'000;
+        for (int i = 0; i < 2000; ++i) {
+            co_await add_ok(api.store, point("same", t, i));
+        }
+        for (const std::string_view type : {std::string_view("same"), std::string_view()}) {
+            auto list = co_await api.store.list_json(type, 100);
+            CO_ASSERT_TRUE(list);
+            const auto items = items_of(*list);
+            CO_ASSERT_TRUE(items.size() == 100U);
+            for (std::size_t i = 0; i < items.size(); ++i) {
+                EXPECT_EQ(items[i].value, 1999.0 - static_cast<double>(i));
+            }
+        }
+    });
+}
+
 TEST_F(metric_store_redis, retention_counts_from_arrival_not_from_the_timestamp)
 {
     instance api(ioc_, test::redis_test_port(), store_options(10s), clock_);
