@@ -78,6 +78,9 @@ redis::client_options redis_options(const config::settings& s)
     o.password = s.redis.password;
     o.db = s.redis.db;
     o.command_timeout = s.redis.timeout;
+    for (const auto& n : s.redis.cluster_nodes) {
+        o.cluster_nodes.push_back({n.host, n.port});
+    }
     return o;
 }
 

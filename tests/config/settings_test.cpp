@@ -36,6 +36,7 @@ const std::vector<std::string> k_all_variables = {
     "REDIS_DB",
     "REDIS_PASSWORD",
     "REDIS_TIMEOUT_MS",
+    "REDIS_CLUSTER_NODES",
     "CACHE_TTL_SECONDS",
     "CACHE_STALE_TTL_SECONDS",
     "RATE_LIMIT_ENABLED",
@@ -182,6 +183,10 @@ TEST(from_env, applies_a_valid_override_of_every_variable)
         {"REDIS_PASSWORD", " s3cret ",
          [](const settings& s) { return s.redis.password == " s3cret "; }},
         {"REDIS_TIMEOUT_MS", "250", [](const settings& s) { return s.redis.timeout == 250ms; }},
+        {"REDIS_CLUSTER_NODES", "redis-1:7000",
+         [](const settings& s) {
+             return s.redis.cluster_nodes == std::vector<redis_node>{{"redis-1", 7000}};
+         }},
         {"CACHE_TTL_SECONDS", "600", [](const settings& s) { return s.cache.ttl == 600s; }},
         {"CACHE_STALE_TTL_SECONDS", "7200",
          [](const settings& s) { return s.cache.stale_ttl == 7200s; }},
@@ -281,6 +286,31 @@ TEST(from_env, accepts_ipv6_hosts_and_urls)
               "http://example.com");
 }
 
+TEST(from_env, reads_redis_cluster_seeds_with_ipv6_addresses_in_brackets)
+{
+    const auto s =
+        parse({{"REDIS_CLUSTER_NODES", "10.0.0.1:7000, redis-2:7001 ,[::1]:7002"}}).redis;
+    const std::vector<redis_node> expected{{"10.0.0.1", 7000}, {"redis-2", 7001}, {"::1", 7002}};
+    EXPECT_EQ(s.cluster_nodes, expected);
+    EXPECT_NE(json_of({{"REDIS_CLUSTER_NODES", "10.0.0.1:7000, redis-2:7001 ,[::1]:7002"}})
+                  .find(R"("REDIS_CLUSTER_NODES":"10.0.0.1:7000,redis-2:7001,[::1]:7002")"),
+              std::string::npos);
+}
+
+TEST(from_env, refuses_a_redis_database_other_than_zero_on_a_cluster)
+{
+    try {
+        parse({{"REDIS_CLUSTER_NODES", "redis-1:7000"}, {"REDIS_DB", "3"}});
+        ADD_FAILURE() << "REDIS_DB=3 with REDIS_CLUSTER_NODES was accepted";
+    } catch (const config_error& e) {
+        EXPECT_EQ(std::string(e.what()),
+                  R"(REDIS_DB: must be 0 with REDIS_CLUSTER_NODES (a Redis Cluster has one )"
+                  R"(database), got "3")");
+    }
+    EXPECT_EQ(parse({{"REDIS_CLUSTER_NODES", "redis-1:7000"}, {"REDIS_DB", "0"}}).redis.db, 0);
+    EXPECT_EQ(parse({{"REDIS_DB", "3"}}).redis.db, 3);
+}
+
 // ----- malformed values ----------------------------------------------------------------------
 
 TEST(from_env, rejects_a_port_above_65535)
@@ -350,6 +380,15 @@ TEST(from_env, rejects_every_kind_of_malformed_value_naming_variable_and_value)
         {"REDIS_DB", "-1"},
         {"REDIS_TIMEOUT_MS", "0"},
         {"REDIS_TIMEOUT_MS", "1s"},
+        {"REDIS_CLUSTER_NODES", "redis"},
+        {"REDIS_CLUSTER_NODES", "redis:0"},
+        {"REDIS_CLUSTER_NODES", "redis:70000"},
+        {"REDIS_CLUSTER_NODES", ":7000"},
+        {"REDIS_CLUSTER_NODES", "::1:7000"},
+        {"REDIS_CLUSTER_NODES", "[redis]:7000"},
+        {"REDIS_CLUSTER_NODES", "re dis:7000"},
+        {"REDIS_CLUSTER_NODES", "a:7000,,b:7001"},
+        {"REDIS_CLUSTER_NODES", "a:7000,"},
         {"CACHE_TTL_SECONDS", "0"},
         {"CACHE_TTL_SECONDS", "5m"},
         {"CACHE_STALE_TTL_SECONDS", "0"},
