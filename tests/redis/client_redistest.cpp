@@ -3,6 +3,7 @@
 // here on free ports.
 
 #include "redis/client.hpp"
+#include "support/client_runner.hpp"
 #include "support/coro_helpers.hpp"
 #include "support/redis_admin.hpp"
 #include "support/redis_server.hpp"
@@ -71,35 +72,7 @@ protected:
     void with_client(const client_options& options, Body body, bool wait_connected = true,
                      std::chrono::milliseconds limit = 30s)
     {
-        net::io_context ioc;
-        client c(ioc.get_executor(), options);
-        bool run_returned = false;
-        net::co_spawn(ioc, c.run(), [&](std::exception_ptr e) {
-            run_returned = true;
-            if (e) {
-                std::rethrow_exception(e);
-            }
-        });
-        test::run_coro(
-            ioc,
-            [&]() -> net::awaitable<void> {
-                std::exception_ptr failure;
-                try {
-                    if (wait_connected) {
-                        const bool up = co_await eventually([&] { return c.connected(); }, 5s);
-                        EXPECT_TRUE(up) << "the client did not connect";
-                    }
-                    co_await body(c);
-                } catch (...) {
-                    failure = std::current_exception();
-                }
-                c.stop();
-                if (failure) {
-                    std::rethrow_exception(failure);
-                }
-            }(),
-            limit);
-        EXPECT_TRUE(run_returned) << "run() did not return after stop()";
+        test::with_client(options, std::move(body), wait_connected, limit);
     }
 };
 
