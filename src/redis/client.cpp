@@ -713,7 +713,7 @@ struct client::impl {
 
         owners_.clear();
         std::fill(slot_owner_.begin(), slot_owner_.end(), no_owner);
-        std::string summary;
+        std::vector<std::string> described;  // sorted: each node lists the shards in its order
         for (const auto& m : by_index) {
             if (m->role == node_role::master && m->slots > 0) {
                 if (!m->shared && running_ && !stopped_) {
@@ -722,9 +722,16 @@ struct client::impl {
                 }
                 owners_.push_back(m);
             }
+            described.push_back(m->address +
+                                (m->role == node_role::master ? " master " : " replica ") +
+                                std::to_string(m->slots) +
+                                (m->health.empty() ? "" : " " + m->health));
+        }
+        std::sort(described.begin(), described.end());
+        std::string summary;
+        for (const auto& d : described) {
             summary += summary.empty() ? "" : ",";
-            summary += m->address + (m->role == node_role::master ? " master " : " replica ") +
-                       std::to_string(m->slots) + (m->health.empty() ? "" : " " + m->health);
+            summary += d;
         }
         for (const auto& range : topology.ranges) {
             const auto it = std::find(owners_.begin(), owners_.end(), by_index[range.master]);
