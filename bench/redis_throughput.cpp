@@ -15,14 +15,13 @@
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/steady_timer.hpp>
 
-#include <sys/resource.h>
-
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
 #include <exception>
 #include <string>
 #include <string_view>
+#include <sys/resource.h>
 #include <vector>
 
 namespace {
@@ -128,16 +127,18 @@ int main(int argc, char** argv)
                 });
             }
             co_await all_done.async_wait(common::use_nothrow);
-            seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
+            seconds =
+                std::chrono::duration<double>(std::chrono::steady_clock::now() - start).count();
             cpu = cpu_seconds() - cpu_start;
             c.stop();
         },
         net::detached);
     ioc.run();
 
-    std::printf("mode=%s depth=%d commands=%ld seconds=%.3f commands_per_s=%.0f "
-                "client_cpu_us_per_command=%.2f failures=%ld\n",
-                mode.c_str(), depth, out.done, seconds, out.done / seconds,
-                cpu * 1e6 / static_cast<double>(out.done), out.failures);
+    std::printf(
+        "mode=%s depth=%d commands=%ld seconds=%.3f commands_per_s=%.0f "
+        "client_cpu_us_per_command=%.2f failures=%ld\n",
+        mode.c_str(), depth, out.done, seconds, out.done / seconds,
+        cpu * 1e6 / static_cast<double>(out.done), out.failures);
     return out.failures == 0 ? 0 : 1;
 }

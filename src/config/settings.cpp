@@ -754,9 +754,10 @@ settings from_env(const env_lookup& lookup)
     }
     // A Redis Cluster has one database; SELECT is refused there.
     if (!out.redis.cluster_nodes.empty() && out.redis.db != 0) {
-        throw config_error("REDIS_DB: must be 0 with REDIS_CLUSTER_NODES (a Redis Cluster has "
-                           "one database), got " +
-                           quote_json(std::to_string(out.redis.db)));
+        throw config_error(
+            "REDIS_DB: must be 0 with REDIS_CLUSTER_NODES (a Redis Cluster has one database), "
+            "got " +
+            quote_json(std::to_string(out.redis.db)));
     }
     if (out.http.threads == 0) {
         out.http.threads = std::max(1u, std::thread::hardware_concurrency());

@@ -45,14 +45,6 @@ constexpr std::chrono::milliseconds max_try_again_delay{50};
 
 constexpr std::uint16_t no_owner = 0xffff;
 
-bool iequals(std::string_view a, std::string_view b) noexcept
-{
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return (x >= 'a' && x <= 'z' ? x - 'a' + 'A' : x) ==
-                      (y >= 'a' && y <= 'z' ? y - 'a' + 'A' : y);
-           });
-}
-
 // One call's outcome in redis_commands_total and the command latency histogram.
 void record(const result<reply_list>& r, steady_clock::duration took)
 {
@@ -184,8 +176,9 @@ struct client::impl {
         if (cluster_) {
             o.db = 0;
         }
-        return std::make_shared<connection>(executor_, std::move(o), scripts_,
-                                            [this](bool up) { on_state_change(up); });
+        return std::make_shared<connection>(
+            executor_, std::move(o), scripts_,
+            [this, address = m.address](bool up) { on_state_change(address, up); });
     }
 
     // Spawns a connection's run(); run() of the client waits for all of them to end.
@@ -216,14 +209,19 @@ struct client::impl {
         return m.write;
     }
 
-    void on_state_change(bool up)
+    void on_state_change(const std::string& address, bool up)
     {
         if (up) {
             connects_.fetch_add(1, std::memory_order_relaxed);
         }
         recompute();
-        if (!up && cluster_ && !stopped_) {
-            // A master may be gone: look at the map again soon, to find its replacement.
+        if (up || !cluster_ || stopped_) {
+            return;
+        }
+        // A master may be gone: look at the map again soon, to find its replacement. (Not for
+        // a seed asked for the map, nor a node that left the map.)
+        const auto it = nodes_.find(address);
+        if (it != nodes_.end() && it->second->slots > 0) {
             request_refresh();
         }
     }
@@ -259,13 +257,13 @@ struct client::impl {
         states.reserve(nodes_.size());
         for (const auto& [address, m] : nodes_) {
             states.push_back({m->address, m->role, m->slots,
-                              m->role == node_role::master && m->shared &&
-                                  m->shared->connected(),
+                              m->role == node_role::master && m->shared && m->shared->connected(),
                               m->health});
         }
-        std::stable_sort(states.begin(), states.end(), [](const node_state& a, const node_state& b) {
-            return a.role == node_role::master && b.role != node_role::master;
-        });
+        std::stable_sort(states.begin(), states.end(),
+                         [](const node_state& a, const node_state& b) {
+                             return a.role == node_role::master && b.role != node_role::master;
+                         });
         const std::lock_guard lock(snapshot_mutex_);
         snapshot_ = std::move(states);
     }
@@ -273,8 +271,8 @@ struct client::impl {
     std::vector<node_state> nodes() const
     {
         if (!cluster_) {
-            return {{single_->address, node_role::master, slot_count,
-                     single_->shared->connected(), ""}};
+            return {{single_->address, node_role::master, slot_count, single_->shared->connected(),
+                     ""}};
         }
         const std::lock_guard lock(snapshot_mutex_);
         return snapshot_;
@@ -364,23 +362,18 @@ struct client::impl {
 
     // Sends `batch` to the node that serves `slot` (any master when nullopt) and follows the
     // cluster's refusals within the deadline; see the header for the rules. `eval_script` is
-    // the script of an eval() call, whose NOSCRIPT is answered with EVAL.
-    net::awaitable<result<reply_list>> execute(command_batch batch,
-                                               std::optional<std::uint16_t> slot,
-                                               steady_clock::time_point deadline, channel ch,
-                                               const script* eval_script)
-    {
-        const auto started = steady_clock::now();
-        auto r = co_await follow_refusals(batch, slot, deadline, ch, eval_script);
-        record(r, steady_clock::now() - started);
-        co_return r;
-    }
-
+    // the script of an eval() call, whose NOSCRIPT is answered with EVAL. The call is counted
+    // in the Redis telemetry once, whatever it took.
     net::awaitable<result<reply_list>> follow_refusals(command_batch& batch,
                                                        std::optional<std::uint16_t> slot,
                                                        steady_clock::time_point deadline,
                                                        channel ch, const script* eval_script)
     {
+        const auto started = steady_clock::now();
+        auto finish = [&](result<reply_list> r) {
+            record(r, steady_clock::now() - started);
+            return r;
+        };
         std::shared_ptr<cluster_member> asked;  // the node an ASK sent us to
         bool noscript_repaired = false;
         bool reload_scripts = false;
@@ -388,16 +381,16 @@ struct client::impl {
         auto try_again_delay = first_try_again_delay;
         for (;;) {
             if (stopped_) {
-                co_return errc::stopped;
+                co_return finish(errc::stopped);
             }
             const auto target = asked ? asked : route(slot);
             if (!target) {
                 request_refresh();
-                co_return errc::not_connected;
+                co_return finish(errc::not_connected);
             }
             const auto conn = connection_for(*target, ch);
             if (!conn) {
-                co_return errc::not_connected;
+                co_return finish(errc::not_connected);
             }
             // A node first seen a moment ago (a MOVED to a promoted replica, the write
             // connection's first use) is worth waiting for; one that is down is not.
@@ -414,20 +407,20 @@ struct client::impl {
                 reload_scripts = false;
             }
             if (!r) {
-                if (cluster_ && (r.error() == errc::not_connected ||
-                                 r.error() == errc::connection_lost)) {
+                if (cluster_ &&
+                    (r.error() == errc::not_connected || r.error() == errc::connection_lost)) {
                     request_refresh();
                 }
-                co_return r;
+                co_return finish(std::move(r));
             }
             // Most replies are no refusal at all; judging needs a look at every command.
             if (batch.size() == 1 && !(*r)[0].is_error()) {
-                co_return r;
+                co_return finish(std::move(r));
             }
             const auto verdict = judge_replies(batch, *r);
             const bool follow = cluster_ || verdict.kind == error_class::noscript;
             if (verdict.kind == error_class::other || !follow) {
-                co_return r;
+                co_return finish(std::move(r));
             }
             switch (verdict.kind) {
             case error_class::moved: {
@@ -436,7 +429,7 @@ struct client::impl {
                 follow_moved(verdict.target->slot, member_at(host, verdict.target->port));
                 asked = nullptr;
                 if (++redirects > max_redirects) {
-                    co_return errc::too_many_redirects;
+                    co_return finish(errc::too_many_redirects);
                 }
                 break;
             }
@@ -445,7 +438,7 @@ struct client::impl {
                 auto host = verdict.target->host.empty() ? target->host : verdict.target->host;
                 asked = member_at(host, verdict.target->port);
                 if (++redirects > max_redirects) {
-                    co_return errc::too_many_redirects;
+                    co_return finish(errc::too_many_redirects);
                 }
                 break;
             }
@@ -453,7 +446,7 @@ struct client::impl {
                 ++stats_.try_again;
                 asked = nullptr;
                 if (steady_clock::now() + try_again_delay >= deadline) {
-                    co_return errc::try_again;
+                    co_return finish(errc::try_again);
                 }
                 net::steady_timer pause(executor_, try_again_delay);
                 co_await pause.async_wait(common::use_nothrow);
@@ -462,10 +455,10 @@ struct client::impl {
             }
             case error_class::cluster_down:
                 request_refresh();
-                co_return errc::cluster_down;
+                co_return finish(errc::cluster_down);
             case error_class::noscript:
                 if (noscript_repaired) {
-                    co_return r;
+                    co_return finish(std::move(r));
                 }
                 noscript_repaired = true;
                 ++stats_.noscript;
@@ -474,13 +467,13 @@ struct client::impl {
                     batch.set(0, 0, "EVAL");
                     batch.set(0, 1, eval_script->source());
                 } else if (scripts_.entries().empty()) {
-                    co_return r;
+                    co_return finish(std::move(r));
                 } else {
                     reload_scripts = true;
                 }
                 break;
             case error_class::other:
-                co_return r;
+                co_return finish(std::move(r));
             }
         }
     }
@@ -509,9 +502,9 @@ struct client::impl {
             }
             own.push_back(sent.size());
             sent.add(command);
-            if (iequals(name, "MULTI")) {
+            if (is_command(name, "MULTI")) {
                 in_multi = true;
-            } else if (iequals(name, "EXEC") || iequals(name, "DISCARD")) {
+            } else if (is_command(name, "EXEC") || is_command(name, "DISCARD")) {
                 in_multi = false;
             }
         }
@@ -530,7 +523,7 @@ struct client::impl {
     net::awaitable<result<reply>> exec_one(command_batch batch, std::optional<std::uint16_t> slot,
                                            steady_clock::time_point deadline)
     {
-        auto r = co_await execute(std::move(batch), slot, deadline, channel::shared, nullptr);
+        auto r = co_await follow_refusals(batch, slot, deadline, channel::shared, nullptr);
         if (!r) {
             co_return r.error();
         }
@@ -545,8 +538,9 @@ struct client::impl {
     {
         std::array<char, 24> digits{};
         const auto [end, ec] = std::to_chars(digits.data(), digits.data() + digits.size(), numkeys);
-        batch.set(0, 2, std::string_view(digits.data(), static_cast<std::size_t>(end - digits.data())));
-        auto r = co_await execute(std::move(batch), slot, deadline, channel::shared, &s);
+        batch.set(0, 2,
+                  std::string_view(digits.data(), static_cast<std::size_t>(end - digits.data())));
+        auto r = co_await follow_refusals(batch, slot, deadline, channel::shared, &s);
         if (!r) {
             co_return r.error();
         }
@@ -558,7 +552,7 @@ struct client::impl {
                                                         steady_clock::time_point deadline,
                                                         channel ch)
     {
-        auto r = co_await execute(std::move(batch), slot, deadline, ch, nullptr);
+        auto r = co_await follow_refusals(batch, slot, deadline, ch, nullptr);
         if (!r) {
             co_return r.error();
         }
@@ -722,10 +716,9 @@ struct client::impl {
                 }
                 owners_.push_back(m);
             }
-            described.push_back(m->address +
-                                (m->role == node_role::master ? " master " : " replica ") +
-                                std::to_string(m->slots) +
-                                (m->health.empty() ? "" : " " + m->health));
+            described.push_back(
+                m->address + (m->role == node_role::master ? " master " : " replica ") +
+                std::to_string(m->slots) + (m->health.empty() ? "" : " " + m->health));
         }
         std::sort(described.begin(), described.end());
         std::string summary;
@@ -772,11 +765,11 @@ struct client::impl {
     const bool cluster_;
     script_registry scripts_;
 
-    std::shared_ptr<cluster_member> single_;  // single-node mode
+    std::shared_ptr<cluster_member> single_;                        // single-node mode
     std::map<std::string, std::shared_ptr<cluster_member>> nodes_;  // cluster, by address
-    std::vector<std::shared_ptr<cluster_member>> owners_;  // masters that serve slots
+    std::vector<std::shared_ptr<cluster_member>> owners_;           // masters that serve slots
     std::vector<std::uint16_t> slot_owner_;  // slot -> index into owners_, or no_owner
-    std::shared_ptr<connection> probe_;     // a seed being asked for the map
+    std::shared_ptr<connection> probe_;      // a seed being asked for the map
 
     net::steady_timer refresh_timer_;  // the map loop's sleep; cancelled to wake it
     steady_clock::time_point last_refresh_{};
@@ -959,10 +952,10 @@ net::awaitable<result<std::vector<reply>>> client::pipeline(
     std::string_view routing_key, std::initializer_list<std::span<const std::string_view>> commands,
     std::chrono::milliseconds timeout, channel ch)
 {
-    return pipeline(routing_key,
-                    std::span<const std::span<const std::string_view>>(commands.begin(),
-                                                                        commands.size()),
-                    timeout, ch);
+    return pipeline(
+        routing_key,
+        std::span<const std::span<const std::string_view>>(commands.begin(), commands.size()),
+        timeout, ch);
 }
 
 void client::register_script(const script& s)

@@ -315,10 +315,9 @@ struct connection::impl {
             co_return;
         }
         if (!r) {
-            log::write(failure_log_level(), "redis.handshake_failed",
-                       {{"host", options_.host},
-                        {"port", options_.port},
-                        {"error", r.error().message()}});
+            log::write(
+                failure_log_level(), "redis.handshake_failed",
+                {{"host", options_.host}, {"port", options_.port}, {"error", r.error().message()}});
             drop(r.error(), "handshake");
             co_return;
         }
@@ -328,9 +327,9 @@ struct connection::impl {
                 continue;
             }
             if (i >= first_script && i < scripts_end) {
-                log::warn("redis.script_load_failed",
-                          {{"sha1", scripts_.entries()[i - first_script].sha1},
-                           {"error", answer.str}});
+                log::warn(
+                    "redis.script_load_failed",
+                    {{"sha1", scripts_.entries()[i - first_script].sha1}, {"error", answer.str}});
                 continue;
             }
             log::write(failure_log_level(), "redis.handshake_failed",
@@ -619,7 +618,7 @@ struct connection::impl {
     std::minstd_rand rng_;
     std::atomic<bool> connected_{false};
     std::atomic<std::uint64_t> connects_{0};
-    unsigned failures_ = 0;    // failed attempts since the last successful connection
+    unsigned failures_ = 0;     // failed attempts since the last successful connection
     bool ever_failed_ = false;  // an attempt failed since construction
     bool stopped_ = false;
     errc stop_reason_ = errc::stopped;
@@ -635,8 +634,8 @@ struct connection::impl {
 
 connection::connection(net::any_io_executor executor, client_options options,
                        const script_registry& scripts, std::function<void(bool)> on_state_change)
-    : impl_(std::make_unique<impl>(executor, std::move(options), scripts,
-                                   std::move(on_state_change)))
+    : impl_(
+          std::make_unique<impl>(executor, std::move(options), scripts, std::move(on_state_change)))
 {
 }
 

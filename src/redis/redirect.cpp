@@ -17,14 +17,6 @@ bool has_code(std::string_view error, std::string_view code) noexcept
     return error.starts_with(code) && (error.size() == code.size() || error[code.size()] == ' ');
 }
 
-bool iequals(std::string_view a, std::string_view b) noexcept
-{
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return (x >= 'a' && x <= 'z' ? x - 'a' + 'A' : x) ==
-                      (y >= 'a' && y <= 'z' ? y - 'a' + 'A' : y);
-           });
-}
-
 template <class T>
 std::optional<T> parse_number(std::string_view text) noexcept
 {
@@ -76,14 +68,12 @@ error_class classify_error(std::string_view error) noexcept
 std::optional<redirect> parse_redirect(std::string_view error)
 {
     redirect out;
-    if (has_code(error, "MOVED")) {
-        error.remove_prefix(6);
-    } else if (has_code(error, "ASK")) {
-        out.ask = true;
-        error.remove_prefix(4);
-    } else {
+    out.ask = has_code(error, "ASK");
+    const std::size_t code = out.ask ? 3 : has_code(error, "MOVED") ? 5 : 0;
+    if (code == 0 || error.size() <= code + 1) {
         return std::nullopt;
     }
+    error.remove_prefix(code + 1);
     const auto space = error.find(' ');
     if (space == std::string_view::npos) {
         return std::nullopt;
@@ -117,12 +107,12 @@ batch_verdict judge_replies(const command_batch& commands, std::span<const reply
         const auto command = commands.command(i);
         const reply& r = replies[i];
         const std::string_view name = command.empty() ? std::string_view{} : command[0];
-        if (iequals(name, "MULTI")) {
+        if (is_command(name, "MULTI")) {
             in_multi = !r.is_error();
             queued_keyed.clear();
             continue;
         }
-        if (in_multi && iequals(name, "EXEC")) {
+        if (in_multi && is_command(name, "EXEC")) {
             in_multi = false;
             // An error (EXECABORT after a refused command, or EXEC itself refused) or nil
             // (a WATCHed key changed) means nothing queued ran.
@@ -135,7 +125,7 @@ batch_verdict judge_replies(const command_batch& commands, std::span<const reply
             }
             continue;
         }
-        if (in_multi && iequals(name, "DISCARD")) {
+        if (in_multi && is_command(name, "DISCARD")) {
             in_multi = false;
             continue;
         }

@@ -17,8 +17,8 @@ constexpr std::array<std::uint16_t, 256> make_crc16_table()
     for (unsigned i = 0; i < 256; ++i) {
         auto crc = static_cast<std::uint16_t>(i << 8);
         for (int bit = 0; bit < 8; ++bit) {
-            crc = static_cast<std::uint16_t>((crc & 0x8000U) != 0 ? (crc << 1) ^ 0x1021U
-                                                                  : crc << 1);
+            crc =
+                static_cast<std::uint16_t>((crc & 0x8000U) != 0 ? (crc << 1) ^ 0x1021U : crc << 1);
         }
         table[i] = crc;
     }
@@ -27,39 +27,37 @@ constexpr std::array<std::uint16_t, 256> make_crc16_table()
 
 constexpr auto crc16_table = make_crc16_table();
 
-bool iequals(std::string_view a, std::string_view b) noexcept
-{
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               const auto lower = [](char c) {
-                   return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-               };
-               return lower(x) == lower(y);
-           });
-}
-
 bool is_any_of(std::string_view name, std::initializer_list<std::string_view> names) noexcept
 {
     return std::any_of(names.begin(), names.end(),
-                       [&](std::string_view n) { return iequals(name, n); });
+                       [&](std::string_view n) { return is_command(name, n); });
 }
 
 // Commands that take arguments but no key, so that argument 1 must not be taken for one.
 bool is_keyless(std::string_view name) noexcept
 {
-    return is_any_of(name, {"PING",     "ECHO",      "AUTH",        "SELECT",   "HELLO",
-                            "CLIENT",   "CLUSTER",   "CONFIG",      "COMMAND",  "INFO",
-                            "WAIT",     "WAITAOF",   "SCRIPT",      "FUNCTION", "FLUSHDB",
-                            "FLUSHALL", "DBSIZE",    "DEBUG",       "SLOWLOG",  "LATENCY",
-                            "ACL",      "PUBLISH",   "SPUBLISH",    "SCAN",     "KEYS",
-                            "RANDOMKEY", "TIME",     "LASTSAVE",    "SAVE",     "BGSAVE",
-                            "BGREWRITEAOF", "SHUTDOWN", "SWAPDB",   "MULTI",    "EXEC",
-                            "DISCARD",  "UNWATCH",   "ASKING",      "READONLY", "READWRITE",
-                            "RESET",    "QUIT",      "ROLE",        "REPLICAOF", "SLAVEOF",
-                            "FAILOVER", "MODULE",    "MONITOR",     "SUBSCRIBE", "PSUBSCRIBE",
-                            "UNSUBSCRIBE", "PUNSUBSCRIBE", "PUBSUB", "LOLWUT", "MEMORY"});
+    return is_any_of(
+        name, {"PING",         "ECHO",       "AUTH",        "SELECT",       "HELLO",    "CLIENT",
+               "CLUSTER",      "CONFIG",     "COMMAND",     "INFO",         "WAIT",     "WAITAOF",
+               "SCRIPT",       "FUNCTION",   "FLUSHDB",     "FLUSHALL",     "DBSIZE",   "DEBUG",
+               "SLOWLOG",      "LATENCY",    "ACL",         "PUBLISH",      "SPUBLISH", "SCAN",
+               "KEYS",         "RANDOMKEY",  "TIME",        "LASTSAVE",     "SAVE",     "BGSAVE",
+               "BGREWRITEAOF", "SHUTDOWN",   "SWAPDB",      "MULTI",        "EXEC",     "DISCARD",
+               "UNWATCH",      "ASKING",     "READONLY",    "READWRITE",    "RESET",    "QUIT",
+               "ROLE",         "REPLICAOF",  "SLAVEOF",     "FAILOVER",     "MODULE",   "MONITOR",
+               "SUBSCRIBE",    "PSUBSCRIBE", "UNSUBSCRIBE", "PUNSUBSCRIBE", "PUBSUB",   "LOLWUT",
+               "MEMORY"});
 }
 
 }  // namespace
+
+bool is_command(std::string_view arg, std::string_view name) noexcept
+{
+    return arg.size() == name.size() &&
+           std::equal(arg.begin(), arg.end(), name.begin(), [](char a, char n) {
+               return (a >= 'a' && a <= 'z' ? static_cast<char>(a - 'a' + 'A') : a) == n;
+           });
+}
 
 std::uint16_t crc16(std::string_view data) noexcept
 {
@@ -112,14 +110,14 @@ std::optional<std::string_view> first_key(std::span<const std::string_view> args
     }
     if (is_any_of(name, {"XREAD", "XREADGROUP"})) {
         for (std::size_t i = 1; i + 1 < args.size(); ++i) {
-            if (iequals(args[i], "STREAMS")) {
+            if (is_command(args[i], "STREAMS")) {
                 return args[i + 1];
             }
         }
         return std::nullopt;
     }
-    if (is_any_of(name, {"OBJECT"}) || (iequals(name, "MEMORY") && args.size() > 2 &&
-                                        iequals(args[1], "USAGE"))) {
+    if (is_any_of(name, {"OBJECT"}) ||
+        (is_command(name, "MEMORY") && args.size() > 2 && is_command(args[1], "USAGE"))) {
         return args.size() > 2 ? std::optional<std::string_view>(args[2]) : std::nullopt;
     }
     if (is_keyless(name)) {

@@ -27,6 +27,9 @@ std::uint16_t key_slot(std::string_view key) noexcept;
 /// True when every key hashes to the same slot (also for zero or one key).
 bool same_slot(std::span<const std::string_view> keys) noexcept;
 
+/// True when `arg` is the command name `name` (upper case), in any case: "exec" is EXEC.
+bool is_command(std::string_view arg, std::string_view name) noexcept;
+
 /// The key a command is routed by: its first key, or nullopt for a command that names no key
 /// (PING, INFO, WAIT, CLIENT ..., MULTI, EXEC, EVAL with no keys). Covers the commands this
 /// service sends: keys in argument 1, EVAL/EVALSHA/FCALL (first key after numkeys), XREAD and

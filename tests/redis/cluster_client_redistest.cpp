@@ -174,8 +174,8 @@ TEST_F(redis_cluster_client, follows_moved_after_a_slot_is_migrated_by_hand_with
 
         // The slot was updated at once: the next calls go straight to the new owner.
         auto again = co_await c.exec(command("SET", key, "after"));
-        auto eval = co_await c.eval(script("return redis.call('GET', KEYS[1])"), command(key),
-                                    {}, 1s);
+        auto eval =
+            co_await c.eval(script("return redis.call('GET', KEYS[1])"), command(key), {}, 1s);
         EXPECT_TRUE(again && again->str == "OK");
         EXPECT_TRUE(eval && eval->str == "after");
         EXPECT_EQ(c.stats().moved, 1U);
@@ -295,8 +295,7 @@ TEST_F(redis_cluster_client, reloads_its_scripts_on_a_replica_promoted_by_a_manu
         auto first = co_await c.eval(counter, command(key), {}, 1s);
         EXPECT_TRUE(first && first->integer == 1);
         // The script cache is not replicated: the replica does not know it yet.
-        EXPECT_EQ(admin_connection(replica).command({"SCRIPT", "EXISTS", counter.sha1()}),
-                  "*1 :0");
+        EXPECT_EQ(admin_connection(replica).command({"SCRIPT", "EXISTS", counter.sha1()}), "*1 :0");
 
         const auto start = steady_clock::now();
         // The failover is driven from another thread, so that calls keep flowing meanwhile.
@@ -395,8 +394,8 @@ TEST_F(redis_cluster_client, fails_fast_on_a_killed_masters_slots_until_its_repl
                 EXPECT_TRUE(d.error() == errc::not_connected ||
                             d.error() == errc::connection_lost || d.error() == errc::cluster_down)
                     << d.error().message();
-                if (!c.connected() && c.any_connected() &&
-                    !c.slot_servable(key_slot(doomed)) && c.slot_servable(key_slot(spared))) {
+                if (!c.connected() && c.any_connected() && !c.slot_servable(key_slot(doomed)) &&
+                    c.slot_servable(key_slot(spared))) {
                     saw_partial_health = true;
                 }
             }

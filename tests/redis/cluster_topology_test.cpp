@@ -90,10 +90,10 @@ TEST(parse_cluster_shards, reads_masters_replicas_and_slot_ranges)
 
 TEST(parse_cluster_shards, falls_back_to_the_ip_and_then_the_queried_host_for_unknown_endpoints)
 {
-    const auto r = parse_one(
-        arr({arr({bulk("slots"), arr({num(0), num(16383)}), bulk("nodes"),
-                  arr({shard_node(a_id, 7000, "10.0.0.1", "?", "master", "online"),
-                       shard_node(b_id, 7003, "", "", "replica", "online")})})}));
+    const auto r =
+        parse_one(arr({arr({bulk("slots"), arr({num(0), num(16383)}), bulk("nodes"),
+                            arr({shard_node(a_id, 7000, "10.0.0.1", "?", "master", "online"),
+                                 shard_node(b_id, 7003, "", "", "replica", "online")})})}));
     const auto t = parse_cluster_shards(r, "redis.example");
     ASSERT_TRUE(t);
     ASSERT_EQ(t->nodes.size(), 2U);
@@ -134,13 +134,13 @@ TEST(parse_cluster_shards, refuses_replies_of_the_wrong_shape)
 
 TEST(parse_cluster_slots, reads_each_range_with_its_master_and_replicas_once_per_node)
 {
-    const auto r = parse_one(arr(
-        {arr({num(0), num(5460), arr({bulk("10.0.0.1"), num(7000), bulk(a_id), arr({})}),
-              arr({bulk("10.0.0.4"), num(7003), bulk(b_id), arr({})})}),
-         arr({num(5461), num(10922), arr({bulk("10.0.0.2"), num(7001), bulk(c_id)})}),
-         arr({num(10923), num(16383), arr({bulk("10.0.0.1"), num(7000), bulk(a_id)})}),
-         // An empty host means "the host you asked".
-         arr({num(0), num(0), arr({bulk(""), num(7005), bulk(d_id)})})}));
+    const auto r = parse_one(
+        arr({arr({num(0), num(5460), arr({bulk("10.0.0.1"), num(7000), bulk(a_id), arr({})}),
+                  arr({bulk("10.0.0.4"), num(7003), bulk(b_id), arr({})})}),
+             arr({num(5461), num(10922), arr({bulk("10.0.0.2"), num(7001), bulk(c_id)})}),
+             arr({num(10923), num(16383), arr({bulk("10.0.0.1"), num(7000), bulk(a_id)})}),
+             // An empty host means "the host you asked".
+             arr({num(0), num(0), arr({bulk(""), num(7005), bulk(d_id)})})}));
     const auto t = parse_cluster_slots(r, "10.0.0.9");
     ASSERT_TRUE(t) << t.error().message();
     ASSERT_EQ(t->nodes.size(), 4U);
@@ -158,11 +158,10 @@ TEST(parse_cluster_slots, reads_each_range_with_its_master_and_replicas_once_per
 
 TEST(parse_cluster_slots, refuses_replies_of_the_wrong_shape)
 {
-    for (const std::string& resp :
-         {std::string("-ERR nope\r\n"), arr({arr({num(0), num(5)})}),
-          arr({arr({num(0), num(16384), arr({bulk("h"), num(1)})})}),
-          arr({arr({num(0), num(5), arr({num(1), num(1)})})}),
-          arr({arr({num(0), num(5), bulk("h")})})}) {
+    for (const std::string& resp : {std::string("-ERR nope\r\n"), arr({arr({num(0), num(5)})}),
+                                    arr({arr({num(0), num(16384), arr({bulk("h"), num(1)})})}),
+                                    arr({arr({num(0), num(5), arr({num(1), num(1)})})}),
+                                    arr({arr({num(0), num(5), bulk("h")})})}) {
         const auto t = parse_cluster_slots(parse_one(resp), "h");
         ASSERT_FALSE(t) << resp;
         EXPECT_EQ(t.error(), errc::unexpected_reply);

@@ -150,7 +150,8 @@ TEST(judge_replies, does_not_resend_a_batch_of_which_one_keyed_command_ran)
 
 TEST(judge_replies, sees_a_transaction_refused_when_queued_as_not_run)
 {
-    const auto b = batch_of({{"MULTI"}, {"EVALSHA", "abc", "1", "k"}, {"EXEC"}, {"WAIT", "1", "5"}});
+    const auto b =
+        batch_of({{"MULTI"}, {"EVALSHA", "abc", "1", "k"}, {"EXEC"}, {"WAIT", "1", "5"}});
     const std::vector<reply> replies{
         status("OK"), error("MOVED 12 127.0.0.1:7002"),
         error("EXECABORT Transaction discarded because of previous errors."), integer(0)};

@@ -66,6 +66,15 @@ TEST(same_slot, holds_for_keys_sharing_a_hash_tag_and_not_otherwise)
     EXPECT_TRUE(same_slot({}));
 }
 
+TEST(is_command, matches_a_command_name_in_any_case)
+{
+    EXPECT_TRUE(is_command("exec", "EXEC"));
+    EXPECT_TRUE(is_command("Multi", "MULTI"));
+    EXPECT_FALSE(is_command("EXE", "EXEC"));
+    EXPECT_FALSE(is_command("EXECX", "EXEC"));
+    EXPECT_FALSE(is_command("", "EXEC"));
+}
+
 TEST(first_key, takes_argument_one_of_an_ordinary_command)
 {
     EXPECT_EQ(key_of({"GET", "k"}), "k");

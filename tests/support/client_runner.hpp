@@ -35,8 +35,8 @@ void with_client(const redis::client_options& options, Body body, bool wait_conn
             std::exception_ptr failure;
             try {
                 if (wait_connected) {
-                    const bool up = co_await eventually([&] { return c.connected(); },
-                                                        std::chrono::seconds(5));
+                    const bool up =
+                        co_await eventually([&] { return c.connected(); }, std::chrono::seconds(5));
                     EXPECT_TRUE(up) << "the client did not connect";
                 }
                 co_await body(c);

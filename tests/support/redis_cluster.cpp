@@ -102,7 +102,8 @@ std::vector<node_line> nodes_view(std::uint16_t port)
             }
             const auto dash = fields[i].find('-');
             const int first = std::stoi(fields[i].substr(0, dash));
-            const int last = dash == std::string::npos ? first : std::stoi(fields[i].substr(dash + 1));
+            const int last =
+                dash == std::string::npos ? first : std::stoi(fields[i].substr(dash + 1));
             n.slots.emplace_back(first, last);
         }
         out.push_back(std::move(n));
@@ -290,8 +291,7 @@ void redis_cluster::wait_healthy(std::chrono::milliseconds limit) const
                     joined += entry + ";";
                 }
                 layouts.insert(joined);
-                const std::string repl =
-                    bulk_text(command_text(port, {"INFO", "replication"}));
+                const std::string repl = bulk_text(command_text(port, {"INFO", "replication"}));
                 if (info_field(repl, "role") == "slave" &&
                     (info_field(repl, "master_link_status") != "up" ||
                      info_field(repl, "master_sync_in_progress") != "0")) {
@@ -343,8 +343,8 @@ void redis_cluster::begin_migration(std::uint16_t slot, std::uint16_t from, std:
 void redis_cluster::migrate_keys(std::uint16_t from, std::uint16_t to,
                                  const std::vector<std::string>& keys) const
 {
-    std::vector<std::string> args{"MIGRATE", "127.0.0.1", std::to_string(to), "", "0", "5000",
-                                  "KEYS"};
+    std::vector<std::string> args{"MIGRATE", "127.0.0.1", std::to_string(to), "", "0",
+                                  "5000",    "KEYS"};
     args.insert(args.end(), keys.begin(), keys.end());
     const std::string r = admin_connection(from).command(args);
     if (r != "+OK" && r != "+NOKEY") {
@@ -352,8 +352,7 @@ void redis_cluster::migrate_keys(std::uint16_t from, std::uint16_t to,
     }
 }
 
-void redis_cluster::finish_migration(std::uint16_t slot, std::uint16_t from,
-                                     std::uint16_t to) const
+void redis_cluster::finish_migration(std::uint16_t slot, std::uint16_t from, std::uint16_t to) const
 {
     const std::string s = std::to_string(slot);
     for (;;) {
@@ -422,8 +421,8 @@ void redis_cluster::restart(std::uint16_t port) const
         throw std::runtime_error("not a node of the test cluster: " + std::to_string(port));
     }
     // The node daemonizes (its redis.conf says so); this returns once it has forked.
-    if (run_program({"redis-server", config_files_[static_cast<std::size_t>(it - ports_.begin())]}) !=
-        0) {
+    if (run_program(
+            {"redis-server", config_files_[static_cast<std::size_t>(it - ports_.begin())]}) != 0) {
         throw std::runtime_error("cannot restart the node on " + std::to_string(port));
     }
     wait_until_answering(port, "", 10s);
