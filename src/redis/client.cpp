@@ -46,14 +46,14 @@ constexpr std::chrono::milliseconds max_try_again_delay{50};
 constexpr std::uint16_t no_owner = 0xffff;
 
 // One call's outcome in redis_commands_total and the command latency histogram.
-void record(const result<reply_list>& r, steady_clock::duration took)
+void record(error_code e, const reply_list& replies, steady_clock::duration took)
 {
     auto& stats = telemetry::local();
     telemetry::counter c = telemetry::counter::redis_ok;
-    if (r && std::any_of(r->begin(), r->end(), [](const reply& x) { return x.is_error(); })) {
+    if (!e &&
+        std::any_of(replies.begin(), replies.end(), [](const reply& x) { return x.is_error(); })) {
         c = telemetry::counter::redis_error_reply;
-    } else if (!r) {
-        const auto& e = r.error();
+    } else if (e) {
         c = e == errc::timeout           ? telemetry::counter::redis_timeout
             : e == errc::not_connected   ? telemetry::counter::redis_not_connected
             : e == errc::connection_lost ? telemetry::counter::redis_connection_lost
@@ -361,18 +361,19 @@ struct client::impl {
     // ---- commands ---------------------------------------------------------------------------
 
     // Sends `batch` to the node that serves `slot` (any master when nullopt) and follows the
-    // cluster's refusals within the deadline; see the header for the rules. `eval_script` is
-    // the script of an eval() call, whose NOSCRIPT is answered with EVAL. The call is counted
-    // in the Redis telemetry once, whatever it took.
-    net::awaitable<result<reply_list>> follow_refusals(command_batch& batch,
-                                                       std::optional<std::uint16_t> slot,
-                                                       steady_clock::time_point deadline,
-                                                       channel ch, const script* eval_script)
+    // cluster's refusals within the deadline; see the header for the rules. The replies of the
+    // last attempt land in `out`, owned by the caller's frame. `eval_script` is the script of
+    // an eval() call, whose NOSCRIPT is answered with EVAL. The call is counted in the Redis
+    // telemetry once, whatever it took.
+    net::awaitable<error_code> follow_refusals(command_batch& batch,
+                                               std::optional<std::uint16_t> slot,
+                                               steady_clock::time_point deadline, channel ch,
+                                               const script* eval_script, reply_list& out)
     {
         const auto started = steady_clock::now();
-        auto finish = [&](result<reply_list> r) {
-            record(r, steady_clock::now() - started);
-            return r;
+        auto finish = [&](error_code e) {
+            record(e, out, steady_clock::now() - started);
+            return e;
         };
         std::shared_ptr<cluster_member> asked;  // the node an ASK sent us to
         bool noscript_repaired = false;
@@ -398,29 +399,28 @@ struct client::impl {
                 co_await conn->wait_connected(deadline);
             }
 
-            result<reply_list> r = errc::not_connected;
+            error_code ec;
             if (!asked && !reload_scripts) {
-                r = co_await conn->request(batch, deadline);
+                ec = co_await conn->request(batch, deadline, out);
             } else {
-                r = co_await request_decorated(*conn, batch, asked != nullptr, reload_scripts,
-                                               deadline);
+                ec = co_await request_decorated(*conn, batch, asked != nullptr, reload_scripts,
+                                                deadline, out);
                 reload_scripts = false;
             }
-            if (!r) {
-                if (cluster_ &&
-                    (r.error() == errc::not_connected || r.error() == errc::connection_lost)) {
+            if (ec) {
+                if (cluster_ && (ec == errc::not_connected || ec == errc::connection_lost)) {
                     request_refresh();
                 }
-                co_return finish(std::move(r));
+                co_return finish(ec);
             }
             // Most replies are no refusal at all; judging needs a look at every command.
-            if (batch.size() == 1 && !(*r)[0].is_error()) {
-                co_return finish(std::move(r));
+            if (batch.size() == 1 && !out[0].is_error()) {
+                co_return finish({});
             }
-            const auto verdict = judge_replies(batch, *r);
+            const auto verdict = judge_replies(batch, out);
             const bool follow = cluster_ || verdict.kind == error_class::noscript;
             if (verdict.kind == error_class::other || !follow) {
-                co_return finish(std::move(r));
+                co_return finish({});
             }
             switch (verdict.kind) {
             case error_class::moved: {
@@ -458,7 +458,7 @@ struct client::impl {
                 co_return finish(errc::cluster_down);
             case error_class::noscript:
                 if (noscript_repaired) {
-                    co_return finish(std::move(r));
+                    co_return finish({});
                 }
                 noscript_repaired = true;
                 ++stats_.noscript;
@@ -467,13 +467,13 @@ struct client::impl {
                     batch.set(0, 0, "EVAL");
                     batch.set(0, 1, eval_script->source());
                 } else if (scripts_.entries().empty()) {
-                    co_return finish(std::move(r));
+                    co_return finish({});
                 } else {
                     reload_scripts = true;
                 }
                 break;
             case error_class::other:
-                co_return finish(std::move(r));
+                co_return finish({});
             }
         }
     }
@@ -481,10 +481,9 @@ struct client::impl {
     // Sends `batch` with the scripts loaded in front (reload) and ASKING before each command
     // outside MULTI (ask; inside MULTI the flag set before MULTI lasts until EXEC), and returns
     // the replies of the batch's own commands.
-    net::awaitable<result<reply_list>> request_decorated(connection& conn,
-                                                         const command_batch& batch, bool ask,
-                                                         bool reload,
-                                                         steady_clock::time_point deadline)
+    net::awaitable<error_code> request_decorated(connection& conn, const command_batch& batch,
+                                                 bool ask, bool reload,
+                                                 steady_clock::time_point deadline, reply_list& out)
     {
         command_batch sent;
         boost::container::small_vector<std::size_t, 4> own;  // where batch's commands are
@@ -508,26 +507,28 @@ struct client::impl {
                 in_multi = false;
             }
         }
-        auto r = co_await conn.request(sent, deadline);
-        if (!r) {
-            co_return r;
+        reply_list all;
+        const auto ec = co_await conn.request(sent, deadline, all);
+        out.clear();
+        if (ec) {
+            co_return ec;
         }
-        reply_list out;
-        out.reserve(own.size());
         for (const std::size_t i : own) {
-            out.push_back(std::move((*r)[i]));
+            out.push_back(std::move(all[i]));
         }
-        co_return out;
+        co_return error_code{};
     }
 
     net::awaitable<result<reply>> exec_one(command_batch batch, std::optional<std::uint16_t> slot,
                                            steady_clock::time_point deadline)
     {
-        auto r = co_await follow_refusals(batch, slot, deadline, channel::shared, nullptr);
-        if (!r) {
-            co_return r.error();
+        reply_list replies;
+        const auto ec =
+            co_await follow_refusals(batch, slot, deadline, channel::shared, nullptr, replies);
+        if (ec) {
+            co_return ec;
         }
-        co_return std::move(r->front());
+        co_return std::move(replies.front());
     }
 
     // EVALSHA first; the batch is "EVALSHA", sha1, (numkeys), keys..., args..., and numkeys is
@@ -537,14 +538,17 @@ struct client::impl {
                                        steady_clock::time_point deadline)
     {
         std::array<char, 24> digits{};
-        const auto [end, ec] = std::to_chars(digits.data(), digits.data() + digits.size(), numkeys);
-        batch.set(0, 2,
-                  std::string_view(digits.data(), static_cast<std::size_t>(end - digits.data())));
-        auto r = co_await follow_refusals(batch, slot, deadline, channel::shared, &s);
-        if (!r) {
-            co_return r.error();
+        const auto written = std::to_chars(digits.data(), digits.data() + digits.size(), numkeys);
+        batch.set(
+            0, 2,
+            std::string_view(digits.data(), static_cast<std::size_t>(written.ptr - digits.data())));
+        reply_list replies;
+        const auto ec =
+            co_await follow_refusals(batch, slot, deadline, channel::shared, &s, replies);
+        if (ec) {
+            co_return ec;
         }
-        co_return std::move(r->front());
+        co_return std::move(replies.front());
     }
 
     net::awaitable<result<std::vector<reply>>> pipeline(command_batch batch,
@@ -552,12 +556,13 @@ struct client::impl {
                                                         steady_clock::time_point deadline,
                                                         channel ch)
     {
-        auto r = co_await follow_refusals(batch, slot, deadline, ch, nullptr);
-        if (!r) {
-            co_return r.error();
+        reply_list replies;
+        const auto ec = co_await follow_refusals(batch, slot, deadline, ch, nullptr, replies);
+        if (ec) {
+            co_return ec;
         }
-        co_return std::vector<reply>(std::make_move_iterator(r->begin()),
-                                     std::make_move_iterator(r->end()));
+        co_return std::vector<reply>(std::make_move_iterator(replies.begin()),
+                                     std::make_move_iterator(replies.end()));
     }
 
     void register_script(const script& s)
@@ -656,15 +661,16 @@ struct client::impl {
         for (;;) {
             command_batch query;
             query.add({"CLUSTER", shards_unknown_ ? "SLOTS" : "SHARDS"});
-            auto r = co_await source.request(query, deadline);
+            reply_list replies;
+            const auto ec = co_await source.request(query, deadline, replies);
             if (stopped_) {
                 co_return false;
             }
-            if (!r) {
-                error = r.error().message();
+            if (ec) {
+                error = ec.message();
                 co_return false;
             }
-            const reply& answer = r->front();
+            const reply& answer = replies.front();
             if (answer.is_error()) {
                 // Redis before 7.0 does not know SHARDS: "ERR unknown subcommand 'SHARDS'".
                 if (!shards_unknown_ && answer.str.find("nknown") != std::string::npos) {

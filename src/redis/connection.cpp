@@ -310,19 +310,19 @@ struct connection::impl {
         const std::size_t scripts_end = batch.size();
         batch.add({"PING"});
 
-        auto r = co_await send(batch, deadline, false);
+        reply_list answers;
+        const auto ec = co_await send(batch, deadline, false, answers);
         if (!session_alive_) {
             co_return;
         }
-        if (!r) {
-            log::write(
-                failure_log_level(), "redis.handshake_failed",
-                {{"host", options_.host}, {"port", options_.port}, {"error", r.error().message()}});
-            drop(r.error(), "handshake");
+        if (ec) {
+            log::write(failure_log_level(), "redis.handshake_failed",
+                       {{"host", options_.host}, {"port", options_.port}, {"error", ec.message()}});
+            drop(ec, "handshake");
             co_return;
         }
-        for (std::size_t i = 0; i < r->size(); ++i) {
-            const reply& answer = (*r)[i];
+        for (std::size_t i = 0; i < answers.size(); ++i) {
+            const reply& answer = answers[i];
             if (!answer.is_error()) {
                 continue;
             }
@@ -360,6 +360,7 @@ struct connection::impl {
     {
         command_batch ping;
         ping.add({"PING"});
+        reply_list pong;
         const auto ping_timeout = std::max(options_.command_timeout, min_ping_timeout);
         while (session_alive_) {
             if (options_.health_check_interval.count() > 0) {
@@ -372,14 +373,14 @@ struct connection::impl {
             if (!session_alive_) {
                 co_return;
             }
-            auto r = co_await send(ping, steady_clock::now() + ping_timeout, false);
+            const auto ec = co_await send(ping, steady_clock::now() + ping_timeout, false, pong);
             if (!session_alive_) {
                 co_return;
             }
             // Any reply, even an error such as LOADING, shows the server is alive; only
             // silence means the connection is dead.
-            if (!r) {
-                drop(r.error(), "health_check");
+            if (ec) {
+                drop(ec, "health_check");
                 co_return;
             }
         }
@@ -462,12 +463,14 @@ struct connection::impl {
 
     // ---- commands ---------------------------------------------------------------------------
 
-    // Queues a batch and waits for its replies until `deadline`. Callers' batches require an
-    // authenticated connection; the handshake and the health check only a live socket.
-    net::awaitable<result<reply_list>> send(const command_batch& batch,
-                                            steady_clock::time_point deadline,
-                                            bool require_connected)
+    // Queues a batch and waits for its replies until `deadline`; they are moved into `out`
+    // (which the caller's frame owns: a reply list is costly to move from frame to frame).
+    // Callers' batches require an authenticated connection; the handshake and the health check
+    // only a live socket.
+    net::awaitable<error_code> send(const command_batch& batch, steady_clock::time_point deadline,
+                                    bool require_connected, reply_list& out)
     {
+        out.clear();
         if (stopped_) {
             co_return stop_reason_ == errc::stopped ? errc::stopped : errc::not_connected;
         }
@@ -500,19 +503,22 @@ struct connection::impl {
         auto [ec] = co_await p->timer.async_wait(common::use_nothrow);
         // The outcome wins over the timer: replies stored in the same loop turn as the deadline
         // expired still reach their caller.
-        result<reply_list> out = errc::timeout;
+        error_code outcome = errc::timeout;
         if (p->failure) {
-            out = *p->failure;
+            outcome = *p->failure;
         } else if (p->done) {
-            out = std::move(p->replies);
+            outcome = {};
+            for (auto& r : p->replies) {
+                out.push_back(std::move(r));
+            }
         } else {
             p->abandoned = true;
             if (ec == net::error::operation_aborted) {
-                out = ec;  // the caller's own cancellation, not our deadline
+                outcome = ec;  // the caller's own cancellation, not our deadline
             }
         }
         recycle(std::move(p));
-        co_return out;
+        co_return outcome;
     }
 
     void send_and_forget(std::span<const std::string_view> args)
@@ -667,10 +673,11 @@ net::awaitable<void> connection::wait_connected(clock::time_point deadline)
     return impl_->wait_connected(deadline);
 }
 
-net::awaitable<result<reply_list>> connection::request(const command_batch& batch,
-                                                       clock::time_point deadline)
+net::awaitable<boost::system::error_code> connection::request(const command_batch& batch,
+                                                              clock::time_point deadline,
+                                                              reply_list& out)
 {
-    return impl_->send(batch, deadline, true);
+    return impl_->send(batch, deadline, true, out);
 }
 
 void connection::send_and_forget(std::span<const std::string_view> args)

@@ -74,12 +74,13 @@ public:
     /// Waits until connected, the current attempt failed, stop(), or the deadline.
     net::awaitable<void> wait_connected(clock::time_point deadline);
 
-    /// Sends the batch and waits for all its replies or the deadline. An error reply is a reply;
-    /// transport failures are error codes: not_connected, timeout, connection_lost, stopped,
-    /// invalid_argument (an empty batch or command). The strings the batch views must stay
-    /// alive until the co_await completes.
-    net::awaitable<result<reply_list>> request(const command_batch& batch,
-                                               clock::time_point deadline);
+    /// Sends the batch and waits for all its replies or the deadline; the replies replace the
+    /// contents of `out`. An error reply is a reply; transport failures are error codes:
+    /// not_connected, timeout, connection_lost, stopped, invalid_argument (an empty batch or
+    /// command). The batch, the strings it views and `out` must stay alive until the co_await
+    /// completes.
+    net::awaitable<boost::system::error_code> request(const command_batch& batch,
+                                                      clock::time_point deadline, reply_list& out);
 
     /// Queues a command whose reply is not awaited (SCRIPT LOAD of a newly registered script),
     /// when a connection is up or being set up; does nothing otherwise.
