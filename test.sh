@@ -37,6 +37,7 @@ work=$(mktemp -d)
 cleanup() {
     [[ -n "${DOCS_SERVICE_PID:-}" ]] && stop_pid "$DOCS_SERVICE_PID"
     [[ -n "${REDIS_PID:-}" ]] && stop_pid "$REDIS_PID"
+    [[ -f "$work/cluster/ports" ]] && scripts/redis-cluster.sh stop "$work/cluster"
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -45,6 +46,11 @@ start_private_redis "$work/redis"
 echo "test.sh: redis-server pid $REDIS_PID on 127.0.0.1:$REDIS_PORT"
 
 export REDIS_TEST_PORT="$REDIS_PORT"
+
+# The Redis Cluster tests (3 masters + 3 replicas, scripts/redis-cluster.sh) share one cluster.
+export REDIS_CLUSTER_TEST_NODES
+REDIS_CLUSTER_TEST_NODES=$(scripts/redis-cluster.sh start "$work/cluster")
+echo "test.sh: redis cluster on $REDIS_CLUSTER_TEST_NODES"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 # Without arguments the chaos suite is left to its own step below, where it has both cores to

@@ -82,6 +82,9 @@ redis::client_options redis_options(const config::settings& s)
     o.password = s.redis.password;
     o.db = s.redis.db;
     o.command_timeout = s.redis.timeout;
+    for (const auto& n : s.redis.cluster_nodes) {
+        o.cluster_nodes.push_back({n.host, n.port});
+    }
     return o;
 }
 
@@ -119,9 +122,8 @@ struct application::worker {
         }
         // Every request to the ingest routes counts, valid or not: the limiter decides before
         // the handler runs (a batch is one request).
-        metrics.register_routes(routes, [this](http::handler h) {
-            return ratelimit::limit(limiter, std::move(h));
-        });
+        metrics.register_routes(
+            routes, [this](http::handler h) { return ratelimit::limit(limiter, std::move(h)); });
     }
 
     // The main connection reports its reconnects to the cache's tracking, which must then be
@@ -318,23 +320,32 @@ void application::start()
         metrics_endpoint_->listener.start();
     }
     register_telemetry();
+    // On a Redis Cluster no one connection hears every change of a cached key, so summaries
+    // are not copied in-process there: every hit is read from Redis.
+    const bool on_cluster = !settings_.redis.cluster_nodes.empty();
     for (auto& w : workers_) {
         w->listener.start();
         net::co_spawn(w->ioc, w->redis.run(), net::detached);
-        net::co_spawn(w->ioc, w->subscriber.run(), net::detached);
-        net::co_spawn(w->ioc, w->tracking.run(), net::detached);
+        if (!on_cluster) {
+            net::co_spawn(w->ioc, w->subscriber.run(), net::detached);
+            net::co_spawn(w->ioc, w->tracking.run(), net::detached);
+        }
     }
     // Metrics stored by earlier builds move to the current layout once Redis answers; until
     // then they are not listed (a log line says when they are).
-    net::co_spawn(workers_.front()->ioc,
-                  metrics::migrate_v1(workers_.front()->redis, settings_.metrics,
-                                      settings_.redis.timeout),
-                  [](std::exception_ptr e, boost::system::result<metrics::v1_migration_report> r) {
-                      if (e || !r) {
-                          log::warn("metrics.v1_migration_failed",
-                                    {{"error", e ? "exception" : r.error().message()}});
-                      }
-                  });
+    // (A cluster never held them: earlier builds could not run on one.)
+    if (!on_cluster) {
+        net::co_spawn(
+            workers_.front()->ioc,
+            metrics::migrate_v1(workers_.front()->redis, settings_.metrics,
+                                settings_.redis.timeout),
+            [](std::exception_ptr e, boost::system::result<metrics::v1_migration_report> r) {
+                if (e || !r) {
+                    log::warn("metrics.v1_migration_failed",
+                              {{"error", e ? "exception" : r.error().message()}});
+                }
+            });
+    }
     for (auto& w : workers_) {
         w->thread = std::thread([&ioc = w->ioc] { ioc.run(); });
     }

@@ -349,6 +349,22 @@ struct choice_kind {
 
 // A host name or an address literal. Names are only checked for plausible characters here;
 // whether they resolve is for the component that connects or binds.
+bool is_host(std::string_view text)
+{
+    if (text.size() > 253) {
+        return false;
+    }
+    if (text.find(':') != std::string_view::npos) {
+        boost::system::error_code ec;
+        boost::asio::ip::make_address(text, ec);
+        return !ec && text.find('%') == std::string_view::npos;
+    }
+    return std::all_of(text.begin(), text.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '.' || c == '-' || c == '_';
+    });
+}
+
 // True when the last dot-separated label (ignoring one trailing dot) is all digits.
 bool ends_in_a_number(std::string_view host)
 {
@@ -365,19 +381,7 @@ struct host_kind {
 
     static bool parse(settings& s, std::string_view text)
     {
-        if (text.size() > 253) {
-            return false;
-        }
-        if (text.find(':') != std::string_view::npos) {
-            boost::system::error_code ec;
-            boost::asio::ip::make_address(text, ec);
-            if (ec || text.find('%') != std::string_view::npos) {
-                return false;
-            }
-        } else if (!std::all_of(text.begin(), text.end(), [](char c) {
-                       return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                              (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_';
-                   })) {
+        if (!is_host(text)) {
             return false;
         } else if (ends_in_a_number(text)) {
             // A name whose last label is a number is an IPv4 address (as URL parsers read it),
@@ -396,6 +400,60 @@ struct host_kind {
     static std::string show(const settings& s) { return Field::ref(s); }
 
     static std::string expected() { return "a host name or IP address"; }
+};
+
+// `host:port,host:port`, an IPv6 address in brackets (`[::1]:7000`); spaces around items are
+// ignored, empty items are not.
+template <class Field>
+struct node_list_kind {
+    static constexpr json_kind json = json_kind::string;
+
+    static bool parse(settings& s, std::string_view text)
+    {
+        std::vector<redis_node> nodes;
+        for (;;) {
+            const auto comma = text.find(',');
+            const auto item = trim(text.substr(0, comma));
+            const auto colon = item.rfind(':');
+            if (colon == std::string_view::npos || nodes.size() >= 64) {
+                return false;
+            }
+            auto host = item.substr(0, colon);
+            if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+                host = host.substr(1, host.size() - 2);
+                if (host.find(':') == std::string_view::npos) {
+                    return false;
+                }
+            } else if (host.find(':') != std::string_view::npos) {
+                return false;  // an IPv6 address needs its brackets
+            }
+            const auto port = parse_integer(item.substr(colon + 1));
+            if (host.empty() || !is_host(host) || !port || *port < 1 || *port > 65535) {
+                return false;
+            }
+            nodes.push_back({std::string(host), static_cast<std::uint16_t>(*port)});
+            if (comma == std::string_view::npos) {
+                break;
+            }
+            text.remove_prefix(comma + 1);
+        }
+        Field::ref(s) = std::move(nodes);
+        return true;
+    }
+
+    static std::string show(const settings& s)
+    {
+        std::string out;
+        for (const auto& n : Field::ref(s)) {
+            out += out.empty() ? "" : ",";
+            const bool v6 = n.host.find(':') != std::string::npos;
+            out += v6 ? "[" + n.host + "]" : n.host;
+            out += ":" + std::to_string(n.port);
+        }
+        return out;
+    }
+
+    static std::string expected() { return "a comma-separated list of host:port"; }
 };
 
 // Taken verbatim (not trimmed) and never printed: only whether it is set.
@@ -561,6 +619,8 @@ constexpr auto k_variables = std::to_array<variable>({
                                                              "Redis AUTH password (never logged)"),
     make<integer_kind<redis_field<&redis_options::timeout>, 1, 600'000>>(
         "REDIS_TIMEOUT_MS", "deadline of each Redis command, ms"),
+    make<node_list_kind<redis_field<&redis_options::cluster_nodes>>>(
+        "REDIS_CLUSTER_NODES", "Redis Cluster seeds host:port,... (none: REDIS_HOST)"),
     make<integer_kind<cache_field<&cache_options::ttl>, 1, k_unbounded>>(
         "CACHE_TTL_SECONDS", "lifetime of a cached summary"),
     make<integer_kind<cache_field<&cache_options::stale_ttl>, 1, k_unbounded>>(
@@ -747,6 +807,13 @@ settings from_env(const env_lookup& lookup)
         const auto port = std::to_string(out.http.port);
         throw config_error("METRICS_PORT: must differ from APP_PORT (both are " + port +
                            "); unset METRICS_PORT to serve /metrics on APP_PORT");
+    }
+    // A Redis Cluster has one database; SELECT is refused there.
+    if (!out.redis.cluster_nodes.empty() && out.redis.db != 0) {
+        throw config_error(
+            "REDIS_DB: must be 0 with REDIS_CLUSTER_NODES (a Redis Cluster has one database), "
+            "got " +
+            quote_json(std::to_string(out.redis.db)));
     }
     if (out.http.threads == 0) {
         out.http.threads = std::max(1u, std::thread::hardware_concurrency());

@@ -43,12 +43,22 @@ struct http_options {
     std::vector<cidr> trusted_proxies = default_trusted_proxies();  // TRUSTED_PROXIES
 };
 
+/// One node of a Redis Cluster, as REDIS_CLUSTER_NODES lists them.
+struct redis_node {
+    std::string host;
+    std::uint16_t port = 0;
+
+    bool operator==(const redis_node&) const = default;
+};
+
 struct redis_options {
     std::string host = "localhost";          // REDIS_HOST
     std::uint16_t port = 6379;               // REDIS_PORT
     int db = 0;                              // REDIS_DB
     std::string password;                    // REDIS_PASSWORD (never logged)
     std::chrono::milliseconds timeout{100};  // REDIS_TIMEOUT_MS
+    // REDIS_CLUSTER_NODES: seed nodes of a Redis Cluster (empty: the one server at REDIS_HOST).
+    std::vector<redis_node> cluster_nodes;
 };
 
 struct cache_options {

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -9,7 +11,6 @@
 #include <map>
 #include <string>
 #include <thread>
-#include <unistd.h>
 
 namespace analytics::config {
 namespace {
@@ -37,6 +38,7 @@ const std::vector<std::string> k_all_variables = {
     "REDIS_DB",
     "REDIS_PASSWORD",
     "REDIS_TIMEOUT_MS",
+    "REDIS_CLUSTER_NODES",
     "CACHE_TTL_SECONDS",
     "CACHE_STALE_TTL_SECONDS",
     "RATE_LIMIT_ENABLED",
@@ -189,6 +191,10 @@ TEST(from_env, applies_a_valid_override_of_every_variable)
         {"REDIS_PASSWORD", " s3cret ",
          [](const settings& s) { return s.redis.password == " s3cret "; }},
         {"REDIS_TIMEOUT_MS", "250", [](const settings& s) { return s.redis.timeout == 250ms; }},
+        {"REDIS_CLUSTER_NODES", "redis-1:7000",
+         [](const settings& s) {
+             return s.redis.cluster_nodes == std::vector<redis_node>{{"redis-1", 7000}};
+         }},
         {"CACHE_TTL_SECONDS", "600", [](const settings& s) { return s.cache.ttl == 600s; }},
         {"CACHE_STALE_TTL_SECONDS", "7200",
          [](const settings& s) { return s.cache.stale_ttl == 7200s; }},
@@ -305,9 +311,8 @@ TEST(from_env, accepts_https_upstream_urls)
 
 TEST(from_env, accepts_host_names_and_ipv4_literals)
 {
-    for (const std::string host :
-         {"localhost", "127.0.0.1", "0.0.0.0", "redis", "cache-1.internal", "1password.example.",
-          "10.0.0.255"}) {
+    for (const std::string host : {"localhost", "127.0.0.1", "0.0.0.0", "redis", "cache-1.internal",
+                                   "1password.example.", "10.0.0.255"}) {
         EXPECT_EQ(parse({{"APP_HOST", host}}).http.host, host);
         EXPECT_EQ(parse({{"REDIS_HOST", host}}).redis.host, host);
     }
@@ -315,8 +320,9 @@ TEST(from_env, accepts_host_names_and_ipv4_literals)
 
 TEST(from_env, refuses_a_metrics_port_equal_to_the_api_port_naming_both)
 {
-    const std::string expected = "METRICS_PORT: must differ from APP_PORT (both are 9100); "
-                                 "unset METRICS_PORT to serve /metrics on APP_PORT";
+    const std::string expected =
+        "METRICS_PORT: must differ from APP_PORT (both are 9100); "
+        "unset METRICS_PORT to serve /metrics on APP_PORT";
     try {
         parse({{"APP_PORT", "9100"}, {"METRICS_PORT", "9100"}});
         FAIL() << "no config_error";
@@ -334,6 +340,31 @@ TEST(from_env, accepts_port_zero_for_both_listeners_and_distinct_ports)
     EXPECT_EQ(any.http.metrics_port, 0);
     const auto apart = parse({{"APP_PORT", "8000"}, {"METRICS_PORT", "9100"}});
     EXPECT_EQ(apart.http.metrics_port, 9100);
+}
+
+TEST(from_env, reads_redis_cluster_seeds_with_ipv6_addresses_in_brackets)
+{
+    const auto s =
+        parse({{"REDIS_CLUSTER_NODES", "10.0.0.1:7000, redis-2:7001 ,[::1]:7002"}}).redis;
+    const std::vector<redis_node> expected{{"10.0.0.1", 7000}, {"redis-2", 7001}, {"::1", 7002}};
+    EXPECT_EQ(s.cluster_nodes, expected);
+    EXPECT_NE(json_of({{"REDIS_CLUSTER_NODES", "10.0.0.1:7000, redis-2:7001 ,[::1]:7002"}})
+                  .find(R"("REDIS_CLUSTER_NODES":"10.0.0.1:7000,redis-2:7001,[::1]:7002")"),
+              std::string::npos);
+}
+
+TEST(from_env, refuses_a_redis_database_other_than_zero_on_a_cluster)
+{
+    try {
+        parse({{"REDIS_CLUSTER_NODES", "redis-1:7000"}, {"REDIS_DB", "3"}});
+        ADD_FAILURE() << "REDIS_DB=3 with REDIS_CLUSTER_NODES was accepted";
+    } catch (const config_error& e) {
+        EXPECT_EQ(std::string(e.what()),
+                  R"(REDIS_DB: must be 0 with REDIS_CLUSTER_NODES (a Redis Cluster has one )"
+                  R"(database), got "3")");
+    }
+    EXPECT_EQ(parse({{"REDIS_CLUSTER_NODES", "redis-1:7000"}, {"REDIS_DB", "0"}}).redis.db, 0);
+    EXPECT_EQ(parse({{"REDIS_DB", "3"}}).redis.db, 3);
 }
 
 // ----- malformed values ----------------------------------------------------------------------
@@ -410,6 +441,15 @@ TEST(from_env, rejects_every_kind_of_malformed_value_naming_variable_and_value)
         {"REDIS_DB", "-1"},
         {"REDIS_TIMEOUT_MS", "0"},
         {"REDIS_TIMEOUT_MS", "1s"},
+        {"REDIS_CLUSTER_NODES", "redis"},
+        {"REDIS_CLUSTER_NODES", "redis:0"},
+        {"REDIS_CLUSTER_NODES", "redis:70000"},
+        {"REDIS_CLUSTER_NODES", ":7000"},
+        {"REDIS_CLUSTER_NODES", "::1:7000"},
+        {"REDIS_CLUSTER_NODES", "[redis]:7000"},
+        {"REDIS_CLUSTER_NODES", "re dis:7000"},
+        {"REDIS_CLUSTER_NODES", "a:7000,,b:7001"},
+        {"REDIS_CLUSTER_NODES", "a:7000,"},
         {"CACHE_TTL_SECONDS", "0"},
         {"CACHE_TTL_SECONDS", "5m"},
         {"CACHE_STALE_TTL_SECONDS", "0"},
@@ -458,8 +498,8 @@ TEST(from_env, rejects_every_kind_of_malformed_value_naming_variable_and_value)
     };
     for (const auto& [name, value] : cases) {
         const auto message = error_for(name, value);
-        EXPECT_EQ(message.rfind(name + ": expected ", 0), 0u) << name << "=" << value << ": "
-                                                             << message;
+        EXPECT_EQ(message.rfind(name + ": expected ", 0), 0u)
+            << name << "=" << value << ": " << message;
         EXPECT_NE(message.find("got \"" + value + "\""), std::string::npos)
             << name << "=" << value << ": " << message;
         EXPECT_EQ(message.find('\n'), std::string::npos) << message;
@@ -590,9 +630,10 @@ TEST_F(dotenv, skips_comments_and_blank_lines)
 
 TEST_F(dotenv, strips_inline_comments_from_unquoted_values_only)
 {
-    write("ANALYTICS_TEST_A=8000 # the port\n"
-          "ANALYTICS_TEST_B=pass#word\n"
-          "ANALYTICS_TEST_C=\"quoted # kept\" # comment\n");
+    write(
+        "ANALYTICS_TEST_A=8000 # the port\n"
+        "ANALYTICS_TEST_B=pass#word\n"
+        "ANALYTICS_TEST_C=\"quoted # kept\" # comment\n");
     const auto lookup = process_env_with_dotenv(path_);
     EXPECT_EQ(lookup("ANALYTICS_TEST_A"), "8000");
     EXPECT_EQ(lookup("ANALYTICS_TEST_B"), "pass#word");
@@ -610,13 +651,14 @@ TEST_F(dotenv, accepts_an_export_prefix)
 
 TEST_F(dotenv, removes_single_or_double_quotes)
 {
-    write("ANALYTICS_TEST_A=\"double quoted\"\n"
-          "ANALYTICS_TEST_B='single quoted'\n"
-          "ANALYTICS_TEST_C=\"a \\\"b\\\" c\\\\d\"\n"
-          "ANALYTICS_TEST_D='no \\n escapes'\n"
-          "ANALYTICS_TEST_E=\"\"\n"
-          "ANALYTICS_TEST_F=\"  padded  \"\n"
-          "ANALYTICS_TEST_G=it's\n");
+    write(
+        "ANALYTICS_TEST_A=\"double quoted\"\n"
+        "ANALYTICS_TEST_B='single quoted'\n"
+        "ANALYTICS_TEST_C=\"a \\\"b\\\" c\\\\d\"\n"
+        "ANALYTICS_TEST_D='no \\n escapes'\n"
+        "ANALYTICS_TEST_E=\"\"\n"
+        "ANALYTICS_TEST_F=\"  padded  \"\n"
+        "ANALYTICS_TEST_G=it's\n");
     const auto lookup = process_env_with_dotenv(path_);
     EXPECT_EQ(lookup("ANALYTICS_TEST_A"), "double quoted");
     EXPECT_EQ(lookup("ANALYTICS_TEST_B"), "single quoted");
@@ -629,7 +671,9 @@ TEST_F(dotenv, removes_single_or_double_quotes)
 
 TEST_F(dotenv, ignores_a_byte_order_mark)
 {
-    write("\xEF\xBB\xBF" "ANALYTICS_TEST_A=1\n");
+    write(
+        "\xEF\xBB\xBF"
+        "ANALYTICS_TEST_A=1\n");
     EXPECT_EQ(process_env_with_dotenv(path_)("ANALYTICS_TEST_A"), "1");
 }
 
@@ -732,9 +776,11 @@ TEST(to_log_json, lists_every_variable)
 
 TEST(to_log_json, writes_values_in_json_syntax)
 {
-    const auto json =
-        json_of({{"APP_PORT", "9000"}, {"CIRCUIT_BREAKER_RESET_TIMEOUT", "0.5"},
-                 {"RATE_LIMIT_ENABLED", "off"}, {"LOG_LEVEL", "warn"}, {"APP_THREADS", "2"}});
+    const auto json = json_of({{"APP_PORT", "9000"},
+                               {"CIRCUIT_BREAKER_RESET_TIMEOUT", "0.5"},
+                               {"RATE_LIMIT_ENABLED", "off"},
+                               {"LOG_LEVEL", "warn"},
+                               {"APP_THREADS", "2"}});
     EXPECT_NE(json.find(R"("APP_HOST":"0.0.0.0")"), std::string::npos) << json;
     EXPECT_NE(json.find(R"("APP_PORT":9000)"), std::string::npos) << json;
     EXPECT_NE(json.find(R"("APP_THREADS":2)"), std::string::npos) << json;
@@ -742,8 +788,7 @@ TEST(to_log_json, writes_values_in_json_syntax)
     EXPECT_NE(json.find(R"("EXTERNAL_SERVICE_FAILURE_RATE":0.1)"), std::string::npos) << json;
     EXPECT_NE(json.find(R"("RATE_LIMIT_ENABLED":false)"), std::string::npos) << json;
     EXPECT_NE(json.find(R"("LOG_LEVEL":"WARNING")"), std::string::npos) << json;
-    EXPECT_NE(json.find(R"("TRUSTED_PROXIES":"127.0.0.1/32,::1/128")"), std::string::npos)
-        << json;
+    EXPECT_NE(json.find(R"("TRUSTED_PROXIES":"127.0.0.1/32,::1/128")"), std::string::npos) << json;
 }
 
 TEST(to_log_json, says_only_whether_secrets_are_set)
