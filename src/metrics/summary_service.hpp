@@ -9,10 +9,10 @@
 // Hits are served from the worker's in-process copy of the Redis cache while the Redis key
 // lives (cache::local_copy), so the hot path makes no Redis call.
 //
-// Thread safety: one per worker, on that worker's thread; the breaker and the external
-// service it uses are process-wide and thread-safe.
+// Thread safety: one per worker, on that worker's thread, as is its breaker; the external
+// service it uses is process-wide and thread-safe.
 
-#include "breaker/circuit_breaker.hpp"
+#include "breaker/scoped_breaker.hpp"
 #include "cache/local_copy.hpp"
 #include "cache/summary_cache.hpp"
 #include "common/asio.hpp"
@@ -48,7 +48,7 @@ struct summary_answer {
 class summary_service {
 public:
     summary_service(cache::summary_cache& cache, metric_store& store,
-                    breaker::circuit_breaker& breaker, upstream::external_service& upstream,
+                    breaker::scoped_breaker& breaker, upstream::external_service& upstream,
                     std::chrono::milliseconds upstream_timeout, summary_outages outages,
                     const common::clock& clock);
 
@@ -65,7 +65,7 @@ private:
 
     cache::summary_cache& cache_;
     metric_store& store_;
-    breaker::circuit_breaker& breaker_;
+    breaker::scoped_breaker& breaker_;
     upstream::external_service& upstream_;
     std::chrono::milliseconds upstream_timeout_;
     summary_outages outages_;
