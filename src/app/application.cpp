@@ -7,6 +7,9 @@
 #include "api/metrics_handlers.hpp"
 #include "api/prometheus_handler.hpp"
 #include "breaker/circuit_breaker.hpp"
+#include "breaker/cluster_store.hpp"
+#include "breaker/fleet_view.hpp"
+#include "breaker/scoped_breaker.hpp"
 #include "cache/summary_cache.hpp"
 #include "common/logging.hpp"
 #include "http/router.hpp"
@@ -19,6 +22,7 @@
 #include "ratelimit/sliding_window_limiter.hpp"
 #include "redis/client.hpp"
 #include "upstream/external_service.hpp"
+#include "upstream/shared_settings.hpp"
 #include "upstream/simulation_settings.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -27,6 +31,8 @@
 #include <boost/asio/ip/address.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+
+#include <unistd.h>
 
 #include <csignal>
 #include <stdexcept>
@@ -37,16 +43,31 @@
 
 namespace analytics::app {
 
+namespace {
+
+// A trial that succeeds right at EXTERNAL_SERVICE_TIMEOUT may report a moment after it; the
+// trial's own deadline (its lease, in cluster scope) leaves room for that.
+std::chrono::milliseconds trial_timeout(const config::settings& s)
+{
+    return s.upstream.timeout + std::chrono::milliseconds(250);
+}
+
+// How often one worker per process reads the fleet's shared state from Redis: changes made by
+// another instance reach this one within that time (one Redis call per period per process).
+constexpr std::chrono::milliseconds breaker_poll{100};
+constexpr std::chrono::milliseconds settings_poll{250};
+
+}  // namespace
+
 // The process-wide pieces: shared by every worker, each safe across threads.
 struct application::shared_state {
     explicit shared_state(const config::settings& s)
         : gate(s.http.max_connections),
           server{s.http.max_connections, s.http.read_timeout, s.http.idle_timeout,
                  s.http.header_limit,    s.http.body_limit,   s.http.trusted_proxies},
-          // A trial that succeeds right at EXTERNAL_SERVICE_TIMEOUT may report a moment after
-          // it; the trial's own deadline leaves room for that.
-          breaker(s.breaker, s.upstream.timeout + std::chrono::milliseconds(250),
-                  common::system_clock()),
+          breaker(s.breaker, trial_timeout(s), common::system_clock()),
+          fleet_breaker(common::system_clock()),
+          instance_id(s.instance_id),
           simulation(s.upstream),
           backstop(s.ratelimit, common::system_clock()),
           outages(common::system_clock()),
@@ -56,7 +77,11 @@ struct application::shared_state {
 
     http::connection_gate gate;
     http::server_options server;
+    // In cluster scope, `breaker` decides only while Redis does not answer.
     breaker::circuit_breaker breaker;
+    breaker::fleet_view fleet_breaker;
+    // INSTANCE_ID, or <hostname>:<port> once the port is known (set by start()).
+    std::string instance_id;
     upstream::simulation_settings simulation;
     ratelimit::local_backstop backstop;
     ratelimit::outage_log outages;
@@ -81,6 +106,24 @@ redis::client_options redis_options(const config::settings& s)
     return o;
 }
 
+breaker::scoped_breaker make_breaker(const config::settings& s, breaker::circuit_breaker& local,
+                                     breaker::fleet_view& view, breaker::cluster_store& store)
+{
+    if (s.breaker.scope == config::breaker_scope::cluster) {
+        return breaker::scoped_breaker(local, view, store);
+    }
+    return breaker::scoped_breaker(local);
+}
+
+std::string host_name()
+{
+    char buf[256] = {};
+    if (::gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') {
+        return "localhost";
+    }
+    return buf;
+}
+
 }  // namespace
 
 // Everything one thread owns. Members are declared in dependency order so they are built
@@ -92,14 +135,19 @@ struct application::worker {
                   shared.outages, common::system_clock()),
           store(redis, app.settings_.metrics, app.settings_.redis.timeout, common::system_clock()),
           cache(redis, app.settings_.cache, app.settings_.redis.timeout),
-          summaries(cache, store, shared.breaker, *shared.external, app.settings_.upstream.timeout,
+          breaker_store(redis, app.settings_.breaker, trial_timeout(app.settings_),
+                        app.settings_.redis.timeout),
+          breaker(make_breaker(app.settings_, shared.breaker, shared.fleet_breaker, breaker_store)),
+          settings_store(redis, shared.simulation, app.settings_.upstream,
+                         app.settings_.redis.timeout),
+          summaries(cache, store, breaker, *shared.external, app.settings_.upstream.timeout,
                     {shared.storage_down, shared.upstream_failing, shared.serving_stale},
                     common::system_clock()),
           // Ready only when every worker can reach Redis: a request may land on any of them.
           health([&app] { return app.redis_connected(); }, app.shutting_down_),
           metrics(store, summaries, shared.storage_down),
-          breaker_api(shared.breaker),
-          admin_api(app.settings_.admin_token, shared.simulation),
+          breaker_api(breaker, shared.instance_id),
+          admin_api(app.settings_.admin_token, settings_store),
           listener(ioc, shared.server, routes, shared.gate)
     {
         health.register_routes(routes);
@@ -122,6 +170,9 @@ struct application::worker {
     ratelimit::sliding_window_limiter limiter;
     metrics::metric_store store;
     cache::summary_cache cache;
+    breaker::cluster_store breaker_store;
+    breaker::scoped_breaker breaker;
+    upstream::shared_settings settings_store;
     metrics::summary_service summaries;
     api::health_handlers health;
     api::metrics_handlers metrics;
@@ -171,7 +222,7 @@ void application::register_telemetry()
     auto& registry = telemetry::registry::instance();
     registry.set_routes(std::move(names));
     registry.add_source([this](std::string& out) {
-        const auto s = shared_->breaker.status();
+        const auto s = workers_.front()->breaker.current().state;
         telemetry::write_header(out, "circuit_breaker_state", "gauge",
                                 "Circuit breaker state: 0 closed, 1 open, 2 half-open.");
         telemetry::write_sample(out, "circuit_breaker_state", "",
@@ -250,11 +301,19 @@ void application::start()
         port = w->listener.port();
     }
     port_ = port;
+    if (shared_->instance_id.empty()) {
+        shared_->instance_id = host_name() + ":" + std::to_string(port_);
+    }
     if (metrics_endpoint_) {
         metrics_endpoint_->listener.open({address, settings_.http.metrics_port});
         metrics_endpoint_->listener.start();
     }
     register_telemetry();
+    // One worker per process keeps the fleet's shared state (admin settings, and the breaker
+    // in cluster scope) fresh; its first reads follow the connection to Redis.
+    auto& first = *workers_.front();
+    net::co_spawn(first.ioc, first.settings_store.watch(settings_poll), net::detached);
+    net::co_spawn(first.ioc, first.breaker.watch(breaker_poll), net::detached);
     for (auto& w : workers_) {
         w->listener.start();
         net::co_spawn(w->ioc, w->redis.run(), net::detached);
@@ -263,7 +322,8 @@ void application::start()
     log::write_always(log::level::info, "server.listening",
                       {{"host", settings_.http.host},
                        {"port", static_cast<unsigned>(port_)},
-                       {"threads", static_cast<unsigned>(workers_.size())}});
+                       {"threads", static_cast<unsigned>(workers_.size())},
+                       {"instance", shared_->instance_id}});
 }
 
 bool application::redis_connected() const
@@ -347,6 +407,8 @@ net::awaitable<void> application::shutdown_sequence()
             // acknowledged), then the client fails the batches in flight.
             w->limiter.stop();
             w->store.stop();
+            w->breaker.stop();
+            w->settings_store.stop();
             w->redis.stop();
         });
     }
