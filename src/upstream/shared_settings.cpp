@@ -9,6 +9,7 @@
 #include <charconv>
 #include <cmath>
 #include <string>
+#include <vector>
 
 namespace analytics::upstream {
 
@@ -68,6 +69,21 @@ std::optional<std::int64_t> parse_count(std::string_view s)
     return n;
 }
 
+// The three-element array both the write script and the HMGET answer.
+result<const std::vector<redis::reply>*> three_fields(const result<redis::reply>& r)
+{
+    if (!r) {
+        return r.error();
+    }
+    if (r->is_error()) {
+        return redis::make_error_code(redis::errc::server_error);
+    }
+    if (r->type != redis::reply::kind::array || r->elements.size() != 3) {
+        return unexpected();
+    }
+    return &r->elements;
+}
+
 struct stored {
     std::uint64_t version = 0;
     simulation_values values;
@@ -121,17 +137,13 @@ net::awaitable<result<simulation_change>> shared_settings::write(
     const std::string configured_latency = std::to_string(configured_.latency.count());
     const std::array<std::string_view, 1> keys{key};
     const std::array<std::string_view, 4> args{rate, lat, configured_rate, configured_latency};
-    auto r = co_await redis_.eval(write_script(), keys, args, timeout_);
-    if (!r) {
-        co_return r.error();
+    const auto r = co_await redis_.eval(write_script(), keys, args, timeout_);
+    const auto fields = three_fields(r);
+    if (!fields) {
+        co_return fields.error();
     }
-    if (r->is_error()) {
-        co_return redis::make_error_code(redis::errc::server_error);
-    }
-    if (r->type != redis::reply::kind::array || r->elements.size() != 3) {
-        co_return unexpected();
-    }
-    auto s = read_fields(r->elements[0], r->elements[1], r->elements[2]);
+    const auto& f = **fields;
+    auto s = read_fields(f[0], f[1], f[2]);
     if (!s) {
         co_return s.error();
     }
@@ -143,20 +155,16 @@ net::awaitable<result<simulation_change>> shared_settings::write(
 
 net::awaitable<result<void>> shared_settings::refresh()
 {
-    auto r = co_await redis_.exec(
+    const auto r = co_await redis_.exec(
         redis::command("HMGET", key, "version", "failure_rate", "latency_ms"), timeout_);
-    if (!r) {
-        co_return r.error();
+    const auto fields = three_fields(r);
+    if (!fields) {
+        co_return fields.error();
     }
-    if (r->is_error()) {
-        co_return redis::make_error_code(redis::errc::server_error);
-    }
-    if (r->type != redis::reply::kind::array || r->elements.size() != 3) {
-        co_return unexpected();
-    }
+    const auto& f = **fields;
     stored now{0, configured_};
-    if (!r->elements[0].is_nil()) {
-        auto s = read_fields(r->elements[0], r->elements[1], r->elements[2]);
+    if (!f[0].is_nil()) {
+        auto s = read_fields(f[0], f[1], f[2]);
         if (!s) {
             co_return s.error();
         }

@@ -9,6 +9,7 @@
 #include "support/coro_helpers.hpp"
 #include "support/redis_admin.hpp"
 #include "support/redis_server.hpp"
+#include "support/run_connected.hpp"
 #include "support/run_coro.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -78,34 +79,16 @@ protected:
     // Runs `body` once every instance is connected (when `wait_connected`), then stops them.
     void run(std::function<net::awaitable<void>()> body, bool wait_connected = true)
     {
-        test::run_coro(
-            ioc_,
-            [&]() -> net::awaitable<void> {
-                std::exception_ptr failure;
-                try {
-                    if (wait_connected) {
-                        const bool up = co_await test::eventually(
-                            [&] {
-                                return std::all_of(fleet_.begin(), fleet_.end(), [](auto& i) {
-                                    return i->redis.connected();
-                                });
-                            },
-                            5s);
-                        EXPECT_TRUE(up) << "a client did not connect";
-                    }
-                    co_await body();
-                } catch (...) {
-                    failure = std::current_exception();
-                }
-                for (auto& i : fleet_) {
-                    i->breaker.stop();
-                    i->redis.stop();
-                }
-                if (failure) {
-                    std::rethrow_exception(failure);
-                }
-            }(),
-            30s);
+        std::vector<redis::client*> clients;
+        for (auto& i : fleet_) {
+            clients.push_back(&i->redis);
+        }
+        test::run_connected(ioc_, clients, std::move(body), [&] {
+            for (auto& i : fleet_) {
+                i->breaker.stop();
+                i->redis.stop();
+            }
+        }, wait_connected);
         for (auto& i : fleet_) {
             EXPECT_TRUE(i->run_returned);
         }

@@ -8,6 +8,7 @@
 #include "support/coro_helpers.hpp"
 #include "support/redis_admin.hpp"
 #include "support/redis_server.hpp"
+#include "support/run_connected.hpp"
 #include "support/run_coro.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -72,35 +73,19 @@ protected:
                 who.push_back(i.get());
             }
         }
-        ioc_.restart();
-        test::run_coro(
-            ioc_,
-            [&]() -> net::awaitable<void> {
-                std::exception_ptr failure;
-                try {
-                    if (wait_connected) {
-                        const bool up = co_await test::eventually(
-                            [&] {
-                                return std::all_of(who.begin(), who.end(), [](instance* i) {
-                                    return i->redis.connected();
-                                });
-                            },
-                            5s);
-                        EXPECT_TRUE(up);
-                    }
-                    co_await body();
-                } catch (...) {
-                    failure = std::current_exception();
-                }
-                for (instance* i : who) {
-                    i->shared.stop();
-                    i->redis.stop();
-                }
-                if (failure) {
-                    std::rethrow_exception(failure);
-                }
-            }(),
-            30s);
+        std::vector<redis::client*> clients;
+        for (instance* i : who) {
+            clients.push_back(&i->redis);
+        }
+        test::run_connected(ioc_, clients, std::move(body), [&] {
+            for (instance* i : who) {
+                i->shared.stop();
+                i->redis.stop();
+            }
+        }, wait_connected);
+        for (instance* i : who) {
+            EXPECT_TRUE(i->run_returned);
+        }
     }
 
     net::io_context ioc_;
