@@ -36,20 +36,39 @@ void fleet_view::update(const fleet_state& s)
 {
     {
         std::lock_guard lock(mu_);
-        known_ = true;
-        state_.current = s.current;
-        state_.failure_count = s.failure_count;
-        state_.success_count = s.success_count;
-        state_.generation = s.generation;
-        state_.wait = s.wait;
-        state_.opened_at = s.opened_at;
-        state_.trial_in_flight = s.trial_in_flight;
-        wait_until_ = clock_.steady_now() + s.wait;
         for (const auto& c : s.changes) {
             ++transitions_total_;
             ++transitions_[static_cast<std::size_t>(c.from)][static_cast<std::size_t>(c.to)];
         }
+        // Answers to different workers may arrive in another order than Redis gave them: one
+        // from an earlier generation must not undo a newer state (it would let calls through a
+        // breaker another instance has just opened). Twice in a row, though, it means the
+        // shared state itself went back (deleted, or Redis restarted without it).
+        if (known_ && s.generation < state_.generation && !older_seen_) {
+            older_seen_ = true;
+        } else {
+            older_seen_ = false;
+            replace(s);
+        }
     }
+    log_changes(s);
+}
+
+void fleet_view::replace(const fleet_state& s)
+{
+    known_ = true;
+    state_.current = s.current;
+    state_.failure_count = s.failure_count;
+    state_.success_count = s.success_count;
+    state_.generation = s.generation;
+    state_.wait = s.wait;
+    state_.opened_at = s.opened_at;
+    state_.trial_in_flight = s.trial_in_flight;
+    wait_until_ = clock_.steady_now() + s.wait;
+}
+
+void fleet_view::log_changes(const fleet_state& s)
+{
     for (const auto& c : s.changes) {
         // As the in-process breaker logs its own: opening is a degraded mode, so a warning.
         log::write(c.to == state::open ? log::level::warning : log::level::info,

@@ -88,8 +88,9 @@ public:
     /// Decides one call from the last known state (see the table above).
     verdict decide() const;
 
-    /// Takes a fresh answer of the script: it replaces the view, and its changes are logged
-    /// (`breaker.state_change`, scope cluster) and counted.
+    /// Takes an answer of the script: its changes are logged (`breaker.state_change`, scope
+    /// cluster) and counted, and it replaces the view, unless it is of an earlier generation
+    /// than the view (an answer that crossed a newer one) and the previous answer was not.
     void update(const fleet_state& s);
 
     /// The state as the view knows it, in the in-process breaker's terms. An OPEN breaker whose
@@ -107,10 +108,15 @@ public:
     void regained() noexcept;
 
 private:
+    // Called with mu_ held.
+    void replace(const fleet_state& s);
+    static void log_changes(const fleet_state& s);
+
     const common::clock& clock_;
 
     mutable std::mutex mu_;
     bool known_ = false;  // false until the first answer: every call asks Redis
+    bool older_seen_ = false;  // the last answer was of an earlier generation and set aside
     fleet_state state_;
     common::clock::mono_time wait_until_{};
     std::uint64_t transitions_total_ = 0;

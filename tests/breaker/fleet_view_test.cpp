@@ -148,7 +148,7 @@ TEST(fleet_view, asks_redis_for_the_trial_when_half_open_with_none_running)
     EXPECT_EQ(view.decide().what, kind::ask_redis);
 }
 
-TEST(fleet_view, takes_the_newest_answer_whatever_it_says)
+TEST(fleet_view, takes_an_answer_of_a_later_generation_whatever_it_says)
 {
     test::fake_clock clock;
     fleet_view view(clock);
@@ -157,6 +157,43 @@ TEST(fleet_view, takes_the_newest_answer_whatever_it_says)
     EXPECT_EQ(view.decide().what, kind::allow);
     EXPECT_EQ(view.decide().generation, 5U);
     EXPECT_FALSE(view.status().opened_at.has_value());
+}
+
+TEST(fleet_view, an_answer_that_crossed_a_newer_one_does_not_reopen_the_gate)
+{
+    test::fake_clock clock;
+    fleet_view view(clock);
+    view.update(open_state(6, 30s));
+    view.update(closed_state(5, 4));  // read by a poll before the failure that opened it
+    EXPECT_EQ(view.decide().what, kind::reject);
+    EXPECT_EQ(view.status().current, state::open);
+    view.update(open_state(6, 29s));
+    view.update(closed_state(5, 4));
+    EXPECT_EQ(view.decide().what, kind::reject) << "one older answer at a time is set aside";
+}
+
+TEST(fleet_view, an_earlier_generation_twice_in_a_row_means_the_shared_state_was_reset)
+{
+    test::fake_clock clock;
+    fleet_view view(clock);
+    view.update(open_state(6, 30s));
+    view.update(closed_state(0));
+    view.update(closed_state(0));
+    const auto v = view.decide();
+    EXPECT_EQ(v.what, kind::allow);
+    EXPECT_EQ(v.generation, 0U);
+}
+
+TEST(fleet_view, counts_the_changes_of_an_answer_it_sets_aside)
+{
+    test::fake_clock clock;
+    fleet_view view(clock);
+    view.update(closed_state(8));
+    auto late = open_state(7, 30s);
+    late.changes = {{state::closed, state::open, "failure_threshold_reached"}};
+    view.update(late);
+    EXPECT_EQ(view.status().current, state::closed);
+    EXPECT_EQ(view.status().transitions_by_state[0][1], 1U);
 }
 
 TEST(fleet_view, counts_and_logs_the_changes_an_answer_reports)
