@@ -149,9 +149,12 @@ cpu_ticks() {
     echo "$total"
 }
 
+# "COMMANDS SCRIPTS": every command Redis ran (those inside scripts included), and the script
+# calls among them (EVALSHA and EVAL), which are the round trips.
 redis_calls() {
     redis-cli -p "$REDIS_PORT" info commandstats | tr -d '\r' \
-        | awk -F'[:=,]' '/^cmdstat_/ { n += $3 } END { print n + 0 }'
+        | awk -F'[:=,]' '/^cmdstat_/ { n += $3 } /^cmdstat_eval/ { e += $3 }
+                         END { print n + 0, e + 0 }'
 }
 
 kv() {
@@ -159,24 +162,26 @@ kv() {
     [[ "$2" =~ $re ]] && echo "${BASH_REMATCH[2]}"
 }
 
-printf '%-34s %9s %8s %8s %8s %9s %9s %9s %8s %s\n' run "req/s" "p50 ms" "p99 ms" "non-2xx" \
-    "api us/r" "lb us/r" "redis us/r" "redis/r" statuses
+printf '%-34s %8s %7s %7s %7s %8s %8s %8s %7s %7s %s\n' run "req/s" "p50 ms" "p99 ms" \
+    "non-2xx" "api us" "lb us" "redis us" "cmds" "scripts" statuses
+echo "(us: CPU microseconds per request; cmds: Redis commands per request, those run inside" \
+    "scripts included; scripts: script calls per request)"
 
 # run NAME SCRIPT URL "API PIDS" [LB PID]
 run() {
     local name=$1 script=$2 url=$3 api_pids=$4 lb_pid=${5:-}
-    local a0 a1 l0=0 l1=0 r0 r1 c0 c1 out line requests duration_us
+    local a0 a1 l0=0 l1=0 r0 r1 c0 c1 e0 e1 out line requests duration_us
     a0=$(cpu_ticks $api_pids)
     [[ -n "$lb_pid" ]] && l0=$(cpu_ticks "$lb_pid")
     r0=$(cpu_ticks "$REDIS_PID")
-    c0=$(redis_calls)
+    read -r c0 e0 <<<"$(redis_calls)"
     wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --timeout 10s \
         -s "$ROOT/bench/wrk/$script" "$url" >"$WORK/wrk-$name.out" 2>&1 \
         || { cat "$WORK/wrk-$name.out" >&2; die "wrk failed in $name"; }
     a1=$(cpu_ticks $api_pids)
     [[ -n "$lb_pid" ]] && l1=$(cpu_ticks "$lb_pid")
     r1=$(cpu_ticks "$REDIS_PID")
-    c1=$(redis_calls)
+    read -r c1 e1 <<<"$(redis_calls)"
     out=$(<"$WORK/wrk-$name.out")
     line=$(grep '^BENCH_RESULT ' <<<"$out" | head -n1)
     [[ -n "$line" ]] || { echo "$out" >&2; die "no result from wrk in $name"; }
@@ -191,11 +196,12 @@ run() {
     awk -v n="$name" -v req="$requests" -v us="$duration_us" -v p50="$(kv p50_us "$line")" \
         -v p99="$(kv p99_us "$line")" -v bad="$non2xx" -v tck="$CLK_TCK" \
         -v a="$((a1 - a0))" -v l="$((l1 - l0))" -v r="$((r1 - r0))" -v c="$((c1 - c0))" \
-        -v lb="$lb_pid" -v st="$statuses" 'BEGIN {
+        -v e="$((e1 - e0))" -v lb="$lb_pid" -v st="$statuses" 'BEGIN {
             q = req > 0 ? req : 1
             lbus = lb == "" ? "-" : sprintf("%.1f", l * 1e6 / tck / q)
-            printf "%-34s %9.0f %8.2f %8.2f %8d %9.1f %9s %9.1f %8.2f %s\n", n, req / (us / 1e6),
-                p50 / 1000, p99 / 1000, bad, a * 1e6 / tck / q, lbus, r * 1e6 / tck / q, c / q, st
+            printf "%-34s %8.0f %7.2f %7.2f %7d %8.1f %8s %8.1f %7.2f %7.2f %s\n", n,
+                req / (us / 1e6), p50 / 1000, p99 / 1000, bad, a * 1e6 / tck / q, lbus,
+                r * 1e6 / tck / q, c / q, e / q, st
         }'
 }
 
