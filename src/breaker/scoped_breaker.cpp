@@ -100,7 +100,10 @@ config::breaker_scope scoped_breaker::scope() const noexcept
 bool scoped_breaker::take(const boost::system::result<fleet_state>& answer)
 {
     if (!answer) {
-        view_->lost(answer.error().message());
+        // A client stopped for shutdown is not an outage worth a warning.
+        if (answer.error() != redis::make_error_code(redis::errc::stopped)) {
+            view_->lost(answer.error().message());
+        }
         return false;
     }
     view_->regained();

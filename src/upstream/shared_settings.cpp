@@ -206,7 +206,7 @@ net::awaitable<void> shared_settings::watch(std::chrono::milliseconds interval)
         }
         if (done) {
             unreadable_.recovered();
-        } else {
+        } else if (done.error() != redis::make_error_code(redis::errc::stopped)) {
             // Until Redis answers again the settings in force stay; logged once per outage.
             unreadable_.occurred({{"error", done.error().message()}});
         }
