@@ -250,7 +250,7 @@ TEST_F(fleet_e2e, example_3_through_the_balancer_opens_and_closes_one_breaker_fo
     }
 
     // The upstream recovers, slowly enough that concurrent callers overlap with the trial.
-    auto healthy = put_settings(f.lb(), R"({"failure_rate":0,"latency_ms":300})");
+    auto healthy = put_settings(f.lb(), R"({"failure_rate":0,"latency_ms":1000})");
     ASSERT_EQ(healthy.status, 200U) << healthy.body;
     ASSERT_TRUE(settings_everywhere(f, 1s, 2));
     std::this_thread::sleep_for(1100ms);  // CIRCUIT_BREAKER_RESET_TIMEOUT=1
