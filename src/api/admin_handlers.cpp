@@ -221,9 +221,8 @@ net::awaitable<http::response> admin_handlers::update_external_service(http::req
     const auto written = co_await settings_.write(failure_rate, latency);
     if (!written) {
         // Nothing was stored, so nothing changed on any instance: the client may retry.
-        log::warn("upstream.settings_not_stored",
-                  {{"request_id", req.context().request_id()},
-                   {"error", written.error().message()}});
+        log::warn("upstream.settings_not_stored", {{"request_id", req.context().request_id()},
+                                                   {"error", written.error().message()}});
         co_return http::error_response(503, "STORAGE_UNAVAILABLE",
                                        "The settings could not be stored, try again later");
     }

@@ -10,8 +10,7 @@
 
 namespace analytics::api {
 
-breaker_handlers::breaker_handlers(breaker::scoped_breaker& breaker,
-                                   const std::string& instance_id)
+breaker_handlers::breaker_handlers(breaker::scoped_breaker& breaker, const std::string& instance_id)
     : breaker_(breaker), instance_id_(instance_id)
 {
 }

@@ -168,7 +168,7 @@ net::awaitable<boost::system::result<fleet_state>> cluster_store::run(std::strin
                                                                       std::string_view success)
 {
     const std::array<std::string_view, 1> keys{key};
-    const std::array<std::string_view, 7> args{operation, threshold_, reset_ms_, lease_ms_,
+    const std::array<std::string_view, 7> args{operation,  threshold_, reset_ms_, lease_ms_,
                                                generation, trial,      success};
     auto r = co_await redis_.eval(breaker_script(), keys, args, timeout_);
     if (!r) {

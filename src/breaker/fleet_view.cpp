@@ -97,8 +97,7 @@ snapshot fleet_view::status() const
         // The script makes it HALF_OPEN on the next call; say so now, as circuit_breaker does.
         out.current = state::half_open;
         out.success_count = 0;
-    } else if (state_.current == state::open ||
-               (state_.trial_in_flight && now < wait_until_)) {
+    } else if (state_.current == state::open || (state_.trial_in_flight && now < wait_until_)) {
         out.trial_in_flight = state_.trial_in_flight;
         out.retry_after = whole_seconds_at_least_one(wait_until_ - now);
     }

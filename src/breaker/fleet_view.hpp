@@ -115,7 +115,7 @@ private:
     const common::clock& clock_;
 
     mutable std::mutex mu_;
-    bool known_ = false;  // false until the first answer: every call asks Redis
+    bool known_ = false;       // false until the first answer: every call asks Redis
     bool older_seen_ = false;  // the last answer was of an earlier generation and set aside
     fleet_state state_;
     common::clock::mono_time wait_until_{};

@@ -87,8 +87,8 @@ private:
 
     net::awaitable<void> record(bool success, std::string_view reason);
 
-    ticket local_;                      // instance scope, or cluster scope without Redis
-    scoped_breaker* owner_ = nullptr;   // cluster scope, until reported
+    ticket local_;                     // instance scope, or cluster scope without Redis
+    scoped_breaker* owner_ = nullptr;  // cluster scope, until reported
     std::uint64_t generation_ = 0;
     bool allowed_ = false;
     bool trial_ = false;

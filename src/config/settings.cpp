@@ -396,10 +396,9 @@ struct identifier_kind {
 
     static bool parse(settings& s, std::string_view text)
     {
-        if (text.empty() || text.size() > 128 ||
-            !std::all_of(text.begin(), text.end(), [](char c) {
-                return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                       (c >= '0' && c <= '9') || c == '.' || c == '_' || c == ':' || c == '-';
+        if (text.empty() || text.size() > 128 || !std::all_of(text.begin(), text.end(), [](char c) {
+                return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                       c == '.' || c == '_' || c == ':' || c == '-';
             })) {
             return false;
         }

@@ -83,12 +83,15 @@ protected:
         for (auto& i : fleet_) {
             clients.push_back(&i->redis);
         }
-        test::run_connected(ioc_, clients, std::move(body), [&] {
-            for (auto& i : fleet_) {
-                i->breaker.stop();
-                i->redis.stop();
-            }
-        }, wait_connected);
+        test::run_connected(
+            ioc_, clients, std::move(body),
+            [&] {
+                for (auto& i : fleet_) {
+                    i->breaker.stop();
+                    i->redis.stop();
+                }
+            },
+            wait_connected);
         for (auto& i : fleet_) {
             EXPECT_TRUE(i->run_returned);
         }
@@ -333,9 +336,8 @@ TEST_F(cluster_breaker_redis, falls_back_to_the_instance_breaker_while_redis_is_
         false);
     const auto out = testing::internal::GetCapturedStdout();
     std::size_t warnings = 0;
-    for (std::size_t pos = 0; (pos = out.find("\"breaker.cluster_unavailable\"", pos)) !=
-                              std::string::npos;
-         ++pos) {
+    for (std::size_t pos = 0;
+         (pos = out.find("\"breaker.cluster_unavailable\"", pos)) != std::string::npos; ++pos) {
         ++warnings;
     }
     EXPECT_EQ(warnings, 1U) << out;

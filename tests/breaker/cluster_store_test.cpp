@@ -91,9 +91,9 @@ TEST(cluster_store, refuses_answers_it_does_not_understand)
 {
     const auto refused = [](const redis::reply& r) { return !cluster_store::parse(r); };
     EXPECT_TRUE(refused(text("OK")));
-    EXPECT_TRUE(refused(answer({0, 0, 0, 0, 0, 0, 0})));          // one field short
-    EXPECT_TRUE(refused(answer({3, 0, 0, 0, 0, 0, 0, 0})));       // no such state
-    EXPECT_TRUE(refused(answer({0, -1, 0, 0, 0, 0, 0, 0})));      // negative count
+    EXPECT_TRUE(refused(answer({0, 0, 0, 0, 0, 0, 0})));      // one field short
+    EXPECT_TRUE(refused(answer({3, 0, 0, 0, 0, 0, 0, 0})));   // no such state
+    EXPECT_TRUE(refused(answer({0, -1, 0, 0, 0, 0, 0, 0})));  // negative count
     EXPECT_TRUE(refused(answer({0, 0, 0, 0, 0, 0, 0, 0}, {"no_such_reason"})));
     auto wrong_type = answer({0, 0, 0, 0, 0, 0, 0, 0});
     wrong_type.elements[4] = text("12");

@@ -85,7 +85,8 @@ TEST(scoped_breaker, a_permit_reports_only_its_first_outcome_and_moves_with_it)
     fixture f;
     auto p = f.next();
     auto moved = std::move(p);
-    EXPECT_FALSE(p.allowed());  // NOLINT(bugprone-use-after-move): the moved-from state is the point
+    EXPECT_FALSE(
+        p.allowed());  // NOLINT(bugprone-use-after-move): the moved-from state is the point
     f.succeed(moved);
     f.fail(moved);  // ignored
     f.fail(p);      // moved from: nothing to report

@@ -6,7 +6,6 @@
 #include "e2e/http_client.hpp"
 #include "e2e/metric_bodies.hpp"
 #include "e2e/service_process.hpp"
-#include "fleet/nginx_process.hpp"
 #include "support/redis_admin.hpp"
 #include "support/redis_server.hpp"
 
@@ -25,6 +24,8 @@
 #include <string>
 #include <thread>
 #include <vector>
+
+#include "fleet/nginx_process.hpp"
 
 namespace analytics::test {
 namespace {
@@ -197,8 +198,8 @@ TEST_F(fleet_e2e, example_2_through_the_balancer_admits_ten_per_client_then_answ
     EXPECT_GE(std::stoi(refused.header("retry-after")), 1);
     EXPECT_FALSE(refused.header("x-request-id").empty());
 
-    auto other = client.request("POST", "/api/metrics", body,
-                                {{"X-Forwarded-For", "203.0.113.11"}});
+    auto other =
+        client.request("POST", "/api/metrics", body, {{"X-Forwarded-For", "203.0.113.11"}});
     EXPECT_EQ(other.status, 201U) << "another client has its own ten";
 
     // nginx spread the requests over every instance, each counting in the one shared window.
@@ -243,7 +244,8 @@ TEST_F(fleet_e2e, example_3_through_the_balancer_opens_and_closes_one_breaker_fo
         EXPECT_TRUE(s.contains("opened_at"));
     }
     for (int i = 0; i < fleet_size; ++i) {
-        auto r = http_request(f.lb(), "GET", "/api/metrics/summary?type=ex3_open" + std::to_string(i));
+        auto r =
+            http_request(f.lb(), "GET", "/api/metrics/summary?type=ex3_open" + std::to_string(i));
         EXPECT_EQ(r.status, 503U);
         EXPECT_EQ(code_of(r), "CIRCUIT_OPEN");
         EXPECT_GE(std::stoi(r.header("retry-after")), 1);
@@ -260,7 +262,8 @@ TEST_F(fleet_e2e, example_3_through_the_balancer_opens_and_closes_one_breaker_fo
 
     // Six misses at once over three instances: one trial for the whole fleet.
     const auto answers = all_at_once(6, [&](int i) {
-        return http_request(f.lb(), "GET", "/api/metrics/summary?type=ex3_trial" + std::to_string(i));
+        return http_request(f.lb(), "GET",
+                            "/api/metrics/summary?type=ex3_trial" + std::to_string(i));
     });
     int ok = 0;
     int open = 0;
@@ -290,7 +293,8 @@ TEST_F(fleet_e2e, an_admin_change_through_the_balancer_reaches_every_instance_wi
     ASSERT_TRUE(settings_everywhere(f, 1s, 1));
     // Every instance, asked directly, now fails its upstream calls.
     for (int i = 0; i < fleet_size; ++i) {
-        auto miss = http_request(f.port(i), "GET", "/api/metrics/summary?type=admin" + std::to_string(i));
+        auto miss =
+            http_request(f.port(i), "GET", "/api/metrics/summary?type=admin" + std::to_string(i));
         EXPECT_EQ(miss.status, 503U) << fleet::id(i);
         EXPECT_EQ(code_of(miss), "EXTERNAL_SERVICE_ERROR") << fleet::id(i);
     }
@@ -389,17 +393,18 @@ TEST_F(fleet_e2e, a_rolling_restart_under_steady_ingest_answers_no_5xx_and_store
 
     for (int c = 0; c < clients; ++c) {
         const auto& rec = records[static_cast<std::size_t>(c)];
-        EXPECT_TRUE(rec.errors.empty()) << rec.errors.size() << " requests got no answer, first: "
-                                        << (rec.errors.empty() ? "" : rec.errors.front());
+        EXPECT_TRUE(rec.errors.empty())
+            << rec.errors.size()
+            << " requests got no answer, first: " << (rec.errors.empty() ? "" : rec.errors.front());
         for (const auto& [status, n] : rec.statuses) {
             EXPECT_EQ(status, 201U) << n << " answers " << status;
         }
         ASSERT_FALSE(rec.acknowledged.empty());
         ASSERT_LE(rec.acknowledged.size(), 1000U) << "the list below reads at most 1000";
 
-        auto listed = http_request(f.lb(), "GET",
-                                   "/api/metrics/list?type=fleet_roll_" + std::to_string(c) +
-                                       "&limit=1000");
+        auto listed =
+            http_request(f.lb(), "GET",
+                         "/api/metrics/list?type=fleet_roll_" + std::to_string(c) + "&limit=1000");
         ASSERT_EQ(listed.status, 200U);
         std::multiset<int> stored;
         const auto items = listed.json();

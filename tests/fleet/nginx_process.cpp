@@ -70,8 +70,8 @@ nginx_process::nginx_process(const std::vector<std::uint16_t>& ports,
              << "  access_log " << dir_ << "/access.log analytics_json;\n"
              << "  upstream analytics_api {\n";
         for (const auto p : ports) {
-            conf << "    server 127.0.0.1:" << p << " max_fails=1 fail_timeout="
-                 << fail_timeout.count() << "s;\n";
+            conf << "    server 127.0.0.1:" << p
+                 << " max_fails=1 fail_timeout=" << fail_timeout.count() << "s;\n";
         }
         conf << "    keepalive 16;\n    keepalive_timeout 30s;\n  }\n"
              << "  server {\n    listen 127.0.0.1:" << port_ << ";\n"

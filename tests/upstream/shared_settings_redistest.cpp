@@ -3,13 +3,12 @@
 // force there at once and reaches the others with their next refresh; nothing changes when Redis
 // does not answer; an instance that starts late reads what is stored.
 
-#include "upstream/shared_settings.hpp"
-
 #include "support/coro_helpers.hpp"
 #include "support/redis_admin.hpp"
 #include "support/redis_server.hpp"
 #include "support/run_connected.hpp"
 #include "support/run_coro.hpp"
+#include "upstream/shared_settings.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/io_context.hpp>
@@ -77,12 +76,15 @@ protected:
         for (instance* i : who) {
             clients.push_back(&i->redis);
         }
-        test::run_connected(ioc_, clients, std::move(body), [&] {
-            for (instance* i : who) {
-                i->shared.stop();
-                i->redis.stop();
-            }
-        }, wait_connected);
+        test::run_connected(
+            ioc_, clients, std::move(body),
+            [&] {
+                for (instance* i : who) {
+                    i->shared.stop();
+                    i->redis.stop();
+                }
+            },
+            wait_connected);
         for (instance* i : who) {
             EXPECT_TRUE(i->run_returned);
         }
@@ -111,8 +113,7 @@ TEST_F(shared_settings_redis, a_write_is_in_force_at_once_and_reaches_the_others
         EXPECT_EQ(b.settings.current(), (simulation_values{0.75, 120ms}));
         EXPECT_EQ(b.settings.version(), a.settings.version());
     });
-    EXPECT_EQ(admin_.command({"HGET", std::string(shared_settings::key), "failure_rate"}),
-              "$0.75");
+    EXPECT_EQ(admin_.command({"HGET", std::string(shared_settings::key), "failure_rate"}), "$0.75");
     EXPECT_EQ(admin_.command({"HGET", std::string(shared_settings::key), "latency_ms"}), "$120");
 }
 
@@ -141,12 +142,14 @@ TEST_F(shared_settings_redis, an_instance_that_starts_later_takes_the_stored_set
     auto& first = add();
     run([&]() -> net::awaitable<void> { co_await first.shared.write(1.0, 0ms); }, true, {&first});
     auto& late = add(test::redis_test_port(), configured(0.0, 0ms));
-    run([&]() -> net::awaitable<void> {
-        net::co_spawn(ioc_, late.shared.watch(20ms), net::detached);
-        const bool taken = co_await test::eventually(
-            [&] { return late.settings.failure_rate() == 1.0; }, 2s);
-        EXPECT_TRUE(taken);
-    }, true, {&late});
+    run(
+        [&]() -> net::awaitable<void> {
+            net::co_spawn(ioc_, late.shared.watch(20ms), net::detached);
+            const bool taken =
+                co_await test::eventually([&] { return late.settings.failure_rate() == 1.0; }, 2s);
+            EXPECT_TRUE(taken);
+        },
+        true, {&late});
 }
 
 TEST_F(shared_settings_redis, nothing_changes_when_redis_does_not_answer)
@@ -199,8 +202,8 @@ TEST_F(shared_settings_redis, unreadable_stored_values_are_refused_and_the_setti
     auto& a = add();
     run([&]() -> net::awaitable<void> {
         co_await a.shared.write(0.4, 5ms);
-        admin_.command({"HSET", std::string(shared_settings::key), "version", "99",
-                        "failure_rate", "lots"});
+        admin_.command(
+            {"HSET", std::string(shared_settings::key), "version", "99", "failure_rate", "lots"});
         const auto refreshed = co_await a.shared.refresh();
         EXPECT_FALSE(refreshed.has_value());
         EXPECT_EQ(a.settings.current(), (simulation_values{0.4, 5ms}));
