@@ -69,6 +69,13 @@ if [[ $quick == 1 ]]; then
     exit 0
 fi
 
+# --- Prometheus alert rules -------------------------------------------------------------------------
+# deploy/prometheus/: the configuration and its alert rules parse, and the rules' unit tests
+# (alerts_test.yml) pass. promtool comes with Debian's prometheus package.
+promtool check config deploy/prometheus/prometheus.yml
+promtool test rules deploy/prometheus/alerts_test.yml
+echo "test.sh: Prometheus alert rules checked and unit-tested"
+
 # --- API documentation (issue 8) ------------------------------------------------------------------
 # docs/openapi.json through Redocly's linter; then the service just built, on a free port with
 # the test redis-server, and /docs and /redoc driven in Debian's headless Chromium

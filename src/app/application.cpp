@@ -7,6 +7,9 @@
 #include "api/metrics_handlers.hpp"
 #include "api/prometheus_handler.hpp"
 #include "breaker/circuit_breaker.hpp"
+#include "breaker/cluster_store.hpp"
+#include "breaker/fleet_view.hpp"
+#include "breaker/scoped_breaker.hpp"
 #include "cache/client_tracking.hpp"
 #include "cache/summary_cache.hpp"
 #include "common/logging.hpp"
@@ -22,6 +25,7 @@
 #include "redis/client.hpp"
 #include "redis/subscriber.hpp"
 #include "upstream/external_service.hpp"
+#include "upstream/shared_settings.hpp"
 #include "upstream/simulation_settings.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -32,6 +36,8 @@
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
 
+#include <unistd.h>
+
 #include <csignal>
 #include <stdexcept>
 #include <thread>
@@ -41,16 +47,31 @@
 
 namespace analytics::app {
 
+namespace {
+
+// A trial that succeeds right at EXTERNAL_SERVICE_TIMEOUT may report a moment after it; the
+// trial's own deadline (its lease, in cluster scope) leaves room for that.
+std::chrono::milliseconds trial_timeout(const config::settings& s)
+{
+    return s.upstream.timeout + std::chrono::milliseconds(250);
+}
+
+// How often one worker per process reads the fleet's shared state from Redis: changes made by
+// another instance reach this one within that time (one Redis call per period per process).
+constexpr std::chrono::milliseconds breaker_poll{100};
+constexpr std::chrono::milliseconds settings_poll{250};
+
+}  // namespace
+
 // The process-wide pieces: shared by every worker, each safe across threads.
 struct application::shared_state {
     explicit shared_state(const config::settings& s)
         : gate(s.http.max_connections),
           server{s.http.max_connections, s.http.read_timeout, s.http.idle_timeout,
                  s.http.header_limit,    s.http.body_limit,   s.http.trusted_proxies},
-          // A trial that succeeds right at EXTERNAL_SERVICE_TIMEOUT may report a moment after
-          // it; the trial's own deadline leaves room for that.
-          breaker(s.breaker, s.upstream.timeout + std::chrono::milliseconds(250),
-                  common::system_clock()),
+          breaker(s.breaker, trial_timeout(s), common::system_clock()),
+          fleet_breaker(common::system_clock()),
+          instance_id(s.instance_id),
           simulation(s.upstream),
           backstop(s.ratelimit, common::system_clock()),
           outages(common::system_clock()),
@@ -60,7 +81,11 @@ struct application::shared_state {
 
     http::connection_gate gate;
     http::server_options server;
+    // In cluster scope, `breaker` decides only while Redis does not answer.
     breaker::circuit_breaker breaker;
+    breaker::fleet_view fleet_breaker;
+    // INSTANCE_ID, or <hostname>:<port> once the port is known (set by start()).
+    std::string instance_id;
     upstream::simulation_settings simulation;
     ratelimit::local_backstop backstop;
     ratelimit::outage_log outages;
@@ -88,6 +113,24 @@ redis::client_options redis_options(const config::settings& s)
     return o;
 }
 
+breaker::scoped_breaker make_breaker(const config::settings& s, breaker::circuit_breaker& local,
+                                     breaker::fleet_view& view, breaker::cluster_store& store)
+{
+    if (s.breaker.scope == config::breaker_scope::cluster) {
+        return breaker::scoped_breaker(local, view, store);
+    }
+    return breaker::scoped_breaker(local);
+}
+
+std::string host_name()
+{
+    char buf[256] = {};
+    if (::gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') {
+        return "localhost";
+    }
+    return buf;
+}
+
 }  // namespace
 
 // Everything one thread owns. Members are declared in dependency order so they are built
@@ -101,7 +144,12 @@ struct application::worker {
                   shared.outages, common::system_clock()),
           store(redis, app.settings_.metrics, app.settings_.redis.timeout, common::system_clock()),
           cache(redis, app.settings_.cache, app.settings_.redis.timeout),
-          summaries(cache, tracking, store, shared.breaker, *shared.external,
+          breaker_store(redis, app.settings_.breaker, trial_timeout(app.settings_),
+                        app.settings_.redis.timeout),
+          breaker(make_breaker(app.settings_, shared.breaker, shared.fleet_breaker, breaker_store)),
+          settings_store(redis, shared.simulation, app.settings_.upstream,
+                         app.settings_.redis.timeout),
+          summaries(cache, tracking, store, breaker, *shared.external,
                     app.settings_.upstream.timeout,
                     {shared.storage_down, shared.upstream_failing, shared.serving_stale},
                     common::system_clock()),
@@ -109,8 +157,8 @@ struct application::worker {
           health([&app] { return app.redis_connected(); }, app.shutting_down_),
           metrics(store, summaries, shared.storage_down, common::system_clock(),
                   app.settings_.metrics.max_future, app.settings_.http.batch_body_limit),
-          breaker_api(shared.breaker),
-          admin_api(app.settings_.admin_token, shared.simulation),
+          breaker_api(breaker, shared.instance_id),
+          admin_api(app.settings_.admin_token, settings_store),
           listener(ioc, shared.server, routes, shared.gate)
     {
         health.register_routes(routes);
@@ -142,6 +190,9 @@ struct application::worker {
     ratelimit::sliding_window_limiter limiter;
     metrics::metric_store store;
     cache::summary_cache cache;
+    breaker::cluster_store breaker_store;
+    breaker::scoped_breaker breaker;
+    upstream::shared_settings settings_store;
     metrics::summary_service summaries;
     api::health_handlers health;
     api::metrics_handlers metrics;
@@ -191,7 +242,7 @@ void application::register_telemetry()
     auto& registry = telemetry::registry::instance();
     registry.set_routes(std::move(names));
     registry.add_source([this](std::string& out) {
-        const auto s = shared_->breaker.status();
+        const auto s = workers_.front()->breaker.current().state;
         telemetry::write_header(out, "circuit_breaker_state", "gauge",
                                 "Circuit breaker state: 0 closed, 1 open, 2 half-open.");
         telemetry::write_sample(out, "circuit_breaker_state", "",
@@ -310,6 +361,9 @@ void application::start()
         port = w->listener.port();
     }
     port_ = port;
+    if (shared_->instance_id.empty()) {
+        shared_->instance_id = host_name() + ":" + std::to_string(port_);
+    }
     if (metrics_endpoint_) {
         try {
             metrics_endpoint_->listener.open({address, settings_.http.metrics_port});
@@ -320,6 +374,11 @@ void application::start()
         metrics_endpoint_->listener.start();
     }
     register_telemetry();
+    // One worker per process keeps the fleet's shared state (admin settings, and the breaker
+    // in cluster scope) fresh; its first reads follow the connection to Redis.
+    auto& first = *workers_.front();
+    net::co_spawn(first.ioc, first.settings_store.watch(settings_poll), net::detached);
+    net::co_spawn(first.ioc, first.breaker.watch(breaker_poll), net::detached);
     // On a Redis Cluster no one connection hears every change of a cached key, so summaries
     // are not copied in-process there: every hit is read from Redis.
     const bool on_cluster = !settings_.redis.cluster_nodes.empty();
@@ -353,7 +412,8 @@ void application::start()
                       {{"host", settings_.http.host},
                        {"address", address.to_string()},
                        {"port", static_cast<unsigned>(port_)},
-                       {"threads", static_cast<unsigned>(workers_.size())}});
+                       {"threads", static_cast<unsigned>(workers_.size())},
+                       {"instance", shared_->instance_id}});
 }
 
 bool application::redis_connected() const
@@ -437,6 +497,8 @@ net::awaitable<void> application::shutdown_sequence()
             // acknowledged), then the client fails the batches in flight.
             w->limiter.stop();
             w->store.stop();
+            w->breaker.stop();
+            w->settings_store.stop();
             w->tracking.stop();
             w->subscriber.stop();
             w->redis.stop();

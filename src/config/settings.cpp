@@ -149,6 +149,11 @@ struct admin_token_field {
     static const std::string& ref(const settings& s) { return s.admin_token; }
 };
 
+struct instance_id_field {
+    static std::string& ref(settings& s) { return s.instance_id; }
+    static const std::string& ref(const settings& s) { return s.instance_id; }
+};
+
 template <class T>
 inline constexpr bool is_duration = false;
 template <class Rep, class Period>
@@ -309,6 +314,10 @@ constexpr std::array<choice<failure_mode>, 2> k_failure_modes{{
     {"local", failure_mode::local},
     {"open", failure_mode::open},
 }};
+constexpr std::array<choice<breaker_scope>, 2> k_breaker_scopes{{
+    {"instance", breaker_scope::instance},
+    {"cluster", breaker_scope::cluster},
+}};
 
 // One of a fixed set of words, in any case.
 template <class Field, const auto& Choices>
@@ -454,6 +463,29 @@ struct node_list_kind {
     }
 
     static std::string expected() { return "a comma-separated list of host:port"; }
+};
+
+// A name that goes into logs and JSON bodies as it is: 1-128 characters of [A-Za-z0-9._:-]
+// (what a host name, a port and a container or pod name are made of).
+template <class Field>
+struct identifier_kind {
+    static constexpr json_kind json = json_kind::string;
+
+    static bool parse(settings& s, std::string_view text)
+    {
+        if (text.empty() || text.size() > 128 || !std::all_of(text.begin(), text.end(), [](char c) {
+                return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                       c == '.' || c == '_' || c == ':' || c == '-';
+            })) {
+            return false;
+        }
+        Field::ref(s) = std::string(text);
+        return true;
+    }
+
+    static std::string show(const settings& s) { return Field::ref(s); }
+
+    static std::string expected() { return "1-128 characters of A-Z a-z 0-9 . _ : -"; }
 };
 
 // Taken verbatim (not trimmed) and never printed: only whether it is set.
@@ -637,6 +669,8 @@ constexpr auto k_variables = std::to_array<variable>({
         "CIRCUIT_BREAKER_FAILURE_THRESHOLD", "consecutive failures that open the breaker"),
     make<seconds_kind<breaker_field<&breaker_options::reset_timeout>, 86400>>(
         "CIRCUIT_BREAKER_RESET_TIMEOUT", "seconds the breaker stays open, e.g. 0.5"),
+    make<choice_kind<breaker_field<&breaker_options::scope>, k_breaker_scopes>>(
+        "CIRCUIT_BREAKER_SCOPE", "instance (own breaker) or cluster (one in Redis)"),
     make<ratio_kind<upstream_field<&upstream_options::failure_rate>>>(
         "EXTERNAL_SERVICE_FAILURE_RATE", "share of simulated upstream failures, 0..1"),
     make<seconds_kind<upstream_field<&upstream_options::timeout>, 3600>>(
@@ -663,6 +697,8 @@ constexpr auto k_variables = std::to_array<variable>({
                                                                       "json or text, any case"),
     make<secret_kind<admin_token_field>>("ADMIN_TOKEN",
                                          "admin API bearer token (unset: answers 403)"),
+    make<identifier_kind<instance_id_field>>("INSTANCE_ID",
+                                             "name in breaker status (none: <hostname>:<port>)"),
 });
 
 // ---------------------------------------------------------------------------------------------

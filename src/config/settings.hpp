@@ -27,6 +27,7 @@ public:
 enum class log_level { debug, info, warning, error };
 enum class log_format { json, text };
 enum class failure_mode { local, open };
+enum class breaker_scope { instance, cluster };
 
 struct http_options {
     std::string host = "0.0.0.0";              // APP_HOST
@@ -77,6 +78,7 @@ struct breaker_options {
     std::uint32_t failure_threshold = 5;  // CIRCUIT_BREAKER_FAILURE_THRESHOLD
     std::chrono::milliseconds reset_timeout{
         30000};  // CIRCUIT_BREAKER_RESET_TIMEOUT (seconds, decimals allowed)
+    breaker_scope scope = breaker_scope::instance;  // CIRCUIT_BREAKER_SCOPE
 };
 
 struct upstream_options {
@@ -111,6 +113,7 @@ struct settings {
     metrics_options metrics;
     log_options log;
     std::string admin_token;  // ADMIN_TOKEN (empty: admin API answers 403)
+    std::string instance_id;  // INSTANCE_ID (empty: <hostname>:<port>, set once listening)
 };
 
 /// Looks a variable up; returns nullopt when it is not set.

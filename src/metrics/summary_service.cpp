@@ -49,7 +49,7 @@ std::string random_token_prefix()
 }  // namespace
 
 summary_service::summary_service(cache::summary_cache& cache, cache::client_tracking& tracking,
-                                 metric_store& store, breaker::circuit_breaker& breaker,
+                                 metric_store& store, breaker::scoped_breaker& breaker,
                                  upstream::external_service& upstream,
                                  std::chrono::milliseconds upstream_timeout,
                                  summary_outages outages, const common::clock& clock)
@@ -174,7 +174,7 @@ net::awaitable<summary_answer> summary_service::compute(std::string type, period
 {
     const std::string key = cache::summary_cache::fresh_key(type, to_string(p));
 
-    auto ticket = breaker_.try_acquire();
+    auto ticket = co_await breaker_.acquire();
     if (!ticket) {
         telemetry::local().add(telemetry::counter::external_rejected);
         summary_answer rejected{summary_answer::kind::circuit_open, {}, ticket.retry_after()};
@@ -189,12 +189,13 @@ net::awaitable<summary_answer> summary_service::compute(std::string type, period
                              : telemetry::counter::external_failure);
     if (!called || !called->ok()) {
         const std::string reason = called ? called->reason : std::string("timed out");
-        ticket.record_failure(called ? std::string_view(reason) : std::string_view("timeout"));
+        const std::string_view cause = called ? std::string_view(reason) : "timeout";
+        co_await ticket.record_failure(cause);
         outages_.upstream.occurred({{"key", key}, {"reason", reason}});
         summary_answer failed{summary_answer::kind::upstream_failed, {}, {}};
         co_return co_await give_up(type, p, token, std::move(failed));
     }
-    ticket.record_success();
+    co_await ticket.record_success();
     outages_.upstream.recovered();
 
     auto s = co_await store_.summarize(type, p);

@@ -20,10 +20,10 @@
 // the cached keys (cache::client_tracking), and dropped on each report: a DEL, overwrite,
 // expiry or flush of the Redis key reaches every worker as soon as the report does.
 //
-// Thread safety: one per worker, on that worker's thread; the breaker and the external
-// service it uses are process-wide and thread-safe.
+// Thread safety: one per worker, on that worker's thread, as is its breaker; the external
+// service it uses is process-wide and thread-safe.
 
-#include "breaker/circuit_breaker.hpp"
+#include "breaker/scoped_breaker.hpp"
 #include "cache/client_tracking.hpp"
 #include "cache/local_copy.hpp"
 #include "cache/summary_cache.hpp"
@@ -64,7 +64,7 @@ class summary_service {
 public:
     /// Listens to `tracking` (one service per tracking).
     summary_service(cache::summary_cache& cache, cache::client_tracking& tracking,
-                    metric_store& store, breaker::circuit_breaker& breaker,
+                    metric_store& store, breaker::scoped_breaker& breaker,
                     upstream::external_service& upstream,
                     std::chrono::milliseconds upstream_timeout, summary_outages outages,
                     const common::clock& clock);
@@ -92,7 +92,7 @@ private:
     cache::summary_cache& cache_;
     cache::client_tracking& tracking_;
     metric_store& store_;
-    breaker::circuit_breaker& breaker_;
+    breaker::scoped_breaker& breaker_;
     upstream::external_service& upstream_;
     std::chrono::milliseconds upstream_timeout_;
     std::chrono::milliseconds lease_ttl_;

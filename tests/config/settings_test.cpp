@@ -47,6 +47,7 @@ const std::vector<std::string> k_all_variables = {
     "RATE_LIMIT_FAILURE_MODE",
     "CIRCUIT_BREAKER_FAILURE_THRESHOLD",
     "CIRCUIT_BREAKER_RESET_TIMEOUT",
+    "CIRCUIT_BREAKER_SCOPE",
     "EXTERNAL_SERVICE_FAILURE_RATE",
     "EXTERNAL_SERVICE_TIMEOUT",
     "EXTERNAL_SERVICE_LATENCY_MS",
@@ -60,6 +61,7 @@ const std::vector<std::string> k_all_variables = {
     "LOG_LEVEL",
     "LOG_FORMAT",
     "ADMIN_TOKEN",
+    "INSTANCE_ID",
 };
 
 env_lookup lookup_in(vars v)
@@ -208,6 +210,8 @@ TEST(from_env, applies_a_valid_override_of_every_variable)
          [](const settings& s) { return s.breaker.failure_threshold == 3; }},
         {"CIRCUIT_BREAKER_RESET_TIMEOUT", "0.5",
          [](const settings& s) { return s.breaker.reset_timeout == 500ms; }},
+        {"CIRCUIT_BREAKER_SCOPE", "Cluster",
+         [](const settings& s) { return s.breaker.scope == breaker_scope::cluster; }},
         {"EXTERNAL_SERVICE_FAILURE_RATE", "0.25",
          [](const settings& s) { return s.upstream.failure_rate == 0.25; }},
         {"EXTERNAL_SERVICE_TIMEOUT", "1.5",
@@ -230,6 +234,8 @@ TEST(from_env, applies_a_valid_override_of_every_variable)
         {"LOG_LEVEL", "debug", [](const settings& s) { return s.log.level == log_level::debug; }},
         {"LOG_FORMAT", "TEXT", [](const settings& s) { return s.log.format == log_format::text; }},
         {"ADMIN_TOKEN", "t0ken", [](const settings& s) { return s.admin_token == "t0ken"; }},
+        {"INSTANCE_ID", "api-7.eu:8000",
+         [](const settings& s) { return s.instance_id == "api-7.eu:8000"; }},
     };
     std::vector<std::string> covered;
     for (const auto& c : cases) {
@@ -469,6 +475,8 @@ TEST(from_env, rejects_every_kind_of_malformed_value_naming_variable_and_value)
         {"CIRCUIT_BREAKER_RESET_TIMEOUT", "1.2.3"},
         {"CIRCUIT_BREAKER_RESET_TIMEOUT", "inf"},
         {"CIRCUIT_BREAKER_RESET_TIMEOUT", "99999999999999999999"},
+        {"CIRCUIT_BREAKER_SCOPE", "global"},
+        {"CIRCUIT_BREAKER_SCOPE", "instances"},
         {"EXTERNAL_SERVICE_FAILURE_RATE", "1.5"},
         {"EXTERNAL_SERVICE_FAILURE_RATE", "-0.1"},
         {"EXTERNAL_SERVICE_FAILURE_RATE", "nan"},
@@ -495,6 +503,9 @@ TEST(from_env, rejects_every_kind_of_malformed_value_naming_variable_and_value)
         {"LOG_LEVEL", "TRACE"},
         {"LOG_LEVEL", "WARNINGS"},
         {"LOG_FORMAT", "xml"},
+        {"INSTANCE_ID", "api 1"},
+        {"INSTANCE_ID", "api/1"},
+        {"INSTANCE_ID", std::string(129, 'a')},
     };
     for (const auto& [name, value] : cases) {
         const auto message = error_for(name, value);

@@ -4,6 +4,7 @@
 // copies kept in process follow the Redis key, and a summary of nothing gets no stale copy.
 
 #include "breaker/circuit_breaker.hpp"
+#include "breaker/scoped_breaker.hpp"
 #include "cache/summary_cache.hpp"
 #include "common/degraded_mode.hpp"
 #include "metrics/metric_store.hpp"
@@ -69,7 +70,8 @@ struct worker {
         : rig(ioc.get_executor(), test::client_options_for(test::redis_test_port())),
           store(rig.redis, config::metrics_options{}, redis_timeout, common::system_clock()),
           cache(rig.redis, config::cache_options{}, redis_timeout),
-          summaries(cache, rig.tracking, store, shared.breaker, shared.upstream, upstream_timeout,
+          breaker(shared.breaker),
+          summaries(cache, rig.tracking, store, breaker, shared.upstream, upstream_timeout,
                     {shared.storage, shared.failing, shared.stale}, common::system_clock())
     {
     }
@@ -83,6 +85,7 @@ struct worker {
     test::tracked_redis rig;
     metric_store store;
     cache::summary_cache cache;
+    breaker::scoped_breaker breaker;
     summary_service summaries;
 };
 
