@@ -66,7 +66,7 @@ struct service {
                   common::system_clock()),
           scoped(breaker),
           simulation(config::upstream_options{}),
-          health([this] { return redis_up; }, shutting_down),
+          health([this] { return api::redis_health{redis_up, redis_up, {}, false}; }, shutting_down),
           breaker_api(scoped, instance_id),
           admin(std::string(admin_token), simulation)
     {

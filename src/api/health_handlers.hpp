@@ -1,23 +1,39 @@
 #pragma once
-// GET /health (liveness) and GET /ready (readiness). API.md: /health is always 200 with
-// `status` healthy or degraded (Redis unreachable); /ready answers 503 with the same body while
-// Redis is unreachable or the process is shutting down.
+// GET /health (liveness) and GET /ready (readiness). docs/contract.md, Health: /health is always
+// 200 with `status` healthy or degraded (some Redis shard unreachable), `redis_connected` (every
+// shard reachable) and `redis_nodes` (each node of the Redis deployment as this instance sees
+// it); /ready answers 503 with the same body only while this instance cannot serve at all (no
+// shard reachable) or is shutting down, so that one shard failing over does not make a load
+// balancer drain every instance at once.
 //
-// Thread safety: one instance per worker; reads the worker's Redis client and a process-wide flag.
+// Thread safety: one instance per worker; reads a snapshot function that is safe to call from
+// any worker, and a process-wide flag.
 
 #include "common/asio.hpp"
 #include "http/message.hpp"
 #include "http/router.hpp"
+#include "redis/client.hpp"
 
 #include <atomic>
 #include <functional>
+#include <vector>
 
 namespace analytics::api {
 
+/// What the instance knows of its Redis connections, over every worker.
+struct redis_health {
+    bool connected = false;  // every shard reachable from every worker
+    bool serving = false;    // at least one shard reachable from every worker
+    // Each node (single node: the one server), masters first; `connected` is true when every
+    // worker's connection to it is up.
+    std::vector<redis::node_state> nodes;
+    bool cluster = false;  // a Redis Cluster: nodes carry slots and the cluster's view of them
+};
+
 class health_handlers {
 public:
-    /// `redis_connected` reports the worker's Redis connection; `shutting_down` is set on SIGTERM.
-    health_handlers(std::function<bool()> redis_connected, const std::atomic<bool>& shutting_down);
+    /// `redis` reports the instance's Redis connections; `shutting_down` is set on SIGTERM.
+    health_handlers(std::function<redis_health()> redis, const std::atomic<bool>& shutting_down);
 
     net::awaitable<http::response> health(http::request& req);
     net::awaitable<http::response> ready(http::request& req);
@@ -26,9 +42,10 @@ public:
     void register_routes(http::router& r);
 
 private:
-    std::string body(bool connected) const;
+    /// The /health body for `state` (without the closing brace when `open`).
+    static std::string body(const redis_health& state, bool open = false);
 
-    std::function<bool()> redis_connected_;
+    std::function<redis_health()> redis_;
     const std::atomic<bool>& shutting_down_;
 };
 

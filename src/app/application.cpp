@@ -154,7 +154,7 @@ struct application::worker {
                     {shared.storage_down, shared.upstream_failing, shared.serving_stale},
                     common::system_clock()),
           // Ready only when every worker can reach Redis: a request may land on any of them.
-          health([&app] { return app.redis_connected(); }, app.shutting_down_),
+          health([&app] { return app.redis_health(); }, app.shutting_down_),
           metrics(store, summaries, shared.storage_down, common::system_clock(),
                   app.settings_.metrics.max_future, app.settings_.http.batch_body_limit),
           breaker_api(breaker, shared.instance_id),
@@ -424,6 +424,34 @@ bool application::redis_connected() const
         }
     }
     return !workers_.empty();
+}
+
+api::redis_health application::redis_health() const
+{
+    api::redis_health out;
+    out.connected = !workers_.empty();
+    out.serving = !workers_.empty();
+    for (const auto& w : workers_) {
+        out.connected = out.connected && w->redis.connected();
+        out.serving = out.serving && w->redis.any_connected();
+    }
+    if (workers_.empty()) {
+        return out;
+    }
+    out.cluster = workers_.front()->redis.is_cluster();
+    // The first worker's map names the nodes; a node counts as connected only while every
+    // worker that knows it as a master holds a live connection to it.
+    out.nodes = workers_.front()->redis.nodes();
+    for (std::size_t i = 1; i < workers_.size(); ++i) {
+        for (const auto& other : workers_[i]->redis.nodes()) {
+            for (auto& n : out.nodes) {
+                if (n.address == other.address && other.role == redis::node_role::master) {
+                    n.connected = n.connected && other.connected;
+                }
+            }
+        }
+    }
+    return out;
 }
 
 std::vector<http::router::route_info> application::routes() const

@@ -6,6 +6,7 @@
 //
 // Thread safety: construct, start() and run() from the main thread; shutdown() from anywhere.
 
+#include "api/health_handlers.hpp"
 #include "common/asio.hpp"
 #include "config/settings.hpp"
 #include "http/router.hpp"
@@ -40,6 +41,9 @@ public:
 
     /// True while every worker's Redis connection is up (any thread).
     bool redis_connected() const;
+
+    /// Every worker's Redis connections, for /health and /ready (any thread).
+    api::redis_health redis_health() const;
 
     /// Asks run() to shut down gracefully.
     void shutdown();
