@@ -2,6 +2,7 @@
 
 #include "support/redis_admin.hpp"
 
+#include <fcntl.h>
 #include <signal.h>
 #include <spawn.h>
 #include <unistd.h>
@@ -111,16 +112,23 @@ std::vector<node_line> nodes_view(std::uint16_t port)
     return out;
 }
 
-// Runs a program to completion; its exit status.
-int run_program(std::vector<std::string> args)
+// Runs a program to completion; its exit status. `quiet`: its standard output goes nowhere.
+int run_program(std::vector<std::string> args, bool quiet = false)
 {
     std::vector<char*> argv;
     for (auto& a : args) {
         argv.push_back(a.data());
     }
     argv.push_back(nullptr);
+    posix_spawn_file_actions_t actions;
+    posix_spawn_file_actions_init(&actions);
+    if (quiet) {
+        posix_spawn_file_actions_addopen(&actions, STDOUT_FILENO, "/dev/null", O_WRONLY, 0);
+    }
     pid_t pid = -1;
-    if (::posix_spawnp(&pid, argv[0], nullptr, nullptr, argv.data(), environ) != 0) {
+    const int rc = ::posix_spawnp(&pid, argv[0], &actions, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&actions);
+    if (rc != 0) {
         throw std::runtime_error("cannot start " + args[0]);
     }
     int status = 0;
@@ -141,14 +149,20 @@ std::vector<std::uint16_t> ports_of(const std::string& seeds)
 
 redis_cluster& redis_cluster::instance()
 {
-    static redis_cluster cluster;
+    static redis_cluster cluster(true);
     return cluster;
 }
 
-redis_cluster::redis_cluster()
+std::unique_ptr<redis_cluster> redis_cluster::start_private()
+{
+    return std::unique_ptr<redis_cluster>(new redis_cluster(false));
+}
+
+redis_cluster::redis_cluster(bool shared)
 {
     std::string seeds;
-    if (const char* env = std::getenv("REDIS_CLUSTER_TEST_NODES"); env != nullptr && *env != 0) {
+    const char* env = shared ? std::getenv("REDIS_CLUSTER_TEST_NODES") : nullptr;
+    if (env != nullptr && *env != 0) {
         seeds = env;
     } else {
         std::string dir =
@@ -228,6 +242,36 @@ std::uint16_t redis_cluster::master_of_slot(std::uint16_t slot) const
         }
     }
     throw std::runtime_error("no master serves slot " + std::to_string(slot));
+}
+
+std::vector<std::uint16_t> redis_cluster::slot_owners() const
+{
+    for (const auto port : ports_) {
+        try {
+            std::vector<std::uint16_t> out(16384, 0);
+            for (const auto& n : nodes_view(port)) {
+                if (!n.master || n.failed) {
+                    continue;
+                }
+                for (const auto& [first, last] : n.slots) {
+                    std::fill(out.begin() + first, out.begin() + last + 1, n.port);
+                }
+            }
+            return out;
+        } catch (const std::exception&) {
+            // That node is down; ask the next.
+        }
+    }
+    throw std::runtime_error("no cluster node answers");
+}
+
+std::string redis_cluster::seeds() const
+{
+    std::string out;
+    for (const auto port : ports_) {
+        out += (out.empty() ? "127.0.0.1:" : ",127.0.0.1:") + std::to_string(port);
+    }
+    return out;
 }
 
 std::uint16_t redis_cluster::replica_of(std::uint16_t master_port) const
@@ -412,6 +456,18 @@ pid_t redis_cluster::pid_of(std::uint16_t port) const
 {
     return static_cast<pid_t>(
         std::stol(info_field(bulk_text(command_text(port, {"INFO", "server"})), "process_id")));
+}
+
+void redis_cluster::reshard(std::uint16_t from, std::uint16_t to, int slots) const
+{
+    // --cluster-pipeline: keys moved per MIGRATE, small enough that each MIGRATE of this
+    // test's keys stays short beside the service's calls.
+    if (run_program({"redis-cli", "--cluster", "reshard", "127.0.0.1:" + std::to_string(from),
+                     "--cluster-from", id_of(from), "--cluster-to", id_of(to), "--cluster-slots",
+                     std::to_string(slots), "--cluster-yes", "--cluster-pipeline", "10"},
+                    true) != 0) {
+        throw std::runtime_error("redis-cli --cluster reshard failed");
+    }
 }
 
 void redis_cluster::restart(std::uint16_t port) const

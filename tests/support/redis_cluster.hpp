@@ -10,6 +10,7 @@
 
 #include <chrono>
 #include <cstdint>
+#include <memory>
 #include <string>
 #include <sys/types.h>
 #include <vector>
@@ -20,6 +21,11 @@ class redis_cluster {
 public:
     /// The test cluster, started on first use when REDIS_CLUSTER_TEST_NODES is not set.
     static redis_cluster& instance();
+
+    /// A cluster of the caller's own, in a temporary directory, for tests that kill nodes or
+    /// move slots while a service runs on it; its nodes are stopped (by the PIDs they wrote)
+    /// and the directory removed when the object goes.
+    static std::unique_ptr<redis_cluster> start_private();
 
     ~redis_cluster();
     redis_cluster(const redis_cluster&) = delete;
@@ -33,6 +39,13 @@ public:
 
     /// The port of the master that serves `slot`, as the nodes agree.
     std::uint16_t master_of_slot(std::uint16_t slot) const;
+
+    /// For each of the 16384 slots, the port of the master that serves it (0: none), as one
+    /// node that answers sees it.
+    std::vector<std::uint16_t> slot_owners() const;
+
+    /// The seed list of every node, host:port,... (for REDIS_CLUSTER_NODES).
+    std::string seeds() const;
 
     /// The port of a replica of the master on `master_port`.
     std::uint16_t replica_of(std::uint16_t master_port) const;
@@ -73,8 +86,13 @@ public:
     /// The node's id (CLUSTER MYID).
     std::string id_of(std::uint16_t port) const;
 
+    /// `redis-cli --cluster reshard`: moves `slots` slots from the master on `from` to the
+    /// one on `to`, keys and all, while clients keep using the cluster; blocks until done.
+    /// Throws when redis-cli fails.
+    void reshard(std::uint16_t from, std::uint16_t to, int slots) const;
+
 private:
-    redis_cluster();
+    explicit redis_cluster(bool shared);
 
     std::vector<std::uint16_t> ports_;
     std::string owned_dir_;  // a cluster this process started, stopped in the destructor

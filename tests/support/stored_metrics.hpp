@@ -1,6 +1,7 @@
 #pragma once
-// Reading what the metric store wrote, from the outside (an admin connection): a type's points,
-// decoded from their blocks (metrics/block.hpp), and its rollups (metrics/rollup.hpp).
+// Reading what the metric store wrote, from the outside (an admin connection to one server, or a
+// deployment_admin, which finds each key's node on a cluster): a type's points, decoded from
+// their blocks (metrics/block.hpp), and its rollups (metrics/rollup.hpp).
 
 #include "metrics/block.hpp"
 #include "metrics/rollup.hpp"
@@ -16,8 +17,8 @@
 namespace analytics::test {
 
 /// Every point held in `type`'s set, in the set's order (block by block).
-inline std::vector<metrics::block_point> stored_points(admin_connection& admin,
-                                                       std::string_view type)
+template <class Admin>
+std::vector<metrics::block_point> stored_points(Admin& admin, std::string_view type)
 {
     std::vector<metrics::block_point> out;
     for (const std::string& member :
@@ -34,7 +35,8 @@ inline std::vector<metrics::block_point> stored_points(admin_connection& admin,
 }
 
 /// Every point of every type, read from the tags' indexes.
-inline std::vector<metrics::block_point> all_stored_points(admin_connection& admin)
+template <class Admin>
+std::vector<metrics::block_point> all_stored_points(Admin& admin)
 {
     std::vector<metrics::block_point> out;
     for (std::size_t tag = 0; tag < redis::tag_count; ++tag) {
@@ -50,8 +52,9 @@ inline std::vector<metrics::block_point> all_stored_points(admin_connection& adm
 }
 
 /// The rollup in `field` ("t", "m<minute>", "h<hour>") of `type`'s rollups, if any.
-inline std::optional<metrics::rollup> stored_rollup(admin_connection& admin, std::string_view type,
-                                                    std::string_view field = "t")
+template <class Admin>
+std::optional<metrics::rollup> stored_rollup(Admin& admin, std::string_view type,
+                                             std::string_view field = "t")
 {
     const auto values =
         admin.strings({"HMGET", metrics::type_rollups_key(type), std::string(field)});
