@@ -10,6 +10,7 @@
 #include "e2e/metric_bodies.hpp"
 #include "e2e/service_process.hpp"
 #include "support/redis_admin.hpp"
+#include "support/redis_deployment.hpp"
 #include "support/redis_server.hpp"
 
 #include <boost/json/parse.hpp>
@@ -87,9 +88,9 @@ env bearer(std::string_view token)
 
 class docs_e2e : public ::testing::Test {
 protected:
-    docs_e2e() : admin_(redis_test_port()) { admin_.command({"FLUSHDB"}); }
+    docs_e2e() { admin_.flush(); }
 
-    admin_connection admin_;
+    deployment_admin admin_;
 };
 
 TEST_F(docs_e2e, every_answer_of_the_running_service_is_as_documented)
@@ -238,7 +239,9 @@ TEST_F(docs_e2e, every_answer_of_the_running_service_is_as_documented)
 TEST_F(docs_e2e, answers_without_redis_and_without_an_admin_token_are_as_documented)
 {
     // Port 1: nothing listens, connecting fails at once.
-    service_process svc(env{{"REDIS_PORT", "1"}, {"ADMIN_TOKEN", ""}}, false);
+    auto without_redis = unreachable_deployment_env(1);
+    without_redis.emplace("ADMIN_TOKEN", "");
+    service_process svc(without_redis, false);
     contract_client c(svc.port());
 
     const auto health = c.send("GET", "/health", "/health");

@@ -6,6 +6,7 @@
 #include "e2e/metric_bodies.hpp"
 #include "e2e/service_process.hpp"
 #include "support/redis_admin.hpp"
+#include "support/redis_deployment.hpp"
 #include "support/redis_server.hpp"
 #include "support/stored_metrics.hpp"
 
@@ -49,11 +50,11 @@ std::vector<std::string> good_items(std::size_t n, const std::string& type = "ba
 
 class batch_e2e : public ::testing::Test {
 protected:
-    batch_e2e() : admin_(redis_test_port()) { admin_.command({"FLUSHDB"}); }
+    batch_e2e() { admin_.flush(); }
 
     std::size_t stored() { return all_stored_points(admin_).size(); }
 
-    admin_connection admin_;
+    deployment_admin admin_;
 };
 
 TEST_F(batch_e2e, stores_every_item_and_lists_them)

@@ -5,6 +5,7 @@
 #include "e2e/metric_bodies.hpp"
 #include "e2e/service_process.hpp"
 #include "support/redis_admin.hpp"
+#include "support/redis_deployment.hpp"
 #include "support/redis_server.hpp"
 
 #include <boost/json.hpp>
@@ -47,7 +48,7 @@ void set_failure_rate(std::uint16_t port, double rate)
 
 class breaker_e2e : public ::testing::Test {
 protected:
-    breaker_e2e() { admin_connection(redis_test_port()).command({"FLUSHDB"}); }
+    breaker_e2e() { deployment_admin().flush(); }
 };
 
 // The seed's Example 3, step by step.

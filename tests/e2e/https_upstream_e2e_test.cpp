@@ -7,6 +7,7 @@
 #include "e2e/run_binary.hpp"
 #include "e2e/service_process.hpp"
 #include "support/redis_admin.hpp"
+#include "support/redis_deployment.hpp"
 #include "support/redis_server.hpp"
 #include "upstream/test_pki.hpp"
 #include "upstream/tls_upstream.hpp"
@@ -68,7 +69,7 @@ std::vector<boost::json::object> events(const service_process& svc, std::string_
 
 class https_upstream_e2e : public ::testing::Test {
 protected:
-    https_upstream_e2e() { admin_connection(redis_test_port()).command({"FLUSHDB"}); }
+    https_upstream_e2e() { deployment_admin().flush(); }
 
     test_pki pki;
 };

@@ -6,6 +6,7 @@
 #include "e2e/service_process.hpp"
 #include "metrics/summary.hpp"
 #include "support/redis_admin.hpp"
+#include "support/redis_deployment.hpp"
 #include "support/redis_server.hpp"
 #include "support/stored_metrics.hpp"
 
@@ -52,21 +53,16 @@ std::int64_t now_seconds()
 
 class metrics_e2e : public ::testing::Test {
 protected:
-    metrics_e2e() : admin_(redis_test_port()) { admin_.command({"FLUSHDB"}); }
+    metrics_e2e() { admin_.flush(); }
 
     // Keys and points this test's data wrote, to show that a rejected request wrote nothing.
     long long stored_points()
     {
         return static_cast<long long>(test::all_stored_points(admin_).size());
     }
-    long long metric_keys()
-    {
-        const std::string r = admin_.command({"KEYS", "metrics:*"});
-        return std::stoll(
-            r.substr(1, r.find(' ') == std::string::npos ? std::string::npos : r.find(' ') - 1));
-    }
+    long long metric_keys() { return static_cast<long long>(admin_.keys("metrics:*").size()); }
 
-    admin_connection admin_;
+    deployment_admin admin_;
 };
 
 TEST_F(metrics_e2e, ingest_answers_201_with_the_normalised_timestamp)

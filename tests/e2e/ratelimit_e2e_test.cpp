@@ -5,6 +5,7 @@
 #include "e2e/metric_bodies.hpp"
 #include "e2e/service_process.hpp"
 #include "support/redis_admin.hpp"
+#include "support/redis_deployment.hpp"
 #include "support/redis_server.hpp"
 
 #include <boost/json.hpp>
@@ -28,7 +29,7 @@ std::string now_body(std::string_view type = "cpu")
 
 class ratelimit_e2e : public ::testing::Test {
 protected:
-    ratelimit_e2e() { admin_connection(redis_test_port()).command({"FLUSHDB"}); }
+    ratelimit_e2e() { deployment_admin().flush(); }
 };
 
 // The seed's Example 2: ten requests pass, the eleventh is 429 with Retry-After.
@@ -127,7 +128,7 @@ TEST_F(ratelimit_e2e, x_forwarded_for_is_believed_only_from_a_trusted_proxy)
               429U);
 
     // Trusting nobody: the header is ignored and every request is the peer's.
-    admin_connection(redis_test_port()).command({"FLUSHDB"});
+    deployment_admin().flush();
     service_process strict(env{{"RATE_LIMIT_REQUESTS", "1"}, {"TRUSTED_PROXIES", "10.0.0.0/8"}});
     EXPECT_EQ(http_request(strict.port(), "POST", "/api/metrics", now_body(),
                            {{"X-Forwarded-For", "203.0.113.9"}})

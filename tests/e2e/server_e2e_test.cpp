@@ -6,11 +6,13 @@
 #include "e2e/run_binary.hpp"
 #include "e2e/service_process.hpp"
 #include "support/redis_admin.hpp"
+#include "support/redis_deployment.hpp"
 
 #include <gtest/gtest.h>
 
 #include <csignal>
 #include <map>
+#include <set>
 #include <string>
 #include <thread>
 
@@ -48,6 +50,19 @@ TEST(server_e2e, health_reports_healthy_with_redis_connected)
     EXPECT_EQ(body.at("redis_connected").as_bool(), true);
     EXPECT_EQ(body.at("timestamp").as_string().size(), 20U);
     EXPECT_EQ(r.header("x-request-id").size(), 32U);
+    // Each node of the deployment, every master connected.
+    const auto expected = current_deployment_nodes();
+    std::set<std::string> listed;
+    std::set<std::string> connected_masters;
+    for (const auto& n : body.at("redis_nodes").as_array()) {
+        const auto& node = n.as_object();
+        listed.insert(std::string(node.at("address").as_string()));
+        if (node.at("role").as_string() == "master" && node.at("connected").as_bool()) {
+            connected_masters.insert(std::string(node.at("address").as_string()));
+        }
+    }
+    EXPECT_EQ(listed, expected.all);
+    EXPECT_EQ(connected_masters, expected.masters);
 
     auto ready = http_request(svc.port(), "GET", "/ready");
     EXPECT_EQ(ready.status, 200U);
@@ -56,7 +71,7 @@ TEST(server_e2e, health_reports_healthy_with_redis_connected)
 
 TEST(server_e2e, health_is_degraded_and_ready_is_503_while_redis_is_unreachable)
 {
-    service_process svc(env{{"REDIS_PORT", std::to_string(closed_port())}}, false);
+    service_process svc(unreachable_deployment_env(closed_port()), false);
     auto r = http_request(svc.port(), "GET", "/health");
     EXPECT_EQ(r.status, 200U);
     EXPECT_EQ(r.json().as_object().at("status").as_string(), "degraded");

@@ -1,5 +1,7 @@
 #include "e2e/service_process.hpp"
 
+#include "e2e/http_client.hpp"
+#include "support/redis_deployment.hpp"
 #include "support/redis_server.hpp"
 
 #include <gtest/gtest.h>
@@ -22,20 +24,29 @@ namespace analytics::test {
 
 std::map<std::string, std::string> service_process::default_env()
 {
-    return {
+    std::map<std::string, std::string> env{
         {"APP_HOST", "127.0.0.1"},
         {"APP_PORT", "0"},
         {"APP_THREADS", "2"},
-        {"REDIS_HOST", redis_test_host()},
-        {"REDIS_PORT", std::to_string(redis_test_port())},
         {"LOG_LEVEL", "INFO"},
         {"EXTERNAL_SERVICE_FAILURE_RATE", "0"},
     };
+    env.merge(deployment_env());
+    return env;
 }
 
 service_process::service_process(std::map<std::string, std::string> overrides, bool wait_for_redis)
 {
     auto full = default_env();
+    // A test that names a Redis of its own (a server it stops, a cluster it breaks, a closed
+    // port) means that one whatever the deployment: none of the deployment's variables apply.
+    if (overrides.contains("REDIS_PORT") || overrides.contains("REDIS_HOST") ||
+        overrides.contains("REDIS_CLUSTER_NODES")) {
+        for (const auto& [k, v] : deployment_env()) {
+            full.erase(k);
+        }
+        full.emplace("REDIS_HOST", redis_test_host());
+    }
     for (auto& [k, v] : overrides) {
         full[k] = v;
     }
@@ -87,7 +98,25 @@ service_process::service_process(std::map<std::string, std::string> overrides, b
     }
     const auto pos = line->find("\"port\":");
     port_ = static_cast<std::uint16_t>(std::stoi(line->substr(pos + 7)));
-    if (wait_for_redis) {
+    if (wait_for_redis && full.contains("REDIS_CLUSTER_NODES")) {
+        // A cluster client connects to each master once it has read the slot map, through
+        // connections of its own, so log lines do not say when every shard is connected;
+        // /health does. Connection: close, and the answer read to the end: the test's own
+        // connections find the service as if nobody had asked.
+        const auto until = std::chrono::steady_clock::now() + std::chrono::seconds(10);
+        for (;;) {
+            http_connection probe(port_, std::chrono::seconds(2));
+            const auto health = probe.request("GET", "/health", {}, {{"Connection", "close"}});
+            probe.wait_closed();
+            if (health.status == 200 && health.json().as_object().at("redis_connected").as_bool()) {
+                break;
+            }
+            if (std::chrono::steady_clock::now() > until) {
+                throw std::runtime_error("analytics-api did not connect to every Redis shard");
+            }
+            std::this_thread::sleep_for(std::chrono::milliseconds(20));
+        }
+    } else if (wait_for_redis) {
         const auto threads = static_cast<std::size_t>(std::stoul(full.at("APP_THREADS")));
         if (!wait_for_lines("\"redis.connected\"", threads, std::chrono::seconds(10))) {
             throw std::runtime_error("analytics-api did not connect to Redis");

@@ -5,6 +5,7 @@
 #include "e2e/metric_bodies.hpp"
 #include "e2e/service_process.hpp"
 #include "support/redis_admin.hpp"
+#include "support/redis_deployment.hpp"
 #include "support/redis_server.hpp"
 
 #include <boost/json.hpp>
@@ -69,7 +70,7 @@ std::string scrape(std::uint16_t port)
 
 class telemetry_e2e : public ::testing::Test {
 protected:
-    telemetry_e2e() { admin_connection(redis_test_port()).command({"FLUSHDB"}); }
+    telemetry_e2e() { deployment_admin().flush(); }
 };
 
 TEST_F(telemetry_e2e, a_scrape_after_a_mixed_workload_passes_promtool)

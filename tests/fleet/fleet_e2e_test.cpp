@@ -7,6 +7,7 @@
 #include "e2e/metric_bodies.hpp"
 #include "e2e/service_process.hpp"
 #include "support/redis_admin.hpp"
+#include "support/redis_deployment.hpp"
 #include "support/redis_server.hpp"
 
 #include <boost/json.hpp>
@@ -90,7 +91,7 @@ private:
 
 class fleet_e2e : public ::testing::Test {
 protected:
-    fleet_e2e() { admin_connection(redis_test_port()).command({"FLUSHDB"}); }
+    fleet_e2e() { deployment_admin().flush(); }
 };
 
 boost::json::object status_of(std::uint16_t port)
@@ -310,9 +311,9 @@ TEST_F(fleet_e2e, an_admin_change_through_the_balancer_reaches_every_instance_wi
 
 TEST_F(fleet_e2e, an_admin_change_is_refused_with_503_and_applied_nowhere_without_redis)
 {
-    service_process lone({{"ADMIN_TOKEN", "fleet-admin-token-0123456789"},
-                          {"REDIS_PORT", std::to_string(free_port())}},
-                         false);
+    auto without_redis = unreachable_deployment_env(free_port());
+    without_redis.emplace("ADMIN_TOKEN", "fleet-admin-token-0123456789");
+    service_process lone(without_redis, false);
     auto r = put_settings(lone.port(), R"({"failure_rate":1})");
     EXPECT_EQ(r.status, 503U);
     EXPECT_EQ(code_of(r), "STORAGE_UNAVAILABLE");
