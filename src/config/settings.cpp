@@ -653,6 +653,8 @@ constexpr auto k_variables = std::to_array<variable>({
         "REDIS_TIMEOUT_MS", "deadline of each Redis command, ms"),
     make<node_list_kind<redis_field<&redis_options::cluster_nodes>>>(
         "REDIS_CLUSTER_NODES", "Redis Cluster seeds host:port,... (none: REDIS_HOST)"),
+    make<integer_kind<redis_field<&redis_options::wait_replicas>, 0, 64>>(
+        "REDIS_WAIT_REPLICAS", "replicas that must hold an ingest before its 201 (WAIT)"),
     make<integer_kind<cache_field<&cache_options::ttl>, 1, k_unbounded>>(
         "CACHE_TTL_SECONDS", "lifetime of a cached summary"),
     make<integer_kind<cache_field<&cache_options::stale_ttl>, 1, k_unbounded>>(

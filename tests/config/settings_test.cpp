@@ -39,6 +39,7 @@ const std::vector<std::string> k_all_variables = {
     "REDIS_PASSWORD",
     "REDIS_TIMEOUT_MS",
     "REDIS_CLUSTER_NODES",
+    "REDIS_WAIT_REPLICAS",
     "CACHE_TTL_SECONDS",
     "CACHE_STALE_TTL_SECONDS",
     "RATE_LIMIT_ENABLED",
@@ -197,6 +198,7 @@ TEST(from_env, applies_a_valid_override_of_every_variable)
          [](const settings& s) {
              return s.redis.cluster_nodes == std::vector<redis_node>{{"redis-1", 7000}};
          }},
+        {"REDIS_WAIT_REPLICAS", "1", [](const settings& s) { return s.redis.wait_replicas == 1; }},
         {"CACHE_TTL_SECONDS", "600", [](const settings& s) { return s.cache.ttl == 600s; }},
         {"CACHE_STALE_TTL_SECONDS", "7200",
          [](const settings& s) { return s.cache.stale_ttl == 7200s; }},
@@ -451,6 +453,8 @@ TEST(from_env, rejects_every_kind_of_malformed_value_naming_variable_and_value)
         {"REDIS_CLUSTER_NODES", "redis:0"},
         {"REDIS_CLUSTER_NODES", "redis:70000"},
         {"REDIS_CLUSTER_NODES", ":7000"},
+        {"REDIS_WAIT_REPLICAS", "-1"},
+        {"REDIS_WAIT_REPLICAS", "65"},
         {"REDIS_CLUSTER_NODES", "::1:7000"},
         {"REDIS_CLUSTER_NODES", "[redis]:7000"},
         {"REDIS_CLUSTER_NODES", "re dis:7000"},
