@@ -47,7 +47,8 @@ echo "test.sh: redis-server pid $REDIS_PID on 127.0.0.1:$REDIS_PORT"
 
 export REDIS_TEST_PORT="$REDIS_PORT"
 
-# The Redis Cluster tests (3 masters + 3 replicas, scripts/redis-cluster.sh) share one cluster.
+# The Redis Cluster tests (3 masters + 3 replicas, scripts/redis-cluster.sh) share one cluster,
+# and so does the end-to-end suite's second run (CTest e2e_cluster: the same tests on it).
 export REDIS_CLUSTER_TEST_NODES
 REDIS_CLUSTER_TEST_NODES=$(scripts/redis-cluster.sh start "$work/cluster")
 echo "test.sh: redis cluster on $REDIS_CLUSTER_TEST_NODES"
