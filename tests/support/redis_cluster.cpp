@@ -172,7 +172,8 @@ redis_cluster::redis_cluster(bool shared)
         }
         owned_dir_ = dir;
         const std::string script = std::string(ANALYTICS_SOURCE_DIR) + "/scripts/redis-cluster.sh";
-        if (run_program({"bash", script, "start", dir}) != 0) {
+        // Quiet: the script prints the seed list, read from DIR/nodes below.
+        if (run_program({"bash", script, "start", dir}, true) != 0) {
             throw std::runtime_error("scripts/redis-cluster.sh start failed");
         }
         std::ifstream file(dir + "/nodes");
