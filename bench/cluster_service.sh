@@ -22,6 +22,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 source scripts/lib.sh
+source bench/lib.sh
 
 DURATION=${BENCH_DURATION:-5}
 CONNECTIONS=${BENCH_CONNECTIONS:-32}
@@ -69,30 +70,6 @@ cluster_masters() {
         | awk '$3 ~ /master/ && $3 !~ /fail/ && NF > 8 { split($2, a, "[:@]"); print a[2] }' | sort -n
 }
 
-# start_instance NAME VAR=VALUE...: sets SVC_PID and SVC_PORT.
-start_instance() {
-    local name=$1 dir=$WORK/$1 port="" i
-    shift
-    mkdir -p "$dir"
-    (cd "$dir" && exec env -i PATH="$PATH" HOME="${HOME:-/root}" \
-        APP_HOST=127.0.0.1 APP_PORT=0 APP_THREADS="$APP_THREADS" LOG_LEVEL=WARNING \
-        INSTANCE_ID="$name" RATE_LIMIT_REQUESTS=1000000000 CACHE_TTL_SECONDS=3600 \
-        EXTERNAL_SERVICE_FAILURE_RATE=0 EXTERNAL_SERVICE_LATENCY_MS=0 \
-        "$@" "$API_BIN" >"$dir/service.log" 2>&1) &
-    SVC_PID=$!
-    STARTED_PIDS+=("$SVC_PID")
-    for i in $(seq 1 300); do
-        kill -0 "$SVC_PID" 2>/dev/null || { cat "$dir/service.log" >&2; die "$name exited"; }
-        [[ -n "$port" ]] || port=$(listening_port "$SVC_PID" || true)
-        if [[ -n "$port" && $(curl -s --max-time 2 "http://127.0.0.1:$port/health") == *'"redis_connected":true'* ]]; then
-            SVC_PORT=$port
-            return 0
-        fi
-        sleep 0.05
-    done
-    die "$name did not connect to every Redis node"
-}
-
 stop_instance() {
     stop_pid "$1"
     wait "$1" 2>/dev/null || true
@@ -104,17 +81,6 @@ stop_instance() {
 }
 
 CLK_TCK=$(getconf CLK_TCK)
-cpu_ticks() {
-    local total=0 pid line rest
-    local -a f
-    for pid in "$@"; do
-        read -r line <"/proc/$pid/stat" || continue
-        rest=${line##*) }
-        read -ra f <<<"$rest"
-        total=$((total + f[11] + f[12]))
-    done
-    echo "$total"
-}
 
 # "CPU_SECONDS COMMANDS" of one Redis node: user + system CPU of the main thread and its
 # children (INFO cpu), and every command it ran, those inside scripts included.
@@ -125,11 +91,6 @@ redis_node_stats() {
     calls=$(redis-cli -p "$1" info commandstats | tr -d '\r' \
         | awk -F'[:=,]' '/^cmdstat_/ { n += $3 } END { print n + 0 }')
     echo "$cpu $calls"
-}
-
-kv() {
-    local re="(^| )$1=([^ ]*)"
-    [[ "$2" =~ $re ]] && echo "${BASH_REMATCH[2]}"
 }
 
 # wrk_run NAME SCRIPT URL: runs wrk; sets REQUESTS, RPS, P50, P99 (ms) and NON2XX.

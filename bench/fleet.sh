@@ -19,6 +19,7 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
 source scripts/lib.sh
+source bench/lib.sh
 
 DURATION=${BENCH_DURATION:-5}
 CONNECTIONS=${BENCH_CONNECTIONS:-32}
@@ -57,31 +58,6 @@ trap cleanup EXIT
 
 start_private_redis "$WORK/redis" --appendonly yes --appendfsync everysec
 log "redis-server pid $REDIS_PID on 127.0.0.1:$REDIS_PORT"
-
-# start_instance NAME VAR=VALUE...: sets SVC_PID and SVC_PORT.
-start_instance() {
-    local name=$1 dir=$WORK/$1 port="" i
-    shift
-    mkdir -p "$dir"
-    (cd "$dir" && exec env -i PATH="$PATH" HOME="${HOME:-/root}" \
-        APP_HOST=127.0.0.1 APP_PORT=0 APP_THREADS="$APP_THREADS" LOG_LEVEL=WARNING \
-        REDIS_HOST=127.0.0.1 REDIS_PORT="$REDIS_PORT" INSTANCE_ID="$name" \
-        RATE_LIMIT_REQUESTS=1000000000 CACHE_TTL_SECONDS=3600 \
-        EXTERNAL_SERVICE_FAILURE_RATE=0 EXTERNAL_SERVICE_LATENCY_MS=0 \
-        "$@" "$API_BIN" >"$dir/service.log" 2>&1) &
-    SVC_PID=$!
-    STARTED_PIDS+=("$SVC_PID")
-    for i in $(seq 1 300); do
-        kill -0 "$SVC_PID" 2>/dev/null || { cat "$dir/service.log" >&2; die "$name exited"; }
-        [[ -n "$port" ]] || port=$(listening_port "$SVC_PID" || true)
-        if [[ -n "$port" && $(http_status "http://127.0.0.1:$port/ready") == 200 ]]; then
-            SVC_PORT=$port
-            return 0
-        fi
-        sleep 0.05
-    done
-    die "$name did not become ready"
-}
 
 # start_nginx PORT...: nginx (one process, one worker) in front of the given instance ports.
 # Sets NGINX_PID and NGINX_PORT.
@@ -137,29 +113,12 @@ stop_nginx() {
     STARTED_PIDS=("${kept[@]}")
 }
 
-cpu_ticks() {
-    local total=0 pid line rest
-    local -a f
-    for pid in "$@"; do
-        read -r line <"/proc/$pid/stat" || continue
-        rest=${line##*) }
-        read -ra f <<<"$rest"
-        total=$((total + f[11] + f[12]))
-    done
-    echo "$total"
-}
-
 # "COMMANDS SCRIPTS": every command Redis ran (those inside scripts included), and the script
 # calls among them (EVALSHA and EVAL), which are the round trips.
 redis_calls() {
     redis-cli -p "$REDIS_PORT" info commandstats | tr -d '\r' \
         | awk -F'[:=,]' '/^cmdstat_/ { n += $3 } /^cmdstat_eval/ { e += $3 }
                          END { print n + 0, e + 0 }'
-}
-
-kv() {
-    local re="(^| )$1=([^ ]*)"
-    [[ "$2" =~ $re ]] && echo "${BASH_REMATCH[2]}"
 }
 
 printf '%-34s %8s %7s %7s %7s %8s %8s %8s %7s %7s %s\n' run "req/s" "p50 ms" "p99 ms" \
@@ -208,9 +167,9 @@ run() {
 summary_url() { echo "http://127.0.0.1:$1/api/metrics/summary?type=bench_cpu"; }
 
 if [[ "$PARTS" == *" balancer "* ]]; then
-    start_instance a; A_PID=$SVC_PID; A_PORT=$SVC_PORT
-    start_instance b; B_PID=$SVC_PID; B_PORT=$SVC_PORT
-    start_instance c; C_PID=$SVC_PID; C_PORT=$SVC_PORT
+    start_instance a REDIS_HOST=127.0.0.1 REDIS_PORT="$REDIS_PORT"; A_PID=$SVC_PID; A_PORT=$SVC_PORT
+    start_instance b REDIS_HOST=127.0.0.1 REDIS_PORT="$REDIS_PORT"; B_PID=$SVC_PID; B_PORT=$SVC_PORT
+    start_instance c REDIS_HOST=127.0.0.1 REDIS_PORT="$REDIS_PORT"; C_PID=$SVC_PID; C_PORT=$SVC_PORT
     curl -fsS -o /dev/null "$(summary_url "$A_PORT")"  # the cached summary every run reads
 
     run "ingest, direct to 1" ingest.lua "http://127.0.0.1:$A_PORT/api/metrics" "$A_PID"
@@ -234,8 +193,10 @@ fi
 
 if [[ "$PARTS" == *" breaker "* ]]; then
     # Alternating rounds, so that a neighbour's load on the shared cores hits both alike.
-    start_instance scope_instance CIRCUIT_BREAKER_SCOPE=instance; I_PID=$SVC_PID; I_PORT=$SVC_PORT
-    start_instance scope_cluster CIRCUIT_BREAKER_SCOPE=cluster; K_PID=$SVC_PID; K_PORT=$SVC_PORT
+    start_instance scope_instance REDIS_HOST=127.0.0.1 REDIS_PORT="$REDIS_PORT" \
+        CIRCUIT_BREAKER_SCOPE=instance; I_PID=$SVC_PID; I_PORT=$SVC_PORT
+    start_instance scope_cluster REDIS_HOST=127.0.0.1 REDIS_PORT="$REDIS_PORT" \
+        CIRCUIT_BREAKER_SCOPE=cluster; K_PID=$SVC_PID; K_PORT=$SVC_PORT
     for round in 1 2; do
         BENCH_MISS_PREFIX=inst$round run "summary miss, scope instance ($round)" summary_miss.lua \
             "http://127.0.0.1:$I_PORT/api/metrics/summary" "$I_PID"

@@ -33,6 +33,8 @@ ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 cd "$ROOT"
 # shellcheck source=scripts/lib.sh
 source scripts/lib.sh
+# shellcheck source=bench/lib.sh
+source bench/lib.sh
 
 DURATION=${BENCH_DURATION:-10}
 CONNECTIONS=${BENCH_CONNECTIONS:-64}
@@ -131,18 +133,6 @@ trap cleanup EXIT
 trap 'exit 130' INT TERM
 
 # --- /proc helpers -----------------------------------------------------------------------------
-# cpu_ticks PID...: user+system clock ticks of the processes (all their threads, living or not).
-cpu_ticks() {
-    local total=0 pid line rest
-    local -a f
-    for pid in "$@"; do
-        read -r line <"/proc/$pid/stat" || continue
-        rest=${line##*) }
-        read -ra f <<<"$rest"
-        total=$((total + f[11] + f[12]))
-    done
-    echo "$total"
-}
 # child_ticks: user+system clock ticks of this shell's waited-for children (wrk's CPU time is
 # the difference around one wrk run).
 child_ticks() {
@@ -295,10 +285,6 @@ NGINX_RPS=
 NGINX_CPU_US=
 NGINX_SATURATED_RPS=
 
-kv() { # kv KEY LINE: the value of KEY=... in a BENCH_RESULT line
-    local re="(^| )$1=([^ ]*)"
-    [[ "$2" =~ $re ]] && echo "${BASH_REMATCH[2]}"
-}
 count_of() { # count_of KEY "200:5,429:7" -> 5
     local item
     IFS=, read -ra items <<<"$2"
