@@ -93,7 +93,8 @@ redis_node_stats() {
     echo "$cpu $calls"
 }
 
-# wrk_run NAME SCRIPT URL: runs wrk; sets REQUESTS, RPS, P50, P99 (ms) and NON2XX.
+# wrk_run NAME SCRIPT URL: runs wrk; sets REQUESTS, RPS, P50, P99 (ms), NON2XX and STATUSES
+# (status:count,...).
 wrk_run() {
     local name=$1 script=$2 url=$3 out line statuses item
     wrk -t"$WRK_THREADS" -c"$CONNECTIONS" -d"${DURATION}s" --timeout 10s \
@@ -108,9 +109,12 @@ wrk_run() {
     P99=$(awk -v v="$(kv p99_us "$line")" 'BEGIN { printf "%.2f", v / 1000 }')
     NON2XX=0
     statuses=$(kv statuses "$line")
+    STATUSES=$statuses
     IFS=, read -ra items <<<"$statuses"
     for item in "${items[@]}"; do
-        [[ -n "$item" && "${item%%:*}" != 2?? ]] && NON2XX=$((NON2XX + ${item#*:}))
+        if [[ -n "$item" && "${item%%:*}" != 2?? ]]; then
+            NON2XX=$((NON2XX + ${item#*:}))
+        fi
     done
 }
 
@@ -136,10 +140,10 @@ run() {
     done
     awk -v n="$name" -v req="$REQUESTS" -v rps="$RPS" -v p50="$P50" -v p99="$P99" \
         -v bad="$NON2XX" -v tck="$CLK_TCK" -v a="$((a1 - a0))" -v r="$redis_cpu" \
-        -v m="$per_request" 'BEGIN {
+        -v m="$per_request" -v st="$STATUSES" 'BEGIN {
             q = req > 0 ? req : 1
-            printf "%-32s %8d %7.2f %7.2f %7d %9.1f %12.2f\n", n, rps, p50, p99, bad,
-                a * 1e6 / tck / q, r * 1e6 / (q * m)
+            printf "%-32s %8d %7.2f %7.2f %7d %9.1f %12.2f %s\n", n, rps, p50, p99, bad,
+                a * 1e6 / tck / q, r * 1e6 / (q * m), st
         }'
 }
 
@@ -171,12 +175,12 @@ share() {
             }')
         i=$((i + 1))
     done
-    printf '%-28s %8d req/s, %d non-2xx;%s\n' "$name" "$RPS" "$NON2XX" "$line"
+    printf '%-20s %6d req/s (%s);%s\n' "$name" "$RPS" "$STATUSES" "$line"
 }
 
 if [[ "$PARTS" == *" throughput "* ]]; then
-    printf '%-32s %8s %7s %7s %7s %9s %12s\n' run "req/s" "p50 ms" "p99 ms" "non-2xx" \
-        "api us" "redis us"
+    printf '%-32s %8s %7s %7s %7s %9s %12s %s\n' run "req/s" "p50 ms" "p99 ms" "non-2xx" \
+        "api us" "redis us" statuses
     echo "(api us: the service's CPU microseconds per request; redis us: Redis CPU microseconds" \
         "per metric stored, or per request for reads, summed over every master)"
     masters=$(cluster_masters)
