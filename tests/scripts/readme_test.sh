@@ -107,8 +107,7 @@ echo "ADMIN_TOKEN=$token" >"$work/app/.env"
 service_pid=$!
 port=""
 for _ in $(seq 1 300); do
-    port=$(grep -m1 '"event":"server.listening"' "$work/service.log" 2>/dev/null \
-        | sed -n 's/.*"port":\([0-9]*\).*/\1/p' || true)
+    port=$(listening_port "$service_pid" || true)
     [[ -n "$port" ]] && break
     kill -0 "$service_pid" 2>/dev/null || break
     sleep 0.1
