@@ -1,10 +1,11 @@
 #pragma once
 // The HTTP request and response as handlers see them: plain values with no Beast types, so the
-// api/ and domain code compiles without Beast and only http/session.cpp knows the wire format.
+// api/ and domain code compiles without Beast and only http/server.cpp knows the wire format.
 //
 // Thread safety: values owned by one session on one worker thread.
 
 #include "common/clock.hpp"
+#include "http/method.hpp"
 
 #include <boost/asio/ip/address.hpp>
 
@@ -16,11 +17,6 @@
 #include <vector>
 
 namespace analytics::http {
-
-enum class method { get, head, post, put, patch, delete_, options, other };
-
-/// "GET", "POST", ... ("OTHER" for methods we do not route).
-std::string_view to_string(method m) noexcept;
 
 inline constexpr std::string_view json_content_type = "application/json; charset=utf-8";
 
