@@ -4,6 +4,7 @@
 #include "common/string_writer.hpp"
 #include "metrics/rollup.hpp"
 #include "redis/arg_buffer.hpp"
+#include "redis/write_refusals.hpp"
 
 #include <algorithm>
 #include <array>
@@ -224,7 +225,11 @@ result<void> check_transport(const result<redis::reply>& r, std::string_view wha
         return r.error();
     }
     if (r->is_error()) {
-        log::error("metrics.redis_error", {{"operation", what}, {"error", r->str}});
+        // A refused write (OOM, READONLY, MISCONF) is logged once per incident by the client's
+        // redis::write_refusals, not once per call.
+        if (!redis::write_refusals::is_refusal(r->str)) {
+            log::error("metrics.redis_error", {{"operation", what}, {"error", r->str}});
+        }
         return redis::make_error_code(redis::errc::server_error);
     }
     return {};

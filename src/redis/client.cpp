@@ -2,6 +2,7 @@
 
 #include "common/logging.hpp"
 #include "redis/resp.hpp"
+#include "redis/write_refusals.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
@@ -430,6 +431,9 @@ struct client::impl {
         auto finish = [&](result<reply> r) {
             if (require_connected) {
                 record(r, steady_clock::now() - started);
+                if (options_.refusals != nullptr) {
+                    options_.refusals->observe(r);
+                }
             }
             return r;
         };

@@ -40,6 +40,8 @@
 
 namespace analytics::redis {
 
+class write_refusals;
+
 struct client_options {
     std::string host = "127.0.0.1";
     std::uint16_t port = 6379;
@@ -53,6 +55,8 @@ struct client_options {
     // which issue 10's chaos test holds to 1 s; a refused connect every half second or so per
     // worker costs a down server nothing.
     std::chrono::milliseconds reconnect_max{500};
+    // Told the outcome of every caller's command (may be null): Redis refusing writes.
+    write_refusals* refusals = nullptr;
 };
 
 template <class T>
