@@ -64,9 +64,9 @@ struct service {
         : breaker(config::breaker_options{}, std::chrono::milliseconds(5000),
                   common::system_clock()),
           simulation(config::upstream_options{}),
-          health([this] { return redis_up; }, shutting_down),
+          health([this] { return redis_up; }, shutting_down, refusals),
           breaker_api(breaker),
-          admin(std::string(admin_token), simulation)
+          admin(std::string(admin_token), simulation, throttle)
     {
         health.register_routes(routes);
         breaker_api.register_routes(routes);
@@ -85,6 +85,8 @@ struct service {
     std::atomic<bool> shutting_down{false};
     breaker::circuit_breaker breaker;
     upstream::simulation_settings simulation;
+    redis::write_refusals refusals{common::system_clock()};
+    api::auth_throttle throttle{common::system_clock()};
     api::health_handlers health;
     api::breaker_handlers breaker_api;
     api::admin_handlers admin;

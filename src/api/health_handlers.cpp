@@ -5,17 +5,30 @@
 namespace analytics::api {
 
 health_handlers::health_handlers(std::function<bool()> redis_connected,
-                                 const std::atomic<bool>& shutting_down)
-    : redis_connected_(std::move(redis_connected)), shutting_down_(shutting_down)
+                                 const std::atomic<bool>& shutting_down,
+                                 const redis::write_refusals& refusals)
+    : redis_connected_(std::move(redis_connected)),
+      shutting_down_(shutting_down),
+      refusals_(refusals)
 {
 }
 
 std::string health_handlers::body(bool connected) const
 {
     std::string out;
-    out.reserve(96);
-    out.append(connected ? R"({"status":"healthy","redis_connected":true,"timestamp":")"
-                         : R"({"status":"degraded","redis_connected":false,"timestamp":")");
+    out.reserve(160);
+    const auto refusing = connected ? refusals_.refusing() : std::nullopt;
+    if (connected && !refusing) {
+        out.append(R"({"status":"healthy","redis_connected":true,"timestamp":")");
+    } else if (!connected) {
+        out.append(R"({"status":"degraded","redis_connected":false,)"
+                   R"("reason":"redis_unreachable","timestamp":")");
+    } else {
+        out.append(R"({"status":"degraded","redis_connected":true,)"
+                   R"("reason":"redis_refusing_writes","refusal":")");
+        out.append(redis::write_refusals::name(*refusing));
+        out.append(R"(","timestamp":")");
+    }
     out.append(http::now_rfc3339());
     out.append("\"}");
     return out;

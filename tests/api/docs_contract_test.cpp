@@ -60,7 +60,8 @@ std::map<operation_key, std::set<unsigned>> handler_statuses()
         // 503: CIRCUIT_OPEN, EXTERNAL_SERVICE_ERROR, STORAGE_UNAVAILABLE.
         {{"get", "/api/metrics/summary"}, {200, 422, 503}},
         {{"get", "/api/circuit-breaker/status"}, {200}},
-        {{"put", "/api/admin/external-service"}, {200, 400, 401, 403, 413, 422}},
+        // 429: too many wrong tokens from one client.
+        {{"put", "/api/admin/external-service"}, {200, 400, 401, 403, 413, 422, 429}},
         {{"get", "/metrics"}, {200}},
     };
     const api::docs_handlers docs;
