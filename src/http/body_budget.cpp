@@ -1,7 +1,9 @@
 #include "http/body_budget.hpp"
 
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-#include <sanitizer/allocator_interface.h>
+#if defined(__SANITIZE_ADDRESS__)
+// From AddressSanitizer's runtime (declared in sanitizer/allocator_interface.h, which GCC does not
+// install).
+extern "C" void __sanitizer_purge_allocator();
 #else
 #include <malloc.h>
 #endif
@@ -13,8 +15,8 @@ namespace {
 // Hands free heap pages back to the operating system.
 void return_free_memory()
 {
-#if defined(__SANITIZE_ADDRESS__) || defined(__SANITIZE_THREAD__)
-    // The sanitizers replace malloc; their allocator keeps freed memory (and ASan's quarantine)
+#if defined(__SANITIZE_ADDRESS__)
+    // AddressSanitizer replaces malloc; its allocator keeps freed memory (and its quarantine)
     // until asked, as glibc does.
     __sanitizer_purge_allocator();
 #else

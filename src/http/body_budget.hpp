@@ -12,8 +12,8 @@
 // Freed memory: glibc keeps what a burst of connections freed inside its arenas (2,000
 // connections holding 64 KiB bodies left the process at 149 MB after they had closed, from
 // 9 MB before). Sessions report what they free (their bodies, buffers and own state); once
-// enough has been freed, reclaim() returns it (malloc_trim; the sanitizers' own allocator purge
-// in their builds). Each worker's deadline sweeper calls reclaim(), and one of them does the
+// enough has been freed, reclaim() returns it (malloc_trim; AddressSanitizer's allocator purge
+// in its builds). Each worker's deadline sweeper calls reclaim(), and one of them does the
 // work. What stays is Asio's per-socket state for the most connections open at once, about
 // 4 KiB each (it keeps those objects for reuse, and each holds on to the page it lies in).
 //
