@@ -873,7 +873,16 @@ net::awaitable<void> listener::accept_loop()
         }
         socket.set_option(net::ip::tcp::no_delay(true), ec);
         const auto admission = clients_.enter(peer);
-        net::co_spawn(ioc_, session(std::move(socket), peer, admission), net::detached);
+        try {
+            net::co_spawn(ioc_, session(std::move(socket), peer, admission), net::detached);
+        } catch (const std::exception& e) {
+            // No memory for one more session: this connection closes, accepting goes on.
+            log::error("http.accept_exception", {{"error", e.what()}});
+            if (admission == client_connections::admission::counted) {
+                clients_.leave(peer);
+            }
+            gate_.leave();
+        }
     }
 }
 
