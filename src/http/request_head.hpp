@@ -36,7 +36,8 @@ struct request_head {
     std::string_view request_id;     // the first X-Request-Id
     std::string_view traceparent;    // the first traceparent
     std::string_view user_agent;     // the first User-Agent
-    std::string_view forwarded_for;  // every X-Forwarded-For line, joined with commas
+    std::string_view forwarded_for;  // every X-Forwarded-For line, joined as
+                                     // joined_forwarded_for() joins them
     bool expects_continue = false;   // Expect: 100-continue
 };
 
@@ -85,7 +86,9 @@ request_head scan_head(const Fields& fields, unsigned version, std::string& stor
                     if (forwarded == 2) {
                         storage.assign(head.forwarded_for);
                     }
-                    storage.push_back(',');
+                    if (!storage.empty()) {
+                        storage.push_back(',');
+                    }
                     storage.append(value);
                     head.forwarded_for = storage;
                 }

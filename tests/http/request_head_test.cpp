@@ -1,5 +1,7 @@
 #include "http/request_head.hpp"
 
+#include "http/client_ip.hpp"
+
 #include <boost/beast/http/fields.hpp>
 
 #include <gtest/gtest.h>
@@ -82,13 +84,14 @@ TEST(scan_head, refusals_are_in_the_error_format_fields)
 TEST(scan_head, finds_the_fields_the_session_reads_in_any_case)
 {
     std::string storage;
-    const auto head = scan_head(fields_of({{"host", "a"},
-                                           {"x-request-id", "req-1"},
-                                           {"X-Request-Id", "req-2"},
-                                           {"TraceParent", "00-abc"},
-                                           {"user-agent", "curl/8"},
-                                           {"EXPECT", "100-Continue"}}),
-                                11, storage);
+    // The views point into the fields: they must outlive the scan's result.
+    const auto fields = fields_of({{"host", "a"},
+                                   {"x-request-id", "req-1"},
+                                   {"X-Request-Id", "req-2"},
+                                   {"TraceParent", "00-abc"},
+                                   {"user-agent", "curl/8"},
+                                   {"EXPECT", "100-Continue"}});
+    const auto head = scan_head(fields, 11, storage);
     EXPECT_FALSE(head.refused);
     EXPECT_EQ(head.request_id, "req-1");  // the first, as a lookup by name finds it
     EXPECT_EQ(head.traceparent, "00-abc");
@@ -100,15 +103,26 @@ TEST(scan_head, finds_the_fields_the_session_reads_in_any_case)
 TEST(scan_head, joins_every_x_forwarded_for_line_in_order)
 {
     std::string storage;
-    const auto one = scan_head(fields_of({{"Host", "a"}, {"X-Forwarded-For", "6.6.6.6, 10.0.0.5"}}),
-                               11, storage);
-    EXPECT_EQ(one.forwarded_for, "6.6.6.6, 10.0.0.5");
-    const auto three = scan_head(fields_of({{"X-Forwarded-For", "6.6.6.6"},
-                                            {"Host", "a"},
-                                            {"x-forwarded-for", "198.51.100.1"},
-                                            {"X-FORWARDED-FOR", "10.0.0.5"}}),
-                                 11, storage);
-    EXPECT_EQ(three.forwarded_for, "6.6.6.6,198.51.100.1,10.0.0.5");
+    const auto one_line = fields_of({{"Host", "a"}, {"X-Forwarded-For", "6.6.6.6, 10.0.0.5"}});
+    EXPECT_EQ(scan_head(one_line, 11, storage).forwarded_for, "6.6.6.6, 10.0.0.5");
+    const auto three_lines = fields_of({{"X-Forwarded-For", "6.6.6.6"},
+                                        {"Host", "a"},
+                                        {"x-forwarded-for", "198.51.100.1"},
+                                        {"X-FORWARDED-FOR", "10.0.0.5"}});
+    EXPECT_EQ(scan_head(three_lines, 11, storage).forwarded_for, "6.6.6.6,198.51.100.1,10.0.0.5");
+}
+
+TEST(scan_head, joins_x_forwarded_for_exactly_as_joined_forwarded_for_does)
+{
+    for (const field_list lines :
+         {field_list{{"X-Forwarded-For", ""}, {"X-Forwarded-For", "1.2.3.4"}},
+          field_list{{"X-Forwarded-For", "1.2.3.4"}, {"X-Forwarded-For", ""}},
+          field_list{
+              {"X-Forwarded-For", "a"}, {"X-Forwarded-For", ""}, {"X-Forwarded-For", "b"}}}) {
+        const auto fields = fields_of(lines);
+        std::string storage;
+        EXPECT_EQ(scan_head(fields, 11, storage).forwarded_for, joined_forwarded_for(fields));
+    }
 }
 
 TEST(origin_form, leaves_an_origin_form_target_alone)
