@@ -7,6 +7,7 @@
 #include "e2e/http_client.hpp"
 #include "e2e/metric_bodies.hpp"
 #include "e2e/service_process.hpp"
+#include "support/coro_helpers.hpp"
 #include "support/redis_admin.hpp"
 #include "support/redis_server.hpp"
 
@@ -147,9 +148,13 @@ TEST(drain_e2e, keep_alive_clients_lose_no_request_across_sigterm_and_every_201_
     EXPECT_EQ(*status, 0);
 
     int written = 0;
+    int closed_before_writing = 0;
+    std::size_t created = 0;
     for (int i = 0; i < clients; ++i) {
         const auto& t = tallies[i];
         written += t.written;
+        closed_before_writing += t.closed_before_writing;
+        created += t.created.size();
         EXPECT_EQ(t.unanswered, 0) << "client " << i << ": written requests left unanswered";
         EXPECT_EQ(t.kept_alive_after_drain, 0) << "client " << i;
         EXPECT_EQ(t.written, t.answered) << "client " << i;
@@ -168,6 +173,9 @@ TEST(drain_e2e, keep_alive_clients_lose_no_request_across_sigterm_and_every_201_
         }
         EXPECT_EQ(stored, t.created) << "client " << i;
     }
+    report("drain.requests_written", written, "requests");
+    report("drain.created", static_cast<double>(created), "metrics");
+    report("drain.closed_by_the_server_before_a_request", closed_before_writing, "connections");
     EXPECT_GT(written, 100) << "too little traffic to show anything";
 }
 
