@@ -56,6 +56,10 @@ request_head scan_head(const Fields& fields, unsigned version, std::string& stor
     std::size_t transfer_encodings = 0;
     std::size_t forwarded = 0;
     bool other_coding = false;
+    // The first of each, as a lookup by name finds it, even when it is empty.
+    bool seen_user_agent = false;
+    bool seen_request_id = false;
+    bool seen_traceparent = false;
     for (const auto& f : fields) {
         const std::string_view value(f.value().data(), f.value().size());
         switch (f.name()) {
@@ -70,7 +74,8 @@ request_head scan_head(const Fields& fields, unsigned version, std::string& stor
             other_coding = other_coding || !chunked_only(value);
             break;
         case bhttp::field::user_agent:
-            if (head.user_agent.empty()) {
+            if (!seen_user_agent) {
+                seen_user_agent = true;
                 head.user_agent = value;
             }
             break;
@@ -92,9 +97,11 @@ request_head scan_head(const Fields& fields, unsigned version, std::string& stor
                     storage.append(value);
                     head.forwarded_for = storage;
                 }
-            } else if (head.request_id.empty() && boost::beast::iequals(name, "X-Request-Id")) {
+            } else if (!seen_request_id && boost::beast::iequals(name, "X-Request-Id")) {
+                seen_request_id = true;
                 head.request_id = value;
-            } else if (head.traceparent.empty() && boost::beast::iequals(name, "traceparent")) {
+            } else if (!seen_traceparent && boost::beast::iequals(name, "traceparent")) {
+                seen_traceparent = true;
                 head.traceparent = value;
             }
             break;

@@ -100,6 +100,23 @@ TEST(scan_head, finds_the_fields_the_session_reads_in_any_case)
     EXPECT_TRUE(head.forwarded_for.empty());
 }
 
+TEST(scan_head, keeps_the_first_field_even_when_it_is_empty)
+{
+    std::string storage;
+    // A lookup by name finds the first line; an empty first line must not let a later one in.
+    const auto fields = fields_of({{"Host", "a"},
+                                   {"User-Agent", ""},
+                                   {"User-Agent", "curl/8"},
+                                   {"X-Request-Id", ""},
+                                   {"X-Request-Id", "req-2"},
+                                   {"traceparent", ""},
+                                   {"traceparent", "00-abc"}});
+    const auto head = scan_head(fields, 11, storage);
+    EXPECT_EQ(head.user_agent, "");
+    EXPECT_EQ(head.request_id, "");
+    EXPECT_EQ(head.traceparent, "");
+}
+
 TEST(scan_head, joins_every_x_forwarded_for_line_in_order)
 {
     std::string storage;
