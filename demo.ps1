@@ -297,6 +297,23 @@ try {
     $listed = [regex]::Matches($script:Last.Body, '"type":"' + [regex]::Escape($DemoType) + '"').Count
     if ($listed -eq 2) { Pass 'both metrics listed' } else { Fail "$listed metrics listed, expected 2" }
 
+    Write-Host ''
+    Write-Note 'A batch of three in one request, with an Idempotency-Key: sent twice, it is stored once.'
+    $stamp = Get-Timestamp $now
+    $batch = "[{`"timestamp`": `"$stamp`", `"value`": 61, `"type`": `"$DemoType`"}, {`"timestamp`": `"$stamp`", `"value`": 62, `"type`": `"$DemoType`"}, {`"timestamp`": `"$stamp`", `"value`": 63, `"type`": `"$DemoType`"}]"
+    $batchHeaders = @{ 'X-Forwarded-For' = $ClientA; 'Idempotency-Key' = "demo-$DemoType" }
+    Invoke-Call POST '/api/metrics/batch' $batch $batchHeaders
+    Assert-Status 201
+    Assert-Field 'message' 'Metrics received'
+    Assert-Field 'count' '3'
+    $firstBatch = $script:Last.Body
+    Invoke-Call POST '/api/metrics/batch' $batch $batchHeaders
+    Assert-Status 201
+    if ($script:Last.Body -eq $firstBatch) { Pass 'the repeat answers what the first answered' } else { Fail 'the repeat answered differently' }
+    [void](Send-Request GET "/api/metrics/list?type=$DemoType&limit=10")
+    $listed = [regex]::Matches($script:Last.Body, '"type":"' + [regex]::Escape($DemoType) + '"').Count
+    if ($listed -eq 5) { Pass 'five metrics listed: the batch was stored once' } else { Fail "$listed metrics listed, expected 5" }
+
     # -----------------------------------------------------------------------------------------
     Write-Section 'Example 2: rate limiting (POST /api/metrics, per client)'
     Write-Note "A fresh client ($ClientB, sent as X-Forwarded-For) posts until it is refused."

@@ -281,6 +281,21 @@ expect_status 200
 listed=$(printf '%s' "$BODY" | grep -o "\"type\":\"$demo_type\"" | wc -l | tr -d ' ')
 if [[ "$listed" == 2 ]]; then ok "both metrics listed"; else fail "$listed metrics listed, expected 2"; fi
 
+echo
+note "A batch of three in one request, with an Idempotency-Key: sent twice, it is stored once."
+batch="[{\"timestamp\": \"$(iso_at "$now")\", \"value\": 61, \"type\": \"$demo_type\"}, {\"timestamp\": \"$(iso_at "$now")\", \"value\": 62, \"type\": \"$demo_type\"}, {\"timestamp\": \"$(iso_at "$now")\", \"value\": 63, \"type\": \"$demo_type\"}]"
+call POST /api/metrics/batch "$batch" "X-Forwarded-For: $client_a" "Idempotency-Key: demo-$demo_type"
+expect_status 201
+expect_json message "Metrics received"
+expect_json count 3
+first_batch="$BODY"
+call POST /api/metrics/batch "$batch" "X-Forwarded-For: $client_a" "Idempotency-Key: demo-$demo_type"
+expect_status 201
+if [[ "$BODY" == "$first_batch" ]]; then ok "the repeat answers what the first answered"; else fail "the repeat answered differently"; fi
+send GET "/api/metrics/list?type=$demo_type&limit=10"
+listed=$(printf '%s' "$BODY" | grep -o "\"type\":\"$demo_type\"" | wc -l | tr -d ' ')
+if [[ "$listed" == 5 ]]; then ok "five metrics listed: the batch was stored once"; else fail "$listed metrics listed, expected 5"; fi
+
 # ---------------------------------------------------------------------------------------------
 section "Example 2: rate limiting (POST /api/metrics, per client)"
 note "A fresh client ($client_b, sent as X-Forwarded-For) posts until it is refused."

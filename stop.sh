@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
-# Stops what ./start.sh started: the service (SIGTERM, graceful) and, if start.sh launched it,
-# the local redis-server.
+# Stops what ./start.sh started: the service (SIGTERM, graceful) and every local redis-server
+# start.sh launched (one per REDIS_PORT it ran with).
 #
 #   ./stop.sh --docker   stops and removes what ./start.sh --docker started; the Redis data
 #                        volume is kept (docker-compose down -v removes it too)
@@ -19,14 +19,11 @@ if [[ "${1:-}" == "--docker" ]]; then
     exit 0
 fi
 
-for name in analytics-api redis; do
-    pidfile="var/$name.pid"
-    if [[ -f "$pidfile" ]]; then
-        pid=$(cat "$pidfile")
-        if kill -0 "$pid" 2>/dev/null; then
-            echo "stopping $name (pid $pid)"
-            stop_pid "$pid"
-        fi
-        rm -f "$pidfile"
-    fi
+# The service first, so that it drains while Redis still answers; then every Redis server
+# start.sh started (one pid file per port; var/redis.pid is from earlier versions).
+stop_pidfile analytics-api var/analytics-api.pid
+for pidfile in var/redis-*.pid var/redis.pid; do
+    [[ -f "$pidfile" ]] || continue
+    name=$(basename "$pidfile" .pid)
+    stop_pidfile "$name" "$pidfile"
 done

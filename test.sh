@@ -4,11 +4,15 @@
 # loopback port, runs every CTest suite against it, and stops what it started.
 #
 #   ./test.sh                 all suites, then the API documentation checks, the chaos suite,
-#                             the fuzz targets and ThreadSanitizer (below)
+#                             the fuzz targets and ThreadSanitizer (below): what CI runs
+#   ./test.sh --quick         between edits: the unit, Redis and end-to-end suites only (an
+#                             incremental build; no documentation, contract, chaos, fuzz or
+#                             ThreadSanitizer steps)
 #   ./test.sh -L unit         only one label (unit, redis, e2e, chaos); any ctest arguments work
 #   TEST_PRESET=debug ./test.sh   without sanitizers (quicker)
 #   TEST_DOCS=0|1             skip, or force, the documentation checks (default: run them
 #                             when no ctest arguments are given)
+#   TEST_CONTRACT=0|1         the same for the OpenAPI contract test through Stoplight Prism
 #   TEST_CHAOS=0|1, TEST_FUZZ=0|1, TEST_TSAN=0|1   the same for the steps of issue 10
 #   FUZZ_SECONDS=30           how long each fuzz target runs
 #   TEST_TSAN_E2E=0           ThreadSanitizer on the shared objects' unit tests only, without
@@ -16,6 +20,12 @@
 set -euo pipefail
 cd "$(dirname "$0")"
 source scripts/lib.sh
+
+quick=0
+if [[ "${1:-}" == "--quick" ]]; then
+    quick=1
+    shift
+fi
 
 scripts/install-deps.sh
 
@@ -27,6 +37,7 @@ work=$(mktemp -d)
 cleanup() {
     [[ -n "${DOCS_SERVICE_PID:-}" ]] && stop_pid "$DOCS_SERVICE_PID"
     [[ -n "${REDIS_PID:-}" ]] && stop_pid "$REDIS_PID"
+    [[ -f "$work/cluster/ports" ]] && scripts/redis-cluster.sh stop "$work/cluster"
     rm -rf "$work"
 }
 trap cleanup EXIT
@@ -35,6 +46,11 @@ start_private_redis "$work/redis"
 echo "test.sh: redis-server pid $REDIS_PID on 127.0.0.1:$REDIS_PORT"
 
 export REDIS_TEST_PORT="$REDIS_PORT"
+
+# The Redis Cluster tests (3 masters + 3 replicas, scripts/redis-cluster.sh) share one cluster.
+export REDIS_CLUSTER_TEST_NODES
+REDIS_CLUSTER_TEST_NODES=$(scripts/redis-cluster.sh start "$work/cluster")
+echo "test.sh: redis cluster on $REDIS_CLUSTER_TEST_NODES"
 export ASAN_OPTIONS="${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0:strict_string_checks=1}"
 export UBSAN_OPTIONS="${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}"
 # Without arguments the chaos suite is left to its own step below, where it has both cores to
@@ -43,7 +59,22 @@ ctest_args=("$@")
 if [[ $# -eq 0 ]]; then
     ctest_args=(-LE chaos)
 fi
+started=$SECONDS
+# The Lua scripts Redis runs (src/*/scripts/*.lua), against Redis's Lua 5.1 (.luacheckrc).
+luacheck --no-color --quiet src/*/scripts/*.lua
+
 ctest --preset "$preset" -j2 --timeout 300 "${ctest_args[@]}"
+echo "test.sh: test suites passed ($((SECONDS - started)) s)"
+if [[ $quick == 1 ]]; then
+    exit 0
+fi
+
+# --- Prometheus alert rules -------------------------------------------------------------------------
+# deploy/prometheus/: the configuration and its alert rules parse, and the rules' unit tests
+# (alerts_test.yml) pass. promtool comes with Debian's prometheus package.
+promtool check config deploy/prometheus/prometheus.yml
+promtool test rules deploy/prometheus/alerts_test.yml
+echo "test.sh: Prometheus alert rules checked and unit-tested"
 
 # --- API documentation (issue 8) ------------------------------------------------------------------
 # docs/openapi.json through Redocly's linter; then the service just built, on a free port with
@@ -96,6 +127,24 @@ if [[ "${TEST_DOCS:-$default_docs}" == 1 ]]; then
         exit 1
     fi
     echo "test.sh: browser test of /docs and /redoc passed ($((SECONDS - started)) s)"
+fi
+
+# --- The OpenAPI contract through Stoplight Prism -------------------------------------------------
+# tests/contract/prism.test.mjs: the service just built behind Prism's validating proxy, which
+# checks an answer of every documented status of every operation against docs/openapi.json; it
+# starts its own redis-server, service and proxies on free loopback ports and stops them.
+default_contract=0
+[[ $# -eq 0 ]] && default_contract=1
+if [[ "${TEST_CONTRACT:-$default_contract}" == 1 ]]; then
+    started=$SECONDS
+    if ! ANALYTICS_BINARY="$PWD/build/$preset/analytics-api" node tests/contract/prism.test.mjs \
+        >"$work/contract.log" 2>&1; then
+        cat "$work/contract.log" >&2
+        echo "test.sh: the Prism contract test failed" >&2
+        exit 1
+    fi
+    grep -E '^prism contract:' "$work/contract.log"
+    echo "test.sh: Prism contract test passed ($((SECONDS - started)) s)"
 fi
 
 # --- Fault injection, fuzzing, ThreadSanitizer (issue 10) -----------------------------------------

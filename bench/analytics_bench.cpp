@@ -11,6 +11,9 @@
 #include "common/rfc3339.hpp"
 #include "http/response.hpp"
 #include "metrics/metric.hpp"
+#include "metrics/block.hpp"
+#include "metrics/ingest_batch.hpp"
+#include "metrics/rollup.hpp"
 #include "metrics/summary.hpp"
 #include "ratelimit/window_math.hpp"
 #include "redis/resp.hpp"
@@ -87,8 +90,12 @@ BENCHMARK(is_valid_type_64_chars);
 
 void summary_to_json(benchmark::State& state)
 {
-    const metrics::summary s{
-        .count = 1234, .sum = 84104.7, .min = 12.25, .max = 99.5, .latest = 75.8};
+    metrics::summary s;
+    s.count = 1234;
+    s.high = 84104.7;
+    s.min = 12.25;
+    s.max = 99.5;
+    s.latest = 75.8;
     for (auto _ : state) {
         auto body = metrics::to_json("cpu_usage", metrics::period::daily, s);
         benchmark::DoNotOptimize(body);
@@ -115,6 +122,25 @@ void summary_window_buckets_daily(benchmark::State& state)
     }
 }
 BENCHMARK(summary_window_buckets_daily);
+
+// The service's half of storing a batch request of 100 metrics of 10 types: grouping by tag and
+// type, the blocks and the rollup folds (what bench/run.sh's ingest_batch sends).
+void plan_ingest_batch_100(benchmark::State& state)
+{
+    std::vector<metrics::queued_metric> batch(100);
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        batch[i].m.type = "bench_batch_" + std::to_string(i % 10);
+        batch[i].m.timestamp.micros = 1'771'502'400'000'000;
+        batch[i].m.value = static_cast<double>(i % 100) + 0.5;
+        batch[i].added_ms = 1'771'502'400'000;
+        batch[i].place = static_cast<std::uint32_t>(i);
+    }
+    for (auto _ : state) {
+        auto plans = metrics::plan_ingest(batch);
+        benchmark::DoNotOptimize(plans);
+    }
+}
+BENCHMARK(plan_ingest_batch_100);
 
 void format_value_double(benchmark::State& state)
 {
@@ -245,15 +271,19 @@ void window_decide_refused(benchmark::State& state)
 }
 BENCHMARK(window_decide_refused);
 
-// Redis's replies, read by the connection's long-lived reader: a list page (ZREVRANGEBYLEX of
-// 100 members, as GET /api/metrics/list?limit=100 reads) and a daily summary's MGET of 83
-// buckets, every other one missing.
+// Redis's replies, read by the connection's long-lived reader: a list page (ZREVRANGE of 25
+// blocks of 4 points, as GET /api/metrics/list?limit=100 reads under single-metric ingest) and
+// a daily summary's HMGET of its state and 83 buckets, every other one missing.
 std::string list_page_reply()
 {
-    std::string out = "*100\r\n";
-    for (int i = 0; i < 100; ++i) {
-        const std::string member = "0017715954000000000000000000" + std::to_string(100000 + i) +
-                                   "|cpu_usage|" + std::to_string(i) + ".5|2026-02-19T10:00:00Z";
+    std::string out = "*25\r\n";
+    for (int b = 0; b < 25; ++b) {
+        std::string member = std::string(24, '\x01');
+        metrics::append_block_rest(member, 29'525'040, 4, "cpu_usage");
+        for (int i = 0; i < 4; ++i) {
+            metrics::append_point(member, {{1'771'495'200'000'000 + b * 4 + i, 0}, i + 0.5,
+                                           static_cast<std::uint32_t>(i)});
+        }
         out += "$" + std::to_string(member.size()) + "\r\n" + member + "\r\n";
     }
     return out;
@@ -261,10 +291,10 @@ std::string list_page_reply()
 
 std::string bucket_mget_reply()
 {
-    std::string out = "*83\r\n";
-    const std::string rollup(59, '\x01');
+    std::string out = "*84\r\n$33\r\n" + std::string(33, '\x01') + "\r\n";
+    const std::string rollup(metrics::rollup_size, '\x02');
     for (int i = 0; i < 83; ++i) {
-        out += i % 2 == 0 ? "$59\r\n" + rollup + "\r\n" : std::string("$-1\r\n");
+        out += i % 2 == 0 ? "$73\r\n" + rollup + "\r\n" : std::string("$-1\r\n");
     }
     return out;
 }
@@ -295,11 +325,11 @@ void resp_read_list_page_100(benchmark::State& state)
 }
 BENCHMARK(resp_read_list_page_100);
 
-void resp_read_mget_83_buckets(benchmark::State& state)
+void resp_read_hmget_83_buckets(benchmark::State& state)
 {
     read_reply(state, bucket_mget_reply());
 }
-BENCHMARK(resp_read_mget_83_buckets);
+BENCHMARK(resp_read_hmget_83_buckets);
 
 }  // namespace
 

@@ -17,7 +17,8 @@
 #   BENCH_HOLD_CONNECTIONS=10000   connections held open by the last scenario
 #   BENCH_HOLD_PATH=/health   what each held connection requests
 #   BENCH_WRK_HOOK=1          0: no Lua response hook (cheaper client; statuses and X-Cache unchecked)
-#   BENCH_SCENARIOS="nginx health ingest list summary_hit summary_miss ingest_refused nginx_saturated ingest_saturated telemetry connections"
+#   BENCH_SCENARIOS="nginx health ingest ingest_batch list summary_hit summary_miss ingest_refused nginx_saturated ingest_saturated telemetry connections"
+#   BENCH_BATCH_SIZE=100      metrics per request of ingest_batch (10 types)
 #   BENCH_TELEMETRY_ROUNDS=4  rounds of the telemetry scenario (each: 5 s on, 5 s off)
 #   BENCH_REDIS_AOF=everysec  appendfsync of the private Redis (as in production); "no": AOF off
 #   BENCH_GBENCH=1            0: skip the Google Benchmark
@@ -41,7 +42,7 @@ WRK_HOOK=${BENCH_WRK_HOOK:-1}
 APP_THREADS=${BENCH_APP_THREADS:-$(nproc)}
 HOLD_CONNECTIONS=${BENCH_HOLD_CONNECTIONS:-10000}
 HOLD_PATH=${BENCH_HOLD_PATH:-/health}
-SCENARIOS=" ${BENCH_SCENARIOS:-nginx health ingest list summary_hit summary_miss ingest_refused nginx_saturated ingest_saturated telemetry connections} "
+SCENARIOS=" ${BENCH_SCENARIOS:-nginx health ingest ingest_batch list summary_hit summary_miss ingest_refused nginx_saturated ingest_saturated telemetry connections} "
 TELEMETRY_ROUNDS=${BENCH_TELEMETRY_ROUNDS:-4}
 REDIS_AOF=${BENCH_REDIS_AOF:-everysec}
 BUILD_DIR=${BENCH_BUILD_DIR:-build/bench}
@@ -49,6 +50,8 @@ STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 OUTPUT=${BENCH_OUTPUT:-$BUILD_DIR/results-$STAMP.json}
 SERVICE_LOG_LEVEL=WARNING
 SUMMARY_TYPE=bench_cpu
+BATCH_SIZE=${BENCH_BATCH_SIZE:-100}
+export BENCH_BATCH_SIZE=$BATCH_SIZE
 CLK_TCK=$(getconf CLK_TCK)
 
 wants() { [[ "$SCENARIOS" == *" $1 "* ]]; }
@@ -432,6 +435,10 @@ run_scenario() {
         ingest | ingest_saturated)
             note="201 $(count_of 201 "$statuses")/$requests"
             ;;
+        ingest_batch)
+            # Per metric: each request carries BATCH_SIZE of them.
+            note="201 $(count_of 201 "$statuses")/$requests; $(calc "printf \"%.0f\", $rps * $BATCH_SIZE") metrics/s, $(calc "printf \"%.2f\", $svc_us / $BATCH_SIZE") us service + $(calc "printf \"%.2f\", ${redis_us/null/0} / $BATCH_SIZE") us Redis per metric"
+            ;;
         list)
             note="$LIST_ITEMS items"
             ((LIST_ITEMS == 100)) || ok=false
@@ -514,6 +521,8 @@ if [[ -n "$NGINX_PORT" ]] && wants nginx; then
 fi
 wants health && run_scenario health get.lua "$MAIN_URL/health" "200" "$MAIN_PID"
 wants ingest && run_scenario ingest ingest.lua "$MAIN_URL/api/metrics" "201" "$MAIN_PID"
+wants ingest_batch && BENCH_BATCH_SIZE=$BATCH_SIZE run_scenario ingest_batch ingest_batch.lua \
+    "$MAIN_URL/api/metrics/batch" "201" "$MAIN_PID"
 if wants list; then
     LIST_ITEMS=$(curl -s "$LIST_URL" | grep -o '"timestamp"' | wc -l)
     ((LIST_ITEMS == 100)) || log "WARNING: the list answered $LIST_ITEMS items, expected 100"

@@ -18,6 +18,7 @@
 #include "api/breaker_handlers.hpp"
 #include "api/health_handlers.hpp"
 #include "breaker/circuit_breaker.hpp"
+#include "breaker/scoped_breaker.hpp"
 #include "common/logging.hpp"
 #include "common/rfc3339.hpp"
 #include "config/cidr.hpp"
@@ -65,9 +66,10 @@ struct service {
     service()
         : breaker(config::breaker_options{}, std::chrono::milliseconds(5000),
                   common::system_clock()),
+          scoped(breaker),
           simulation(config::upstream_options{}),
           health([this] { return redis_up; }, shutting_down, refusals),
-          breaker_api(breaker),
+          breaker_api(scoped, instance_id),
           admin(std::string(admin_token), simulation, throttle)
     {
         health.register_routes(routes);
@@ -86,6 +88,8 @@ struct service {
     bool redis_up = true;
     std::atomic<bool> shutting_down{false};
     breaker::circuit_breaker breaker;
+    breaker::scoped_breaker scoped;
+    std::string instance_id = "fuzz:0";
     upstream::simulation_settings simulation;
     redis::write_refusals refusals{common::system_clock()};
     api::auth_throttle throttle{common::system_clock()};

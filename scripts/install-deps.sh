@@ -13,17 +13,22 @@ set -euo pipefail
 build_pkgs=(
     build-essential cmake ninja-build pkg-config git ca-certificates
     libboost1.81-dev libboost-json1.81-dev libboost-url1.81-dev
-    libhiredis-dev libspdlog-dev libfmt-dev
+    libhiredis-dev libspdlog-dev libfmt-dev libssl-dev
 )
 # Tests and benchmarks: GoogleTest and Google Benchmark, the servers they start (Redis, nginx as
-# the HTTP ceiling), load generators, promtool (from prometheus) to lint /metrics, and valgrind
-# (callgrind counts instructions per request: bench/instructions.sh).
+# the HTTP ceiling), load generators, promtool (from prometheus) to lint /metrics, valgrind
+# (callgrind counts instructions per request: bench/instructions.sh), the openssl command
+# (the HTTPS upstream tests make their certificates with it), and luacheck (lua-check) for the
+# Lua scripts Redis runs.
 test_pkgs=(
     libgtest-dev libgmock-dev libbenchmark-dev
-    redis-server redis-tools curl wrk procps nginx prometheus valgrind
+    redis-server redis-tools curl wrk procps nginx prometheus valgrind openssl lua-check
 )
+# ca-certificates is the system store an https:// EXTERNAL_SERVICE_URL is verified against when
+# EXTERNAL_SERVICE_CA_FILE is unset.
 runtime_pkgs=(
-    libboost-json1.81.0 libboost-url1.81.0 libhiredis0.14 libspdlog1.10 libfmt9 ca-certificates curl
+    libboost-json1.81.0 libboost-url1.81.0 libhiredis0.14 libspdlog1.10 libfmt9 libssl3
+    ca-certificates curl
 )
 
 # The fuzz targets (fuzz/, issue 10) need clang's -fsanitize=fuzzer: libFuzzer and the clang
@@ -59,7 +64,8 @@ fi
 # --- API documentation and its browser test (issue 8) -------------------------------------------
 # The build embeds Swagger UI and ReDoc from the npm packages pinned in tools/package.json
 # (cmake/embed.cmake); ./test.sh lints docs/openapi.json and drives /docs and /redoc in Debian's
-# Chromium with the tools pinned in tests/browser/package.json. Each folder that has a
+# Chromium with the tools pinned in tests/browser/package.json, and runs the service behind
+# Stoplight Prism's validating proxy, pinned in tests/contract/package.json. Each folder that has a
 # package-lock.json gets `npm ci` into its own node_modules, and again only when the lockfile
 # changed (a stamp in node_modules records the one installed). A tree without those folders, such
 # as the Docker image's dependency layer, which copies this script alone, needs none of it; nor
@@ -70,7 +76,7 @@ fi
 if [[ "${1:-}" != "--runtime" ]]; then
     root="$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)"
     npm_dirs=()
-    for dir in tools tests/browser; do
+    for dir in tools tests/browser tests/contract; do
         if [[ -f "$root/$dir/package-lock.json" ]]; then
             npm_dirs+=("$root/$dir")
         fi

@@ -42,6 +42,21 @@ stop_pid() {
     kill -9 "$pid" 2>/dev/null || true
 }
 
+# pid_alive PIDFILE: true when PIDFILE names a running process.
+pid_alive() { [[ -f "$1" ]] && kill -0 "$(cat "$1")" 2>/dev/null; }
+
+# stop_pidfile NAME PIDFILE: stops the process PIDFILE names (see stop_pid), if it runs, saying
+# so, and removes PIDFILE.
+stop_pidfile() {
+    local name="$1" pidfile="$2"
+    [[ -f "$pidfile" ]] || return 0
+    if pid_alive "$pidfile"; then
+        echo "stopping $name (pid $(cat "$pidfile"))"
+        stop_pid "$(cat "$pidfile")"
+    fi
+    rm -f "$pidfile"
+}
+
 # dotenv_get NAME DEFAULT: the variable from the environment, else from ./.env, else DEFAULT.
 dotenv_get() {
     local name="$1" default="$2" value

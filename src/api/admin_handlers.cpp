@@ -155,7 +155,7 @@ bool constant_time_equal(std::string_view expected, std::string_view given) noex
     return diff == 0;
 }
 
-admin_handlers::admin_handlers(std::string admin_token, upstream::simulation_settings& settings,
+admin_handlers::admin_handlers(std::string admin_token, upstream::settings_writer& settings,
                                auth_throttle& throttle)
     : admin_token_(std::move(admin_token)), settings_(settings), throttle_(throttle)
 {
@@ -229,7 +229,15 @@ net::awaitable<http::response> admin_handlers::update_external_service(http::req
         co_return http::validation_error(errors);
     }
 
-    const auto change = settings_.update(failure_rate, latency);
+    const auto written = co_await settings_.write(failure_rate, latency);
+    if (!written) {
+        // Nothing was stored, so nothing changed on any instance: the client may retry.
+        log::warn("upstream.settings_not_stored", {{"request_id", req.context().request_id()},
+                                                   {"error", written.error().message()}});
+        co_return http::error_response(503, "STORAGE_UNAVAILABLE",
+                                       "The settings could not be stored, try again later");
+    }
+    const auto& change = *written;
     log::info("upstream.settings_changed",
               {{"request_id", req.context().request_id()},
                {"failure_rate", change.after.failure_rate},

@@ -11,18 +11,23 @@
 //     400 INVALID_JSON        the body is not JSON
 //     422 VALIDATION_ERROR    failure_rate not a number in [0, 1], latency_ms not an integer in
 //                             [0, 600000], neither given, or the body not an object
+//     503 STORAGE_UNAVAILABLE the settings could not be stored for the fleet (Redis
+//                             unreachable): nothing changed anywhere
 //
-// Two Authorization headers are refused before routing (400, http::check_head). Every accepted
+// Two Authorization headers are refused before routing (400, http::scan_head). Every accepted
 // change writes one `upstream.settings_changed` log line (before and after).
 //
-// Owns: a copy of the admin token. Holds references to the process-wide settings and throttle.
+// Owns: a copy of the admin token. Holds references to where settings are written (the
+// worker's shared_settings, which stores them for every instance) and to the process-wide
+// throttle.
 //
-// Thread safety: one instance per worker; the settings are shared and synchronise themselves.
+// Thread safety: one instance per worker, on that worker's thread, as is its settings writer.
 
 #include "api/auth_throttle.hpp"
 #include "common/asio.hpp"
 #include "http/message.hpp"
 #include "http/router.hpp"
+#include "upstream/settings_writer.hpp"
 #include "upstream/simulation_settings.hpp"
 
 #include <optional>
@@ -35,7 +40,7 @@ class admin_handlers {
 public:
     /// `admin_token` is ADMIN_TOKEN (empty: every request gets 403); `settings` and `throttle`
     /// must outlive the handlers.
-    admin_handlers(std::string admin_token, upstream::simulation_settings& settings,
+    admin_handlers(std::string admin_token, upstream::settings_writer& settings,
                    auth_throttle& throttle);
 
     /// PUT /api/admin/external-service: checks the token, validates the body, applies it.
@@ -49,7 +54,7 @@ private:
     std::optional<http::response> check_authorization(const http::request& req) const;
 
     std::string admin_token_;
-    upstream::simulation_settings& settings_;
+    upstream::settings_writer& settings_;
     auth_throttle& throttle_;
 };
 

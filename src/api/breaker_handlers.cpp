@@ -10,12 +10,15 @@
 
 namespace analytics::api {
 
-breaker_handlers::breaker_handlers(breaker::circuit_breaker& breaker) : breaker_(breaker)
+breaker_handlers::breaker_handlers(breaker::scoped_breaker& breaker, const std::string& instance_id)
+    : breaker_(breaker), instance_id_(instance_id)
 {
 }
 
-std::string breaker_handlers::status_body(const breaker::snapshot& s)
+std::string breaker_handlers::status_body(const breaker::scoped_status& status,
+                                          std::string_view instance_id)
 {
+    const breaker::snapshot& s = status.state;
     json::object body;
     body["state"] = breaker::to_string(s.current);
     body["failure_count"] = s.failure_count;
@@ -29,12 +32,18 @@ std::string breaker_handlers::status_body(const breaker::snapshot& s)
     if (s.retry_after) {
         body["retry_after_seconds"] = s.retry_after->count();
     }
+    body["scope"] = status.scope == config::breaker_scope::cluster ? "cluster" : "instance";
+    body["instance"] = instance_id;
+    if (status.scope == config::breaker_scope::cluster) {
+        body["fallback"] = status.fallback;
+    }
     return json::serialize(body);
 }
 
 net::awaitable<http::response> breaker_handlers::status(http::request&)
 {
-    auto res = http::json_response(200, status_body(breaker_.status()));
+    const auto state = co_await breaker_.status();
+    auto res = http::json_response(200, status_body(state, instance_id_));
     // The state changes with time alone, so no cache may keep an answer.
     res.set("Cache-Control", "no-store");
     co_return res;

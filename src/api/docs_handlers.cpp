@@ -116,14 +116,16 @@ std::string_view docs_handlers::openapi_document() noexcept
 net::awaitable<http::response> docs_handlers::serve(const asset& a, http::request& req) const
 {
     http::response res;
-    res.content_type = a.content_type;
     res.set("ETag", a.etag);
     res.set("Cache-Control", "no-cache");
     if (if_none_match_matches(req.header("If-None-Match"), a.etag)) {
+        // No content, so no Content-Type (RFC 9110 § 15.4.5): the client keeps the one it has.
         res.status = 304;
+        res.content_type = {};
         co_return res;
     }
     res.status = 200;
+    res.content_type = a.content_type;
     res.body.assign(a.body);
     res.set("X-Content-Type-Options", "nosniff");
     if (a.page) {

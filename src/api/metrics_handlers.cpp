@@ -22,8 +22,27 @@ http::response storage_unavailable(common::degraded_mode& storage_down,
                            {"operation", operation},
                            {"error", ec.message()}});
     return http::error_response(503, "STORAGE_UNAVAILABLE",
-                                "Metric storage is unavailable, try again later");
+                                "Metric storage is unavailable; retry later with the same "
+                                "Idempotency-Key header so that nothing is stored twice");
 }
+
+http::response type_limit_reached()
+{
+    const http::field_error e{"type",
+                              "is a new type, and METRICS_MAX_TYPES types are stored already"};
+    return http::validation_error(
+        "TYPE_LIMIT_REACHED", "The limit on distinct metric types is reached; nothing was stored",
+        {&e, 1});
+}
+
+// The Idempotency-Key header: absent (empty), or 1-128 characters of [A-Za-z0-9._:-].
+bool valid_idempotency_key(std::string_view key)
+{
+    return key.empty() || http::valid_request_id(key);
+}
+
+constexpr std::string_view future_message = "must not lie ahead of the server's clock by more "
+                                            "than METRICS_MAX_FUTURE_SECONDS";
 
 http::response invalid_query()
 {
@@ -35,37 +54,42 @@ http::response invalid_query()
 
 metrics_handlers::metrics_handlers(metrics::metric_store& store,
                                    metrics::summary_service& summaries,
-                                   common::degraded_mode& storage_down)
-    : store_(store), summaries_(summaries), storage_down_(storage_down)
+                                   common::degraded_mode& storage_down, const common::clock& clock,
+                                   std::chrono::seconds max_future, std::size_t batch_body_limit)
+    : store_(store),
+      summaries_(summaries),
+      storage_down_(storage_down),
+      clock_(clock),
+      max_future_(max_future),
+      batch_body_limit_(batch_body_limit)
 {
 }
 
-net::awaitable<http::response> metrics_handlers::ingest(http::request& req,
-                                                        ratelimit::admission* check)
+std::int64_t metrics_handlers::latest_accepted_micros() const
+{
+    return std::chrono::duration_cast<std::chrono::microseconds>(
+               (clock_.now() + max_future_).time_since_epoch())
+        .count();
+}
+
+net::awaitable<http::response> metrics_handlers::ingest(http::request& req)
 {
     auto parsed = metrics::parse_metric(req.body());
     if (parsed.result == metrics::parse_outcome::status::invalid_json) {
         co_return http::error_response(400, "INVALID_JSON", "Request body is not valid JSON");
     }
-    if (parsed.result == metrics::parse_outcome::status::invalid) {
+    if (parsed.result == metrics::parse_outcome::status::ok &&
+        parsed.value.timestamp.micros > latest_accepted_micros()) {
+        parsed.errors.push_back({"timestamp", std::string(future_message)});
+    }
+    const std::string_view key = req.header("Idempotency-Key");
+    if (!valid_idempotency_key(key)) {
+        parsed.errors.push_back({"Idempotency-Key", "must be 1-128 characters of A-Z a-z 0-9 . _ : -"});
+    }
+    if (!parsed.errors.empty()) {
         co_return http::validation_error(parsed.errors);
     }
     const auto& m = parsed.value;
-    using admitted = metrics::metric_store::admitted;
-    metrics::result<admitted> stored = admitted::stored;
-    if (check != nullptr) {
-        stored = co_await store_.admit_and_add(m, *check);
-    } else if (auto added = co_await store_.add(m); !added) {
-        stored = added.error();
-    }
-    if (!stored) {
-        co_return storage_unavailable(storage_down_, req.context(), "ingest", stored.error());
-    }
-    if (*stored == admitted::refused) {
-        co_return http::response{};  // the limit middleware answers 429 instead
-    }
-    storage_down_.recovered();
-    telemetry::local().add(telemetry::counter::metrics_ingested);
     std::string body;
     body.reserve(96 + m.type.size());
     body.append(R"({"message":"Metric received","timestamp":")");
@@ -73,6 +97,66 @@ net::awaitable<http::response> metrics_handlers::ingest(http::request& req,
     body.append(R"(","type":")");
     body.append(m.type);
     body.append("\"}");
+    // The answer is recorded with the metric only when a repeat could ask for it.
+    auto stored = co_await store_.add(m, key, key.empty() ? std::string_view{} : body);
+    if (!stored) {
+        co_return storage_unavailable(storage_down_, req.context(), "ingest", stored.error());
+    }
+    storage_down_.recovered();
+    using kind = metrics::metric_store::outcome::kind;
+    switch (stored->result) {
+    case kind::type_limit:
+        co_return type_limit_reached();
+    case kind::repeated:
+        co_return http::json_response(201, std::move(stored->answer));
+    case kind::stored:
+        break;
+    }
+    telemetry::local().add(telemetry::counter::metrics_ingested);
+    co_return http::json_response(201, std::move(body));
+}
+
+net::awaitable<http::response> metrics_handlers::ingest_batch(http::request& req)
+{
+    auto parsed = metrics::parse_metric_batch(req.body());
+    if (parsed.result == metrics::parse_outcome::status::invalid_json) {
+        co_return http::error_response(400, "INVALID_JSON", "Request body is not valid JSON");
+    }
+    if (parsed.result == metrics::parse_outcome::status::ok) {
+        const std::int64_t latest = latest_accepted_micros();
+        for (std::size_t i = 0; i < parsed.values.size(); ++i) {
+            if (parsed.values[i].timestamp.micros > latest) {
+                parsed.errors.push_back(
+                    {"[" + std::to_string(i) + "].timestamp", std::string(future_message)});
+            }
+        }
+    }
+    const std::string_view key = req.header("Idempotency-Key");
+    if (!valid_idempotency_key(key)) {
+        parsed.errors.push_back({"Idempotency-Key", "must be 1-128 characters of A-Z a-z 0-9 . _ : -"});
+    }
+    if (!parsed.errors.empty()) {
+        co_return http::validation_error(parsed.errors);
+    }
+    std::string body = R"({"message":"Metrics received","count":)";
+    body.append(std::to_string(parsed.values.size()));
+    body.push_back('}');
+    auto stored = co_await store_.add_batch(parsed.values, key, body);
+    if (!stored) {
+        co_return storage_unavailable(storage_down_, req.context(), "ingest_batch",
+                                      stored.error());
+    }
+    storage_down_.recovered();
+    using kind = metrics::metric_store::outcome::kind;
+    switch (stored->result) {
+    case kind::type_limit:
+        co_return type_limit_reached();
+    case kind::repeated:
+        co_return http::json_response(201, std::move(stored->answer));
+    case kind::stored:
+        break;
+    }
+    telemetry::local().add(telemetry::counter::metrics_ingested, parsed.values.size());
     co_return http::json_response(201, std::move(body));
 }
 
@@ -164,12 +248,13 @@ net::awaitable<http::response> metrics_handlers::summary(http::request& req)
 }
 
 void metrics_handlers::register_routes(
-    http::router& r, const std::function<http::handler(ratelimit::admitted_handler)>& wrap_ingest)
+    http::router& r, const std::function<http::handler(http::handler)>& wrap_ingest)
 {
     r.add(http::method::post, "/api/metrics",
-          wrap_ingest([this](http::request& req, ratelimit::admission* check) {
-              return ingest(req, check);
-          }));
+          wrap_ingest([this](http::request& req) { return ingest(req); }));
+    r.add(http::method::post, "/api/metrics/batch",
+          wrap_ingest([this](http::request& req) { return ingest_batch(req); }));
+    r.set_body_limit("/api/metrics/batch", batch_body_limit_);
     r.add(http::method::get, "/api/metrics/list", [this](http::request& req) { return list(req); });
     r.add(http::method::get, "/api/metrics/summary",
           [this](http::request& req) { return summary(req); });

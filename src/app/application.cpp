@@ -8,27 +8,37 @@
 #include "api/metrics_handlers.hpp"
 #include "api/prometheus_handler.hpp"
 #include "breaker/circuit_breaker.hpp"
+#include "breaker/cluster_store.hpp"
+#include "breaker/fleet_view.hpp"
+#include "breaker/scoped_breaker.hpp"
+#include "cache/client_tracking.hpp"
 #include "cache/summary_cache.hpp"
 #include "common/logging.hpp"
 #include "http/router.hpp"
 #include "http/server.hpp"
 #include "metrics/metric_store.hpp"
 #include "metrics/summary_service.hpp"
+#include "metrics/v1_migration.hpp"
 #include "ratelimit/local_backstop.hpp"
 #include "ratelimit/middleware.hpp"
 #include "ratelimit/outage_log.hpp"
 #include "ratelimit/sliding_window_limiter.hpp"
 #include "redis/client.hpp"
+#include "redis/subscriber.hpp"
 #include "redis/write_refusals.hpp"
 #include "upstream/external_service.hpp"
+#include "upstream/shared_settings.hpp"
 #include "upstream/simulation_settings.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/detached.hpp>
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
+#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+
+#include <unistd.h>
 
 #include <csignal>
 #include <stdexcept>
@@ -38,6 +48,22 @@
 #include "telemetry/registry.hpp"
 
 namespace analytics::app {
+
+namespace {
+
+// A trial that succeeds right at EXTERNAL_SERVICE_TIMEOUT may report a moment after it; the
+// trial's own deadline (its lease, in cluster scope) leaves room for that.
+std::chrono::milliseconds trial_timeout(const config::settings& s)
+{
+    return s.upstream.timeout + std::chrono::milliseconds(250);
+}
+
+// How often one worker per process reads the fleet's shared state from Redis: changes made by
+// another instance reach this one within that time (one Redis call per period per process).
+constexpr std::chrono::milliseconds breaker_poll{100};
+constexpr std::chrono::milliseconds settings_poll{250};
+
+}  // namespace
 
 // The process-wide pieces: shared by every worker, each safe across threads.
 struct application::shared_state {
@@ -49,10 +75,9 @@ struct application::shared_state {
           server{s.http.max_connections, s.http.read_timeout, s.http.idle_timeout,
                  s.http.header_limit,    s.http.body_limit,   s.http.trusted_proxies,
                  s.ratelimit.ipv6_prefix},
-          // A trial that succeeds right at EXTERNAL_SERVICE_TIMEOUT may report a moment after
-          // it; the trial's own deadline leaves room for that.
-          breaker(s.breaker, s.upstream.timeout + std::chrono::milliseconds(250),
-                  common::system_clock()),
+          breaker(s.breaker, trial_timeout(s), common::system_clock()),
+          fleet_breaker(common::system_clock()),
+          instance_id(s.instance_id),
           simulation(s.upstream),
           backstop(s.ratelimit, common::system_clock()),
           outages(common::system_clock()),
@@ -64,7 +89,11 @@ struct application::shared_state {
     http::client_connections clients;
     http::body_budget bodies;
     http::server_options server;
+    // In cluster scope, `breaker` decides only while Redis does not answer.
     breaker::circuit_breaker breaker;
+    breaker::fleet_view fleet_breaker;
+    // INSTANCE_ID, or <hostname>:<port> once the port is known (set by start()).
+    std::string instance_id;
     upstream::simulation_settings simulation;
     ratelimit::local_backstop backstop;
     ratelimit::outage_log outages;
@@ -82,16 +111,39 @@ struct application::shared_state {
 
 namespace {
 
-redis::client_options redis_options(const config::settings& s, redis::write_refusals& refusals)
+// `refusals`: told every command's outcome (the connections that carry the service's writes).
+redis::client_options redis_options(const config::settings& s,
+                                    redis::write_refusals* refusals = nullptr)
 {
     redis::client_options o;
-    o.refusals = &refusals;
+    o.refusals = refusals;
     o.host = s.redis.host;
     o.port = s.redis.port;
     o.password = s.redis.password;
     o.db = s.redis.db;
     o.command_timeout = s.redis.timeout;
+    for (const auto& n : s.redis.cluster_nodes) {
+        o.cluster_nodes.push_back({n.host, n.port});
+    }
     return o;
+}
+
+breaker::scoped_breaker make_breaker(const config::settings& s, breaker::circuit_breaker& local,
+                                     breaker::fleet_view& view, breaker::cluster_store& store)
+{
+    if (s.breaker.scope == config::breaker_scope::cluster) {
+        return breaker::scoped_breaker(local, view, store);
+    }
+    return breaker::scoped_breaker(local);
+}
+
+std::string host_name()
+{
+    char buf[256] = {};
+    if (::gethostname(buf, sizeof buf - 1) != 0 || buf[0] == '\0') {
+        return "localhost";
+    }
+    return buf;
 }
 
 }  // namespace
@@ -100,19 +152,29 @@ redis::client_options redis_options(const config::settings& s, redis::write_refu
 // in that order and destroyed in reverse.
 struct application::worker {
     worker(application& app, shared_state& shared)
-        : redis(ioc.get_executor(), redis_options(app.settings_, shared.refusals)),
+        : redis(ioc.get_executor(), tracked(redis_options(app.settings_, &shared.refusals))),
+          subscriber(ioc.get_executor(), redis_options(app.settings_)),
+          tracking(redis, subscriber, "summary:", app.settings_.redis.timeout),
           limiter(redis, app.settings_.ratelimit, app.settings_.redis.timeout, shared.backstop,
                   shared.outages, common::system_clock()),
-          store(redis, app.settings_.metrics, app.settings_.redis.timeout, common::system_clock()),
+          store(redis, app.settings_.metrics, app.settings_.redis.timeout, common::system_clock(),
+                app.settings_.redis.wait_replicas),
           cache(redis, app.settings_.cache, app.settings_.redis.timeout),
-          summaries(cache, store, shared.breaker, *shared.external, app.settings_.upstream.timeout,
+          breaker_store(redis, app.settings_.breaker, trial_timeout(app.settings_),
+                        app.settings_.redis.timeout),
+          breaker(make_breaker(app.settings_, shared.breaker, shared.fleet_breaker, breaker_store)),
+          settings_store(redis, shared.simulation, app.settings_.upstream,
+                         app.settings_.redis.timeout),
+          summaries(cache, tracking, store, breaker, *shared.external,
+                    app.settings_.upstream.timeout,
                     {shared.storage_down, shared.upstream_failing, shared.serving_stale},
                     common::system_clock()),
           // Ready only when every worker can reach Redis: a request may land on any of them.
           health([&app] { return app.redis_connected(); }, app.shutting_down_, shared.refusals),
-          metrics(store, summaries, shared.storage_down),
-          breaker_api(shared.breaker),
-          admin_api(app.settings_.admin_token, shared.simulation, shared.admin_failures),
+          metrics(store, summaries, shared.storage_down, common::system_clock(),
+                  app.settings_.metrics.max_future, app.settings_.http.batch_body_limit),
+          breaker_api(breaker, shared.instance_id),
+          admin_api(app.settings_.admin_token, settings_store, shared.admin_failures),
           listener(ioc, shared.server, routes, shared.gate, shared.clients, shared.bodies)
     {
         health.register_routes(routes);
@@ -122,19 +184,31 @@ struct application::worker {
         if (app.settings_.http.metrics_port == 0) {
             prometheus.register_routes(routes);
         }
-        // API.md: every request to POST /api/metrics counts, valid or not. A valid metric's
-        // check is decided by the script that stores it; any other request is checked after the
-        // handler, which has then stored nothing.
-        metrics.register_routes(routes, [this](ratelimit::admitted_handler h) {
-            return ratelimit::limit(limiter, std::move(h));
-        });
+        // Every request to the ingest routes counts, valid or not: the limiter decides before
+        // the handler runs (a batch is one request).
+        metrics.register_routes(
+            routes, [this](http::handler h) { return ratelimit::limit(limiter, std::move(h)); });
+    }
+
+    // The main connection reports its reconnects to the cache's tracking, which must then be
+    // turned on again.
+    redis::client_options tracked(redis::client_options o)
+    {
+        o.on_connection_change = [this](bool up) { tracking.connection_changed(up); };
+        return o;
     }
 
     net::io_context ioc{1};
     redis::client redis;
+    // Pushed invalidations of cached summaries (server-assisted client-side caching).
+    redis::subscriber subscriber;
+    cache::client_tracking tracking;
     ratelimit::sliding_window_limiter limiter;
     metrics::metric_store store;
     cache::summary_cache cache;
+    breaker::cluster_store breaker_store;
+    breaker::scoped_breaker breaker;
+    upstream::shared_settings settings_store;
     metrics::summary_service summaries;
     api::health_handlers health;
     api::metrics_handlers metrics;
@@ -184,7 +258,7 @@ void application::register_telemetry()
     auto& registry = telemetry::registry::instance();
     registry.set_routes(std::move(names));
     registry.add_source([this](std::string& out) {
-        const auto s = shared_->breaker.status();
+        const auto s = workers_.front()->breaker.current().state;
         telemetry::write_header(out, "circuit_breaker_state", "gauge",
                                 "Circuit breaker state: 0 closed, 1 open, 2 half-open.");
         telemetry::write_sample(out, "circuit_breaker_state", "",
@@ -250,9 +324,49 @@ application::~application()
     }
 }
 
+namespace {
+
+// APP_HOST as an address to bind: a literal as written, a name through the resolver (as
+// REDIS_HOST is). A name may stand for several addresses; the first IPv4 one is taken, else
+// the first, so that `localhost` binds 127.0.0.1 wherever it also resolves to ::1.
+net::ip::address listen_address(net::io_context& ioc, const std::string& host)
+{
+    boost::system::error_code ec;
+    const auto literal = net::ip::make_address(host, ec);
+    if (!ec) {
+        return literal;
+    }
+    net::ip::tcp::resolver resolver(ioc);
+    // Without the default address_configured flag: on a host whose only interface is
+    // loopback, getaddrinfo would otherwise find nothing for `localhost`.
+    const auto results = resolver.resolve(host, "0", net::ip::resolver_base::numeric_service, ec);
+    if (ec || results.empty()) {
+        throw config::config_error("APP_HOST: cannot resolve \"" + host + "\"" +
+                                   (ec ? ": " + ec.message() : std::string()));
+    }
+    for (const auto& entry : results) {
+        if (entry.endpoint().address().is_v4()) {
+            return entry.endpoint().address();
+        }
+    }
+    return results.begin()->endpoint().address();
+}
+
+std::string describe_bind_error(const std::string& host, std::uint16_t port,
+                                const boost::system::error_code& ec, std::string_view variable)
+{
+    std::string out = "cannot bind " + host + ":" + std::to_string(port) + ": " + ec.message();
+    if (ec == net::error::address_in_use) {
+        out += " (another process listens there; set " + std::string(variable) + " to a free port)";
+    }
+    return out;
+}
+
+}  // namespace
+
 void application::start()
 {
-    const auto address = net::ip::make_address(settings_.http.host);
+    const auto address = listen_address(workers_.front()->ioc, settings_.http.host);
     std::uint16_t port = settings_.http.port;
     if (port != 0) {
         // The workers share the port with SO_REUSEPORT, which would also let a second copy of
@@ -263,8 +377,8 @@ void application::start()
         boost::system::error_code ec;
         probe.bind({address, port}, ec);
         if (ec) {
-            throw std::runtime_error("cannot bind " + settings_.http.host + ":" +
-                                     std::to_string(port) + ": " + ec.message());
+            throw std::runtime_error(
+                describe_bind_error(settings_.http.host, port, ec, "APP_PORT"));
         }
     }
     for (auto& w : workers_) {
@@ -273,20 +387,59 @@ void application::start()
         port = w->listener.port();
     }
     port_ = port;
+    if (shared_->instance_id.empty()) {
+        shared_->instance_id = host_name() + ":" + std::to_string(port_);
+    }
     if (metrics_endpoint_) {
-        metrics_endpoint_->listener.open({address, settings_.http.metrics_port});
+        try {
+            metrics_endpoint_->listener.open({address, settings_.http.metrics_port});
+        } catch (const boost::system::system_error& e) {
+            throw std::runtime_error(describe_bind_error(
+                settings_.http.host, settings_.http.metrics_port, e.code(), "METRICS_PORT"));
+        }
         metrics_endpoint_->listener.start();
     }
     register_telemetry();
+    // One worker per process keeps the fleet's shared state (admin settings, and the breaker
+    // in cluster scope) fresh; its first reads follow the connection to Redis.
+    auto& first = *workers_.front();
+    net::co_spawn(first.ioc, first.settings_store.watch(settings_poll), net::detached);
+    net::co_spawn(first.ioc, first.breaker.watch(breaker_poll), net::detached);
+    // On a Redis Cluster no one connection hears every change of a cached key, so summaries
+    // are not copied in-process there: every hit is read from Redis.
+    const bool on_cluster = !settings_.redis.cluster_nodes.empty();
     for (auto& w : workers_) {
         w->listener.start();
         net::co_spawn(w->ioc, w->redis.run(), net::detached);
+        if (!on_cluster) {
+            net::co_spawn(w->ioc, w->subscriber.run(), net::detached);
+            net::co_spawn(w->ioc, w->tracking.run(), net::detached);
+        }
+    }
+    // Metrics stored by earlier builds move to the current layout once Redis answers; until
+    // then they are not listed (a log line says when they are).
+    // (A cluster never held them: earlier builds could not run on one.)
+    if (!on_cluster) {
+        net::co_spawn(
+            workers_.front()->ioc,
+            metrics::migrate_v1(workers_.front()->redis, settings_.metrics,
+                                settings_.redis.timeout),
+            [](std::exception_ptr e, boost::system::result<metrics::v1_migration_report> r) {
+                if (e || !r) {
+                    log::warn("metrics.v1_migration_failed",
+                              {{"error", e ? "exception" : r.error().message()}});
+                }
+            });
+    }
+    for (auto& w : workers_) {
         w->thread = std::thread([&ioc = w->ioc] { ioc.run(); });
     }
     log::write_always(log::level::info, "server.listening",
                       {{"host", settings_.http.host},
+                       {"address", address.to_string()},
                        {"port", static_cast<unsigned>(port_)},
-                       {"threads", static_cast<unsigned>(workers_.size())}});
+                       {"threads", static_cast<unsigned>(workers_.size())},
+                       {"instance", shared_->instance_id}});
 }
 
 bool application::redis_connected() const
@@ -388,6 +541,10 @@ net::awaitable<void> application::shutdown_sequence(std::chrono::seconds drain)
             // acknowledged), then the client fails the batches in flight.
             w->limiter.stop();
             w->store.stop();
+            w->breaker.stop();
+            w->settings_store.stop();
+            w->tracking.stop();
+            w->subscriber.stop();
             w->redis.stop();
         });
     }

@@ -78,6 +78,12 @@ int main(int argc, char** argv)
         const int status = application.run();
         log::flush();
         return status;
+    } catch (const config::config_error& e) {
+        // A setting only a component can check (a CA file's content, an APP_HOST that does not
+        // resolve): as fatal as a malformed one.
+        log::error("server.config_error", {{"error", e.what()}});
+        std::fprintf(stderr, "analytics-api: configuration error: %s\n", e.what());
+        return 2;
     } catch (const std::exception& e) {
         log::error("server.start_failed", {{"error", e.what()}});
         return 1;

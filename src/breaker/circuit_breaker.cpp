@@ -8,18 +8,14 @@
 
 namespace analytics::breaker {
 
-namespace {
-
 using std::chrono::duration_cast;
 
-// API.md: Retry-After is whole seconds and at least 1, so a client never retries at once.
-std::chrono::seconds whole_seconds_at_least_one(std::chrono::steady_clock::duration d)
+std::chrono::seconds whole_seconds_at_least_one(std::chrono::steady_clock::duration d) noexcept
 {
+    // Retry-After is whole seconds and at least 1, so a client never retries at once.
     const auto secs = std::chrono::ceil<std::chrono::seconds>(d);
     return std::max(secs, std::chrono::seconds(1));
 }
-
-}  // namespace
 
 std::string_view to_string(state s) noexcept
 {

@@ -44,6 +44,10 @@ enum class state { closed, open, half_open };
 /// "CLOSED", "OPEN" or "HALF_OPEN", as the status endpoint shows them.
 std::string_view to_string(state s) noexcept;
 
+/// `d` rounded up to whole seconds, and at least one: a Retry-After never asks for an
+/// immediate retry.
+std::chrono::seconds whole_seconds_at_least_one(std::chrono::steady_clock::duration d) noexcept;
+
 /// What the status endpoint shows, read in one critical section.
 struct snapshot {
     state current = state::closed;

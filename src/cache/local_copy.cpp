@@ -13,15 +13,16 @@ const std::string* local_copy::find(std::string_view key, common::clock::mono_ti
     return &it->second.body;
 }
 
-void local_copy::put(std::string_view key, std::string body, common::clock::mono_time now,
-                     common::clock::mono_time expires)
+local_copy::claim_id local_copy::claim(std::string_view key, common::clock::mono_time now)
 {
     if (max_entries_ == 0) {
-        return;
+        return 0;
     }
+    const claim_id id = ++last_claim_;
+    const entry pending{{}, common::clock::mono_time::min(), id};
     if (auto it = entries_.find(key); it != entries_.end()) {
-        it->second = {std::move(body), expires};
-        return;
+        it->second = pending;
+        return id;
     }
     if (entries_.size() >= max_entries_) {
         // Expired copies go first; if every copy is still live, start over rather than track
@@ -33,7 +34,27 @@ void local_copy::put(std::string_view key, std::string body, common::clock::mono
             entries_.clear();
         }
     }
-    entries_.emplace(std::string(key), entry{std::move(body), expires});
+    entries_.emplace(std::string(key), pending);
+    return id;
+}
+
+bool local_copy::put(std::string_view key, claim_id claim, std::string body,
+                     common::clock::mono_time expires)
+{
+    const auto it = entries_.find(key);
+    if (claim == 0 || it == entries_.end() || it->second.claim != claim) {
+        return false;
+    }
+    it->second.body = std::move(body);
+    it->second.expires = expires;
+    return true;
+}
+
+void local_copy::invalidate(std::string_view key)
+{
+    if (const auto it = entries_.find(key); it != entries_.end()) {
+        entries_.erase(it);
+    }
 }
 
 }  // namespace analytics::cache

@@ -149,6 +149,11 @@ struct admin_token_field {
     static const std::string& ref(const settings& s) { return s.admin_token; }
 };
 
+struct instance_id_field {
+    static std::string& ref(settings& s) { return s.instance_id; }
+    static const std::string& ref(const settings& s) { return s.instance_id; }
+};
+
 template <class T>
 inline constexpr bool is_duration = false;
 template <class Rep, class Period>
@@ -309,6 +314,10 @@ constexpr std::array<choice<failure_mode>, 2> k_failure_modes{{
     {"local", failure_mode::local},
     {"open", failure_mode::open},
 }};
+constexpr std::array<choice<breaker_scope>, 2> k_breaker_scopes{{
+    {"instance", breaker_scope::instance},
+    {"cluster", breaker_scope::cluster},
+}};
 
 // One of a fixed set of words, in any case.
 template <class Field, const auto& Choices>
@@ -349,26 +358,49 @@ struct choice_kind {
 
 // A host name or an address literal. Names are only checked for plausible characters here;
 // whether they resolve is for the component that connects or binds.
+bool is_host(std::string_view text)
+{
+    if (text.size() > 253) {
+        return false;
+    }
+    if (text.find(':') != std::string_view::npos) {
+        boost::system::error_code ec;
+        boost::asio::ip::make_address(text, ec);
+        return !ec && text.find('%') == std::string_view::npos;
+    }
+    return std::all_of(text.begin(), text.end(), [](char c) {
+        return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+               c == '.' || c == '-' || c == '_';
+    });
+}
+
+// True when the last dot-separated label (ignoring one trailing dot) is all digits.
+bool ends_in_a_number(std::string_view host)
+{
+    if (host.ends_with('.')) {
+        host.remove_suffix(1);
+    }
+    const auto dot = host.rfind('.');
+    return all_digits(dot == std::string_view::npos ? host : host.substr(dot + 1));
+}
+
 template <class Field>
 struct host_kind {
     static constexpr json_kind json = json_kind::string;
 
     static bool parse(settings& s, std::string_view text)
     {
-        if (text.size() > 253) {
+        if (!is_host(text)) {
             return false;
-        }
-        if (text.find(':') != std::string_view::npos) {
+        } else if (ends_in_a_number(text)) {
+            // A name whose last label is a number is an IPv4 address (as URL parsers read it),
+            // and must be a valid one: the resolver would read `1.2.3` as 1.2.0.3 and look
+            // `999.1.1.1` up in DNS.
             boost::system::error_code ec;
-            boost::asio::ip::make_address(text, ec);
-            if (ec || text.find('%') != std::string_view::npos) {
+            boost::asio::ip::make_address_v4(text, ec);
+            if (ec) {
                 return false;
             }
-        } else if (!std::all_of(text.begin(), text.end(), [](char c) {
-                       return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
-                              (c >= '0' && c <= '9') || c == '.' || c == '-' || c == '_';
-                   })) {
-            return false;
         }
         Field::ref(s) = std::string(text);
         return true;
@@ -377,6 +409,83 @@ struct host_kind {
     static std::string show(const settings& s) { return Field::ref(s); }
 
     static std::string expected() { return "a host name or IP address"; }
+};
+
+// `host:port,host:port`, an IPv6 address in brackets (`[::1]:7000`); spaces around items are
+// ignored, empty items are not.
+template <class Field>
+struct node_list_kind {
+    static constexpr json_kind json = json_kind::string;
+
+    static bool parse(settings& s, std::string_view text)
+    {
+        std::vector<redis_node> nodes;
+        for (;;) {
+            const auto comma = text.find(',');
+            const auto item = trim(text.substr(0, comma));
+            const auto colon = item.rfind(':');
+            if (colon == std::string_view::npos || nodes.size() >= 64) {
+                return false;
+            }
+            auto host = item.substr(0, colon);
+            if (host.size() >= 2 && host.front() == '[' && host.back() == ']') {
+                host = host.substr(1, host.size() - 2);
+                if (host.find(':') == std::string_view::npos) {
+                    return false;
+                }
+            } else if (host.find(':') != std::string_view::npos) {
+                return false;  // an IPv6 address needs its brackets
+            }
+            const auto port = parse_integer(item.substr(colon + 1));
+            if (host.empty() || !is_host(host) || !port || *port < 1 || *port > 65535) {
+                return false;
+            }
+            nodes.push_back({std::string(host), static_cast<std::uint16_t>(*port)});
+            if (comma == std::string_view::npos) {
+                break;
+            }
+            text.remove_prefix(comma + 1);
+        }
+        Field::ref(s) = std::move(nodes);
+        return true;
+    }
+
+    static std::string show(const settings& s)
+    {
+        std::string out;
+        for (const auto& n : Field::ref(s)) {
+            out += out.empty() ? "" : ",";
+            const bool v6 = n.host.find(':') != std::string::npos;
+            out += v6 ? "[" + n.host + "]" : n.host;
+            out += ":" + std::to_string(n.port);
+        }
+        return out;
+    }
+
+    static std::string expected() { return "a comma-separated list of host:port"; }
+};
+
+// A name that goes into logs and JSON bodies as it is: 1-128 characters of [A-Za-z0-9._:-]
+// (what a host name, a port and a container or pod name are made of).
+template <class Field>
+struct identifier_kind {
+    static constexpr json_kind json = json_kind::string;
+
+    static bool parse(settings& s, std::string_view text)
+    {
+        if (text.empty() || text.size() > 128 || !std::all_of(text.begin(), text.end(), [](char c) {
+                return (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                       c == '.' || c == '_' || c == ':' || c == '-';
+            })) {
+            return false;
+        }
+        Field::ref(s) = std::string(text);
+        return true;
+    }
+
+    static std::string show(const settings& s) { return Field::ref(s); }
+
+    static std::string expected() { return "1-128 characters of A-Z a-z 0-9 . _ : -"; }
 };
 
 // Taken verbatim (not trimmed) and never printed: only whether it is set.
@@ -422,8 +531,8 @@ struct cidr_list_kind {
     static std::string expected() { return "a comma-separated list of CIDR networks"; }
 };
 
-// `http://host[:port][/path]`: the only form the upstream client speaks (no TLS, no
-// credentials in the URL, no query or fragment to lose silently).
+// `http[s]://host[:port][/path]`: the only forms the upstream client speaks (no credentials in
+// the URL, no query or fragment to lose silently).
 template <class Field>
 struct http_url_kind {
     static constexpr json_kind json = json_kind::string;
@@ -435,8 +544,10 @@ struct http_url_kind {
             return false;
         }
         const auto& u = *url;
-        if (u.scheme_id() != boost::urls::scheme::http || !u.has_authority() || u.has_userinfo() ||
-            u.encoded_host().empty() || u.has_query() || u.has_fragment()) {
+        const bool http_or_https = u.scheme_id() == boost::urls::scheme::http ||
+                                   u.scheme_id() == boost::urls::scheme::https;
+        if (!http_or_https || !u.has_authority() || u.has_userinfo() || u.encoded_host().empty() ||
+            u.has_query() || u.has_fragment()) {
             return false;
         }
         if (u.has_port()) {
@@ -451,7 +562,24 @@ struct http_url_kind {
 
     static std::string show(const settings& s) { return Field::ref(s); }
 
-    static std::string expected() { return "an URL of the form http://host[:port][/path]"; }
+    static std::string expected() { return "a URL of the form http[s]://host[:port][/path]"; }
+};
+
+// A file name, taken as written. Whether the file exists and holds what it should is checked by
+// the component that reads it, which can say what is wrong with its content.
+template <class Field>
+struct path_kind {
+    static constexpr json_kind json = json_kind::string;
+
+    static bool parse(settings& s, std::string_view text)
+    {
+        Field::ref(s) = std::string(text);
+        return true;
+    }
+
+    static std::string show(const settings& s) { return Field::ref(s); }
+
+    static std::string expected() { return "a file name"; }
 };
 
 // ---------------------------------------------------------------------------------------------
@@ -491,7 +619,8 @@ template <auto Member>
 using log_field = field<&settings::log, Member>;
 
 constexpr auto k_variables = std::to_array<variable>({
-    make<host_kind<http_field<&http_options::host>>>("APP_HOST", "address to listen on"),
+    make<host_kind<http_field<&http_options::host>>>("APP_HOST",
+                                                     "address or host name to listen on"),
     make<integer_kind<http_field<&http_options::port>, 0, 65535, noun::port>>(
         "APP_PORT", "TCP port to listen on (0: any free port)"),
     make<integer_kind<http_field<&http_options::metrics_port>, 0, 65535, noun::port>>(
@@ -510,6 +639,8 @@ constexpr auto k_variables = std::to_array<variable>({
         "HTTP_HEADER_LIMIT_BYTES", "largest request header block"),
     make<integer_kind<http_field<&http_options::body_limit>, 1, 1024 * 1024 * 1024>>(
         "HTTP_BODY_LIMIT_BYTES", "largest request body (larger: 413)"),
+    make<integer_kind<http_field<&http_options::batch_body_limit>, 1, 64 * 1024 * 1024>>(
+        "HTTP_BATCH_BODY_LIMIT_BYTES", "largest POST /api/metrics/batch body (larger: 413)"),
     make<cidr_list_kind<http_field<&http_options::trusted_proxies>>>(
         "TRUSTED_PROXIES", "peers whose X-Forwarded-For is believed"),
     make<integer_kind<http_field<&http_options::max_connections_per_client>, 1, 1'000'000>>(
@@ -526,6 +657,10 @@ constexpr auto k_variables = std::to_array<variable>({
                                                              "Redis AUTH password (never logged)"),
     make<integer_kind<redis_field<&redis_options::timeout>, 1, 600'000>>(
         "REDIS_TIMEOUT_MS", "deadline of each Redis command, ms"),
+    make<node_list_kind<redis_field<&redis_options::cluster_nodes>>>(
+        "REDIS_CLUSTER_NODES", "Redis Cluster seeds host:port,... (none: REDIS_HOST)"),
+    make<integer_kind<redis_field<&redis_options::wait_replicas>, 0, 64>>(
+        "REDIS_WAIT_REPLICAS", "replicas that must hold an ingest before its 201 (WAIT)"),
     make<integer_kind<cache_field<&cache_options::ttl>, 1, k_unbounded>>(
         "CACHE_TTL_SECONDS", "lifetime of a cached summary"),
     make<integer_kind<cache_field<&cache_options::stale_ttl>, 1, k_unbounded>>(
@@ -544,6 +679,8 @@ constexpr auto k_variables = std::to_array<variable>({
         "CIRCUIT_BREAKER_FAILURE_THRESHOLD", "consecutive failures that open the breaker"),
     make<seconds_kind<breaker_field<&breaker_options::reset_timeout>, 86400>>(
         "CIRCUIT_BREAKER_RESET_TIMEOUT", "seconds the breaker stays open, e.g. 0.5"),
+    make<choice_kind<breaker_field<&breaker_options::scope>, k_breaker_scopes>>(
+        "CIRCUIT_BREAKER_SCOPE", "instance (own breaker) or cluster (one in Redis)"),
     make<ratio_kind<upstream_field<&upstream_options::failure_rate>>>(
         "EXTERNAL_SERVICE_FAILURE_RATE", "share of simulated upstream failures, 0..1"),
     make<seconds_kind<upstream_field<&upstream_options::timeout>, 3600>>(
@@ -551,17 +688,27 @@ constexpr auto k_variables = std::to_array<variable>({
     make<integer_kind<upstream_field<&upstream_options::latency>, 0, 600'000>>(
         "EXTERNAL_SERVICE_LATENCY_MS", "simulated upstream latency, milliseconds"),
     make<http_url_kind<upstream_field<&upstream_options::url>>>(
-        "EXTERNAL_SERVICE_URL", "http://host[:port][/path] (none: simulator)"),
+        "EXTERNAL_SERVICE_URL", "http[s]://host[:port][/path] (none: simulator)"),
+    make<path_kind<upstream_field<&upstream_options::ca_file>>>(
+        "EXTERNAL_SERVICE_CA_FILE", "PEM CA bundle for https (none: system store)"),
     make<integer_kind<metrics_field<&metrics_options::retention>, 1, k_unbounded>>(
         "METRICS_RETENTION_SECONDS", "age at which raw metric points are dropped"),
     make<integer_kind<metrics_field<&metrics_options::max_points_per_type>, 1, k_unbounded>>(
         "METRICS_MAX_POINTS_PER_TYPE", "raw metric points kept per type"),
+    make<integer_kind<metrics_field<&metrics_options::max_future>, 0, 31 * 24 * 3600>>(
+        "METRICS_MAX_FUTURE_SECONDS", "how far ahead of now a timestamp may lie"),
+    make<integer_kind<metrics_field<&metrics_options::max_types>, 1, 10'000'000>>(
+        "METRICS_MAX_TYPES", "distinct metric types stored at most"),
+    make<integer_kind<metrics_field<&metrics_options::type_idle>, 1, k_unbounded>>(
+        "METRICS_TYPE_IDLE_SECONDS", "a type with no metric for this long is forgotten"),
     make<choice_kind<log_field<&log_options::level>, k_log_levels>>(
         "LOG_LEVEL", "DEBUG, INFO, WARNING (or WARN), ERROR"),
     make<choice_kind<log_field<&log_options::format>, k_log_formats>>("LOG_FORMAT",
                                                                       "json or text, any case"),
     make<secret_kind<admin_token_field>>("ADMIN_TOKEN",
                                          "admin API bearer token (unset: answers 403)"),
+    make<identifier_kind<instance_id_field>>("INSTANCE_ID",
+                                             "name in breaker status (none: <hostname>:<port>)"),
 });
 
 // ---------------------------------------------------------------------------------------------
@@ -706,8 +853,29 @@ settings from_env(const env_lookup& lookup)
                            std::to_string(min_admin_token_length) + " characters, got " +
                            std::to_string(out.admin_token.size()));
     }
+    // One port cannot carry both listeners: SO_REUSEPORT would let them share it and split
+    // the connections between them, so half the API would answer 404.
+    if (out.http.metrics_port != 0 && out.http.metrics_port == out.http.port) {
+        const auto port = std::to_string(out.http.port);
+        throw config_error("METRICS_PORT: must differ from APP_PORT (both are " + port +
+                           "); unset METRICS_PORT to serve /metrics on APP_PORT");
+    }
+    // A Redis Cluster has one database; SELECT is refused there.
+    if (!out.redis.cluster_nodes.empty() && out.redis.db != 0) {
+        throw config_error(
+            "REDIS_DB: must be 0 with REDIS_CLUSTER_NODES (a Redis Cluster has one database), "
+            "got " +
+            quote_json(std::to_string(out.redis.db)));
+    }
     if (out.http.threads == 0) {
         out.http.threads = std::max(1u, std::thread::hardware_concurrency());
+    }
+    // A type is forgotten only once none of its points can be listed any more.
+    if (out.metrics.retention > out.metrics.type_idle) {
+        throw config_error("METRICS_RETENTION_SECONDS (" +
+                           std::to_string(out.metrics.retention.count()) +
+                           ") must not exceed METRICS_TYPE_IDLE_SECONDS (" +
+                           std::to_string(out.metrics.type_idle.count()) + ")");
     }
     return out;
 }

@@ -27,22 +27,32 @@ public:
 enum class log_level { debug, info, warning, error };
 enum class log_format { json, text };
 enum class failure_mode { local, open };
+enum class breaker_scope { instance, cluster };
 
 struct http_options {
-    std::string host = "0.0.0.0";              // APP_HOST
-    std::uint16_t port = 8000;                 // APP_PORT
-    std::uint16_t metrics_port = 0;            // METRICS_PORT (0: /metrics on APP_PORT)
-    unsigned threads = 0;                      // APP_THREADS (0 until resolved: number of cores)
-    std::size_t max_connections = 10000;       // HTTP_MAX_CONNECTIONS
-    std::chrono::seconds read_timeout{10};     // HTTP_READ_TIMEOUT_SECONDS
-    std::chrono::seconds idle_timeout{60};     // HTTP_IDLE_TIMEOUT_SECONDS
-    std::chrono::seconds shutdown_timeout{8};  // HTTP_SHUTDOWN_TIMEOUT_SECONDS
-    std::size_t header_limit = 8 * 1024;       // HTTP_HEADER_LIMIT_BYTES
-    std::size_t body_limit = 64 * 1024;        // HTTP_BODY_LIMIT_BYTES
+    std::string host = "0.0.0.0";                // APP_HOST
+    std::uint16_t port = 8000;                   // APP_PORT
+    std::uint16_t metrics_port = 0;              // METRICS_PORT (0: /metrics on APP_PORT)
+    unsigned threads = 0;                        // APP_THREADS (0 until resolved: number of cores)
+    std::size_t max_connections = 10000;         // HTTP_MAX_CONNECTIONS
+    std::chrono::seconds read_timeout{10};       // HTTP_READ_TIMEOUT_SECONDS
+    std::chrono::seconds idle_timeout{60};       // HTTP_IDLE_TIMEOUT_SECONDS
+    std::chrono::seconds shutdown_timeout{8};    // HTTP_SHUTDOWN_TIMEOUT_SECONDS
+    std::size_t header_limit = 8 * 1024;         // HTTP_HEADER_LIMIT_BYTES
+    std::size_t body_limit = 64 * 1024;          // HTTP_BODY_LIMIT_BYTES
+    std::size_t batch_body_limit = 1024 * 1024;  // HTTP_BATCH_BODY_LIMIT_BYTES
     std::size_t max_connections_per_client = 256;            // HTTP_MAX_CONNECTIONS_PER_CLIENT
     std::size_t max_buffered_body_bytes = 64 * 1024 * 1024;  // HTTP_MAX_BUFFERED_BODY_BYTES
     std::chrono::seconds shutdown_drain{5};                  // SHUTDOWN_DRAIN_SECONDS
     std::vector<cidr> trusted_proxies = default_trusted_proxies();  // TRUSTED_PROXIES
+};
+
+/// One node of a Redis Cluster, as REDIS_CLUSTER_NODES lists them.
+struct redis_node {
+    std::string host;
+    std::uint16_t port = 0;
+
+    bool operator==(const redis_node&) const = default;
 };
 
 struct redis_options {
@@ -51,6 +61,10 @@ struct redis_options {
     int db = 0;                              // REDIS_DB
     std::string password;                    // REDIS_PASSWORD (never logged)
     std::chrono::milliseconds timeout{100};  // REDIS_TIMEOUT_MS
+    // REDIS_CLUSTER_NODES: seed nodes of a Redis Cluster (empty: the one server at REDIS_HOST).
+    std::vector<redis_node> cluster_nodes;
+    // REDIS_WAIT_REPLICAS: an ingest is acknowledged only once this many replicas hold it.
+    std::uint32_t wait_replicas = 0;
 };
 
 struct cache_options {
@@ -70,6 +84,7 @@ struct breaker_options {
     std::uint32_t failure_threshold = 5;  // CIRCUIT_BREAKER_FAILURE_THRESHOLD
     std::chrono::milliseconds reset_timeout{
         30000};  // CIRCUIT_BREAKER_RESET_TIMEOUT (seconds, decimals allowed)
+    breaker_scope scope = breaker_scope::instance;  // CIRCUIT_BREAKER_SCOPE
 };
 
 struct upstream_options {
@@ -78,11 +93,15 @@ struct upstream_options {
         5000};                             // EXTERNAL_SERVICE_TIMEOUT (seconds, decimals allowed)
     std::chrono::milliseconds latency{0};  // EXTERNAL_SERVICE_LATENCY_MS
     std::string url;                       // EXTERNAL_SERVICE_URL (empty: built-in simulator)
+    std::string ca_file;                   // EXTERNAL_SERVICE_CA_FILE (empty: the system store)
 };
 
 struct metrics_options {
-    std::chrono::seconds retention{7 * 24 * 3600};  // METRICS_RETENTION_SECONDS
-    std::uint32_t max_points_per_type = 100000;     // METRICS_MAX_POINTS_PER_TYPE
+    std::chrono::seconds retention{7 * 24 * 3600};   // METRICS_RETENTION_SECONDS
+    std::uint32_t max_points_per_type = 100000;      // METRICS_MAX_POINTS_PER_TYPE
+    std::chrono::seconds max_future{300};            // METRICS_MAX_FUTURE_SECONDS
+    std::uint32_t max_types = 10000;                 // METRICS_MAX_TYPES
+    std::chrono::seconds type_idle{30 * 24 * 3600};  // METRICS_TYPE_IDLE_SECONDS
 };
 
 struct log_options {
@@ -100,6 +119,7 @@ struct settings {
     metrics_options metrics;
     log_options log;
     std::string admin_token;  // ADMIN_TOKEN (empty: admin API answers 403)
+    std::string instance_id;  // INSTANCE_ID (empty: <hostname>:<port>, set once listening)
 };
 
 /// The shortest ADMIN_TOKEN accepted: a shorter one stops start-up.

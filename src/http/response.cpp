@@ -55,9 +55,15 @@ response error_response(unsigned status, std::string_view code, std::string_view
 
 response validation_error(std::span<const field_error> errors)
 {
+    return validation_error("VALIDATION_ERROR", "Request validation failed", errors);
+}
+
+response validation_error(std::string_view code, std::string_view message,
+                          std::span<const field_error> errors)
+{
     std::string body;
-    body.reserve(128 + errors.size() * 64);
-    append_error_head(body, "VALIDATION_ERROR", "Request validation failed");
+    body.reserve(128 + message.size() + errors.size() * 64);
+    append_error_head(body, code, message);
     body.append(R"(,"errors":[)");
     bool first = true;
     for (const auto& e : errors) {

@@ -25,6 +25,10 @@ response error_response(unsigned status, std::string_view code, std::string_view
 /// 422 VALIDATION_ERROR with the per-field `errors` list.
 response validation_error(std::span<const field_error> errors);
 
+/// A 422 with its own code and message and the per-field `errors` list.
+response validation_error(std::string_view code, std::string_view message,
+                          std::span<const field_error> errors);
+
 /// The current time as `YYYY-MM-DDTHH:MM:SSZ`, formatted once per second per thread.
 std::string_view now_rfc3339();
 

@@ -2,6 +2,7 @@
 
 #include "http/response.hpp"
 
+#include <algorithm>
 #include <utility>
 
 namespace analytics::http {
@@ -19,6 +20,30 @@ std::vector<router::route_info> router::routes() const
         out.push_back({e.verb, e.path});
     }
     return out;
+}
+
+void router::set_body_limit(std::string_view path, std::size_t limit)
+{
+    body_limits_.emplace_back(std::string(path), limit);
+}
+
+std::size_t router::body_limit(std::string_view target, std::size_t fallback) const noexcept
+{
+    const std::string_view path = target.substr(0, target.find('?'));
+    for (const auto& [p, limit] : body_limits_) {
+        if (p == path) {
+            return limit;
+        }
+    }
+    return fallback;
+}
+
+std::size_t router::max_body_limit(std::size_t fallback) const noexcept
+{
+    for (const auto& [path, limit] : body_limits_) {
+        fallback = std::max(fallback, limit);
+    }
+    return fallback;
 }
 
 std::string router::allow_for(std::string_view path) const

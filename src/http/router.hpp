@@ -11,6 +11,7 @@
 #include <functional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 namespace analytics::http {
@@ -35,6 +36,15 @@ public:
     /// Every registered (method, path), in registration order.
     std::vector<route_info> routes() const;
 
+    /// Lets requests to `path` carry bodies up to `limit` bytes instead of the server's default.
+    void set_body_limit(std::string_view path, std::size_t limit);
+
+    /// The body limit of a request target's path: the one set for it, else `fallback`.
+    std::size_t body_limit(std::string_view target, std::size_t fallback) const noexcept;
+
+    /// The largest body any route takes, at least `fallback`.
+    std::size_t max_body_limit(std::size_t fallback) const noexcept;
+
 private:
     struct entry {
         method verb;
@@ -46,6 +56,7 @@ private:
     std::string allow_for(std::string_view path) const;
 
     std::vector<entry> entries_;
+    std::vector<std::pair<std::string, std::size_t>> body_limits_;
 };
 
 }  // namespace analytics::http

@@ -202,10 +202,11 @@ void serialize_head(std::string& out, const response& res, const request_context
     w.put({reason.data(), reason.size()});
     w.put("\r\n"sv);
     w.put(date);
-    w.put("Content-Type: "sv);
-    w.put(res.content_type);
-    w.put("\r\n"sv);
+    // 204 and 304 carry no content, so no content metadata either (RFC 9110 § 15.4.5).
     if (with_length) {
+        w.put("Content-Type: "sv);
+        w.put(res.content_type);
+        w.put("\r\n"sv);
         w.put("Content-Length: "sv);
         w.put_decimal(res.body.size());
         w.put("\r\n"sv);
@@ -293,6 +294,7 @@ private:
     bool keep_waiting();
     void start_request(exchange& ex);
     read_step parse(exchange& ex);
+    bool route_body_limit(exchange& ex) const;
     read_step need_more(exchange& ex);
     read_step finish(exchange& ex, const boost::system::error_code& ec);
     read_step refuse(exchange& ex, const refusal& why);
@@ -307,6 +309,8 @@ private:
     const std::string peer_text_;
     const client_connections::admission admission_;
     const steady::time_point accepted_ = steady::now();
+    // The largest body any route takes: the parser's limit until the head names the route.
+    const std::size_t max_body_limit_;
     beast::flat_buffer buffer_;
     std::string head_;  // the serialised status line and headers, reused by every answer
     std::array<std::byte, request_arena_bytes> arena_storage_;
@@ -351,6 +355,7 @@ listener::connection::connection(listener& owner, net::ip::tcp::socket socket,
       peer_(peer),
       peer_text_(peer.to_string()),
       admission_(admission),
+      max_body_limit_(owner.router_.max_body_limit(owner.options_.body_limit)),
       buffer_(owner.options_.header_limit + owner.options_.body_limit + read_chunk),
       arena_(arena_storage_.data(), arena_storage_.size())
 {
@@ -447,7 +452,7 @@ listener::connection::read_step listener::connection::begin_read(exchange& ex)
 {
     auto& parser = ex.parser;
     parser.header_limit(static_cast<std::uint32_t>(owner_.options_.header_limit));
-    parser.body_limit(owner_.options_.body_limit);
+    parser.body_limit(max_body_limit_);
     parser.eager(true);
     if (buffer_.size() > 0) {
         start_request(ex);
@@ -553,6 +558,11 @@ listener::connection::read_step listener::connection::parse(exchange& ex)
             if (ex.head.refused) {
                 return refuse(ex, ex.head.refused);
             }
+            // Once the head names the route, its own body limit applies (a batch of metrics
+            // takes more than the server's default).
+            if (!ec && !route_body_limit(ex)) {
+                ec = bhttp::error::body_limit;
+            }
             ex.continue_due = ex.head.expects_continue && !parser.is_done();
         }
         if (ec || parser.is_done()) {
@@ -562,6 +572,21 @@ listener::connection::read_step listener::connection::parse(exchange& ex)
             return need_more(ex);
         }
     }
+}
+
+// Sets the parser's body limit to the route's, counting what it read already; false when the
+// body is over it (declared or read).
+bool listener::connection::route_body_limit(exchange& ex) const
+{
+    auto& parser = ex.parser;
+    const std::size_t limit = owner_.router_.body_limit(ex.target, owner_.options_.body_limit);
+    const std::size_t have = parser.get().body().size();
+    const auto length = parser.content_length();
+    if ((length && *length > limit) || have > limit) {
+        return false;
+    }
+    parser.body_limit(limit - have);
+    return true;
 }
 
 // The parser needs bytes the buffer does not hold yet.
@@ -625,6 +650,14 @@ listener::connection::read_step listener::connection::refuse(exchange& ex, const
         ex.res.set("Retry-After", "1");
     }
     ex.keep_alive = false;
+    // The answer to a HEAD has no body, even when the request was refused before it was read in
+    // full (a client would take the body for the next answer): the method is the parser's once
+    // it read the request line, else the first bytes say it.
+    const std::string_view unread(static_cast<const char*>(buffer_.data().data()),
+                                  std::min<std::size_t>(buffer_.size(), 5));
+    if (ex.parser.get().method() == bhttp::verb::head || unread == "HEAD ") {
+        ex.verb = method::head;
+    }
     if (ex.ctx.started == steady::time_point{}) {
         start_request(ex);
     }

@@ -1,6 +1,8 @@
 #include "metrics/metric.hpp"
 
 #include <boost/json/basic_parser_impl.hpp>
+#include <boost/json/parse.hpp>
+#include <boost/json/value.hpp>
 
 #include <array>
 #include <charconv>
@@ -20,7 +22,7 @@ bool type_char(char c) noexcept
            c == '.' || c == ':' || c == '-';
 }
 
-// What a top-level member of the body holds, as far as the schema cares. API.md treats a null
+// What a top-level member of the body holds, as far as the schema cares. The contract treats a null
 // field as a missing one.
 enum class shape { missing, string, number, other };
 
@@ -192,6 +194,67 @@ private:
     std::array<member, 3> fields_;
 };
 
+
+// The schema's rules for the three fields, whatever JSON they came from; `prefix` names the item
+// in a batch ("[3]."), empty for a single metric.
+void validate(const member& ts, const member& v, const member& t, std::string_view prefix,
+              metric& out, std::vector<common::field_error>& errors)
+{
+    auto fail = [&](std::string_view field, std::string_view message) {
+        errors.push_back({std::string(prefix) + std::string(field), std::string(message)});
+    };
+    if (ts.kind == shape::missing) {
+        fail("timestamp", "is required");
+    } else if (ts.kind != shape::string) {
+        fail("timestamp", "must be an RFC 3339 string");
+    } else if (auto parsed = common::parse_rfc3339(ts.text); !parsed) {
+        fail("timestamp", "must be an RFC 3339 date-time with offset, e.g. 2026-02-19T12:00:00Z");
+    } else {
+        out.timestamp = *parsed;
+    }
+
+    if (v.kind == shape::missing) {
+        fail("value", "is required");
+    } else if (v.kind != shape::number) {
+        fail("value", "must be a number");
+    } else if (!std::isfinite(v.number)) {
+        // Boost.JSON reads numbers beyond double's range as infinities.
+        fail("value", "must be a finite number");
+    } else {
+        out.value = v.number;
+    }
+
+    if (t.kind == shape::missing) {
+        fail("type", "is required");
+    } else if (t.kind != shape::string) {
+        fail("type", "must be a string");
+    } else if (!is_valid_type(t.text)) {
+        fail("type", "must be 1-64 characters of A-Z a-z 0-9 _ . : -");
+    } else {
+        out.type.assign(t.text.data(), t.text.size());
+    }
+}
+
+// A field of a batch item, as the schema sees it.
+member member_of(const boost::json::object& item, std::string_view key)
+{
+    member m;
+    const boost::json::value* v = item.if_contains(key);
+    if (v == nullptr || v->is_null()) {
+        return m;
+    }
+    if (v->is_string()) {
+        m.kind = shape::string;
+        m.text = v->get_string();
+    } else if (v->is_number()) {
+        m.kind = shape::number;
+        m.number = v->to_number<double>();
+    } else {
+        m.kind = shape::other;
+    }
+    return m;
+}
+
 }  // namespace
 
 bool is_valid_type(std::string_view type) noexcept
@@ -228,40 +291,49 @@ parse_outcome parse_metric(std::string_view body)
         return out;
     }
 
-    if (const auto& ts = read.timestamp(); ts.kind == shape::missing) {
-        out.errors.push_back({"timestamp", "is required"});
-    } else if (ts.kind != shape::string) {
-        out.errors.push_back({"timestamp", "must be an RFC 3339 string"});
-    } else if (auto parsed = common::parse_rfc3339(ts.text); !parsed) {
-        out.errors.push_back(
-            {"timestamp", "must be an RFC 3339 date-time with offset, e.g. 2026-02-19T12:00:00Z"});
-    } else {
-        out.value.timestamp = *parsed;
-    }
-
-    if (const auto& v = read.value(); v.kind == shape::missing) {
-        out.errors.push_back({"value", "is required"});
-    } else if (v.kind != shape::number) {
-        out.errors.push_back({"value", "must be a number"});
-    } else if (!std::isfinite(v.number)) {
-        // Boost.JSON reads numbers beyond double's range as infinities.
-        out.errors.push_back({"value", "must be a finite number"});
-    } else {
-        out.value.value = v.number;
-    }
-
-    if (const auto& t = read.type(); t.kind == shape::missing) {
-        out.errors.push_back({"type", "is required"});
-    } else if (t.kind != shape::string) {
-        out.errors.push_back({"type", "must be a string"});
-    } else if (!is_valid_type(t.text)) {
-        out.errors.push_back({"type", "must be 1-64 characters of A-Z a-z 0-9 _ . : -"});
-    } else {
-        out.value.type.assign(t.text.data(), t.text.size());
-    }
-
+    validate(read.timestamp(), read.value(), read.type(), "", out.value, out.errors);
     if (!out.errors.empty()) {
         out.result = parse_outcome::status::invalid;
+    }
+    return out;
+}
+
+batch_parse_outcome parse_metric_batch(std::string_view body)
+{
+    batch_parse_outcome out;
+    boost::json::parse_options opts;
+    opts.max_depth = 32;
+    boost::system::error_code ec;
+    const boost::json::value doc = boost::json::parse(body, ec, {}, opts);
+    if (ec) {
+        out.result = parse_outcome::status::invalid_json;
+        return out;
+    }
+    out.result = parse_outcome::status::invalid;
+    if (!doc.is_array()) {
+        out.errors.push_back({"body", "must be a JSON array of metrics"});
+        return out;
+    }
+    const boost::json::array& items = doc.get_array();
+    if (items.empty() || items.size() > max_batch_size) {
+        out.errors.push_back({"body", "must hold 1 to 1000 metrics"});
+        return out;
+    }
+    out.values.resize(items.size());
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        const std::string prefix = "[" + std::to_string(i) + "]";
+        if (!items[i].is_object()) {
+            out.errors.push_back({prefix, "must be a JSON object"});
+            continue;
+        }
+        const boost::json::object& item = items[i].get_object();
+        validate(member_of(item, "timestamp"), member_of(item, "value"), member_of(item, "type"),
+                 prefix + ".", out.values[i], out.errors);
+    }
+    if (out.errors.empty()) {
+        out.result = parse_outcome::status::ok;
+    } else {
+        out.values.clear();
     }
     return out;
 }

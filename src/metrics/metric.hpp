@@ -1,7 +1,7 @@
 #pragma once
 // A metric point and the validation of the POST /api/metrics body.
 //
-// API.md § Metric body: `timestamp` RFC 3339 (required), `value` finite number (required;
+// docs/contract.md, Metric body: `timestamp` RFC 3339 (required), `value` finite number (required;
 // NaN/Infinity/strings rejected), `type` 1-64 characters of [A-Za-z0-9_.:-] (required).
 // Unknown fields are ignored.
 //
@@ -40,6 +40,20 @@ struct parse_outcome {
 /// levels) are invalid_json (400); JSON that breaks the schema is invalid (422) with every
 /// failing field listed.
 parse_outcome parse_metric(std::string_view body);
+
+/// The most metrics one batch request may hold.
+inline constexpr std::size_t max_batch_size = 1000;
+
+struct batch_parse_outcome {
+    parse_outcome::status result = parse_outcome::status::ok;
+    std::vector<metric> values;               // when ok, in the body's order
+    std::vector<common::field_error> errors;  // when invalid; fields name the item: "[3].value"
+};
+
+/// Parses and validates a batch body: a JSON array of 1..1000 metric bodies, all or nothing.
+/// Not JSON: invalid_json (400); anything else wrong: invalid (422) with every failing field of
+/// every item.
+batch_parse_outcome parse_metric_batch(std::string_view body);
 
 /// The shortest text that reads back as exactly `v` (e.g. "75.5", "1e+21"); valid JSON
 /// (`null` for a non-finite value).

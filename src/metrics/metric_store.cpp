@@ -2,224 +2,27 @@
 
 #include "common/logging.hpp"
 #include "common/string_writer.hpp"
-#include "metrics/rollup.hpp"
+#include "common/when_all.hpp"
+#include "metrics/block.hpp"
+#include "metrics/scripts.hpp"
 #include "redis/arg_buffer.hpp"
+#include "redis/key_tags.hpp"
 #include "redis/write_refusals.hpp"
 
 #include <algorithm>
 #include <array>
-#include <charconv>
-#include <optional>
-#include <vector>
+#include <bit>
+#include <cmath>
+#include <unordered_map>
+#include <unordered_set>
 
 namespace analytics::metrics {
 
 namespace {
 
-// µs from 0001-01-01T00:00:00Z to the Unix epoch: makes every supported timestamp a
-// non-negative 18-digit number, so the text order of members is the time order.
-constexpr std::int64_t epoch_shift_micros = 62'135'596'800'000'000;
+using boost::system::error_code;
 
-constexpr std::string_view index_points = "metrics:index:points";
-constexpr std::string_view index_seq = "metrics:index:seq";
-
-void append_type_key(std::string& out, std::string_view type, std::string_view suffix)
-{
-    out.append("metrics:{").append(type).append("}:").append(suffix);
-}
-
-std::string type_key(std::string_view type, std::string_view suffix)
-{
-    std::string key;
-    key.reserve(16 + type.size() + suffix.size());
-    append_type_key(key, type, suffix);
-    return key;
-}
-
-void append_bucket_key(std::string& out, std::string_view type, bool hours, std::int64_t index)
-{
-    append_type_key(out, type, hours ? "h:" : "m:");
-    redis::arg_buffer::append_integer(out, index);
-}
-
-// Room for an order key, or for any int64 should a timestamp fall outside the supported years.
-using order_key_buffer = std::array<char, 24>;
-
-// Writes the order key of `unix_micros` into `buf` and returns it.
-std::string_view format_order_key(order_key_buffer& buf, std::int64_t unix_micros)
-{
-    char* const begin = buf.data();
-    const auto [end, ec] =
-        std::to_chars(begin, begin + buf.size(), unix_micros + epoch_shift_micros);
-    const auto n = static_cast<std::size_t>(end - begin);
-    if (n >= order_key_size || buf[0] == '-') {
-        return {begin, n};
-    }
-    std::copy_backward(begin, end, begin + order_key_size);
-    std::fill(begin, begin + (order_key_size - n), '0');
-    return {begin, order_key_size};
-}
-
-void append_order_key(std::string& out, std::int64_t unix_micros)
-{
-    order_key_buffer buf{};
-    out.append(format_order_key(buf, unix_micros));
-}
-
-// A point's position in its batch, in the 3 digits that follow the batch's first arrival
-// number in its member (store_functions).
-static_assert(metric_store::max_batch <= 1000);
-void append_place(std::string& out, std::size_t place)
-{
-    out.push_back(static_cast<char>('0' + place / 100));
-    out.push_back(static_cast<char>('0' + place / 10 % 10));
-    out.push_back(static_cast<char>('0' + place % 10));
-}
-
-// Stores one batch of points (ingest_batch.hpp) in two steps, so that a check of the batch can
-// come between them. store_read(kfirst, afirst) reads what the writes depend on: the rollups
-// (one MGET) and the point sets' sizes, which also make a key of the wrong type fail the script
-// before anything is written. store_write(kfirst, afirst, rollups, sizes) gives the points
-// consecutive arrival numbers, adds those within the retention to their type's sorted set and
-// to the index, trims both, and folds each rollup's share of the batch into its value: one read
-// and one write per rollup.
-//
-// Both read their keys from KEYS[kfirst] and their arguments from ARGV[afirst]:
-// KEYS: index points, seq, then T type point sets, then R rollups
-// ARGV: points in the batch (kept or not), retention cutoff order key, max points per set, T,
-//       R; then per type set: its number of points k, then k times (order key,
-//       "<place>|type|value|timestamp", the place being the point's 0-based position in the
-//       batch in 3 digits); then per rollup: its share of the batch (a rollup, rollup.hpp) and
-//       its expiry (Unix ms; 0: none)
-// store_write returns the last arrival number given.
-//
-// A point's member is its order key, the batch's first arrival number (16 digits) and the rest
-// of its argument: members with equal order keys sort by arrival, also against members of
-// earlier builds, which held the point's own arrival number there (always below a later batch's
-// first). Formatting the number once per batch spares the script two calls per point.
-//
-// Scores are passed to ZADD as the string '0': a Lua number would be printed to text for
-// every member.
-constexpr std::string_view store_functions = R"lua(
-local function store_read(kfirst, afirst)
-  local K, A = kfirst - 1, afirst - 1
-  local types, rollups = tonumber(ARGV[A + 4]), tonumber(ARGV[A + 5])
-  local sizes = {}
-  for k = K + 1, K + 2 + types do
-    if k ~= K + 2 then sizes[k] = redis.call('ZCARD', KEYS[k]) end
-  end
-  if rollups == 0 then return {}, sizes end
-  return redis.call('MGET', unpack(KEYS, K + 3 + types, K + 2 + types + rollups)), sizes
-end
-
--- A rollup (rollup.hpp), or nil: what earlier builds wrote as text is read too, anything
--- else (a key of another type reads as false) is replaced.
-local rollup_format = '<Bdddddc18'
-local function read_rollup(v)
-  if not v then return nil end
-  if #v == 59 and string.byte(v, 1) == 1 then
-    local _, c, s, mn, mx, lv, lt = struct.unpack(rollup_format, v)
-    return c, s, mn, mx, lv, lt
-  end
-  local c, s, mn, mx, lt, lv = string.match(v, '^(%d+) (%S+) (%S+) (%S+) (%d+) (%S+)$')
-  if not c or #lt ~= 18 then return nil end
-  c, s, mn, mx, lv = tonumber(c), tonumber(s), tonumber(mn), tonumber(mx), tonumber(lv)
-  if not (c and s and mn and mx and lv) then return nil end
-  return c, s, mn, mx, lv, lt
-end
-
-local function store_write(kfirst, afirst, current, sizes)
-  local K, A = kfirst - 1, afirst - 1
-  local n, cutoff, max = tonumber(ARGV[A + 1]), ARGV[A + 2], tonumber(ARGV[A + 3])
-  local types, rollups = tonumber(ARGV[A + 4]), tonumber(ARGV[A + 5])
-  local last = redis.call('INCRBY', KEYS[K + 2], n)
-  local base = last - n
-
-  -- The count cap is exact: a set that holds more than max after the batch's points (its size
-  -- before them plus those ZADD added) is cut to its newest max; a negative rank counts from
-  -- the end. The retention trim runs when the batch's arrival numbers pass a multiple of 256,
-  -- so at most 255 expired points linger; the list never shows them (it reads from the same
-  -- cutoff), and under load this spares nearly every batch the trim.
-  local expire = math.floor(last / 256) > math.floor(base / 256)
-  local function trim(k, added)
-    if expire then redis.call('ZREMRANGEBYLEX', KEYS[k], '-', '(' .. cutoff) end
-    if sizes[k] + added > max then redis.call('ZREMRANGEBYRANK', KEYS[k], 0, -max - 1) end
-  end
-
-  local a = A + 6
-  local first = string.format('%016d', base + 1)
-  local index, x = {}, 0
-  for t = 1, types do
-    local k = tonumber(ARGV[a])
-    a = a + 1
-    local add = {}
-    for i = 1, k do
-      local member = ARGV[a] .. first .. ARGV[a + 1]
-      a = a + 2
-      add[2 * i - 1] = '0'
-      add[2 * i] = member
-      index[x + 1] = '0'
-      index[x + 2] = member
-      x = x + 2
-    end
-    trim(K + 2 + t, redis.call('ZADD', KEYS[K + 2 + t], unpack(add)))
-  end
-  if x > 0 then
-    trim(K + 1, redis.call('ZADD', KEYS[K + 1], unpack(index)))
-  end
-
-  for r = 1, rollups do
-    local key, value, expiry = KEYS[K + 2 + types + r], ARGV[a], ARGV[a + 1]
-    a = a + 2
-    local oc, os, omn, omx, olv, olt = read_rollup(current[r])
-    if oc then
-      local _, c, s, mn, mx, lv, lt = struct.unpack(rollup_format, value)
-      -- The first of equal values is kept; the newest timestamp wins, on a tie the later
-      -- arrival (this batch).
-      if omn <= mn then mn = omn end
-      if omx >= mx then mx = omx end
-      if olt > lt then lt, lv = olt, olv end
-      value = struct.pack(rollup_format, 1, oc + c, os + s, mn, mx, lv, lt)
-    end
-    if expiry == '0' then
-      redis.call('SET', key, value)
-    elseif oc then
-      -- A bucket's expiry is fixed by its time, so it is set once, when the bucket is created.
-      redis.call('SET', key, value, 'KEEPTTL')
-    else
-      redis.call('SET', key, value, 'PXAT', expiry)
-    end
-  end
-  return last
-end
-)lua";
-
-// The ingest script: decides the batch's rate-limit checks (sliding_window_limiter) between
-// the store's reads and its writes, and writes only if every check passed, so a checked metric
-// costs one round trip.
-// ARGV[1]: how many KEYS the store takes (the checks' keys follow them); ARGV[2]: where the
-// checks' arguments begin in ARGV (after the store's, which begin at ARGV[3]), 0 for none.
-// Returns the checks' answers (none without checks) followed by store_write()'s result, or -1 when
-// a check was refused and nothing was stored.
-constexpr std::string_view ingest_main = R"lua(
-local store_keys, checks = tonumber(ARGV[1]), tonumber(ARGV[2])
-local current, sizes = store_read(1, 3)
-local out, admitted = {}, true
-if checks > 0 then
-  out, admitted = rate_limit(store_keys + 1, checks)
-end
-out[#out + 1] = admitted and store_write(1, 3, current, sizes) or -1
-return out
-)lua";
-
-const redis::script& ingest_script()
-{
-    static const redis::script s(std::string(ratelimit::sliding_window_limiter::script_function()) +
-                                 std::string(store_functions) + std::string(ingest_main));
-    return s;
-}
-
-result<void> check_transport(const result<redis::reply>& r, std::string_view what)
+error_code transport_error(const result<redis::reply>& r, std::string_view operation)
 {
     if (!r) {
         return r.error();
@@ -228,42 +31,111 @@ result<void> check_transport(const result<redis::reply>& r, std::string_view wha
         // A refused write (OOM, READONLY, MISCONF) is logged once per incident by the client's
         // redis::write_refusals, not once per call.
         if (!redis::write_refusals::is_refusal(r->str)) {
-            log::error("metrics.redis_error", {{"operation", what}, {"error", r->str}});
+            log::error("metrics.redis_error", {{"operation", operation}, {"error", r->str}});
         }
         return redis::make_error_code(redis::errc::server_error);
     }
     return {};
 }
 
+// A point as a list reads it: its block's arrival, nonce and type beside it.
+struct listed_point {
+    block_point p;
+    std::int64_t arrival = 0;
+    std::uint64_t nonce = 0;
+    std::string_view type;
+};
+
+// The list's order: newest timestamp first; of equal timestamps the later arrival, then the
+// later place (then the nonce, so that the order is total).
+bool lists_before(const listed_point& a, const listed_point& b) noexcept
+{
+    if (a.p.timestamp.micros != b.p.timestamp.micros) {
+        return a.p.timestamp.micros > b.p.timestamp.micros;
+    }
+    if (a.arrival != b.arrival) {
+        return a.arrival > b.arrival;
+    }
+    if (a.p.place != b.p.place) {
+        return a.p.place > b.p.place;
+    }
+    return a.nonce > b.nonce;
+}
+
+// The timestamp (µs) an order prefix stands for.
+std::int64_t prefix_micros(std::string_view prefix) noexcept
+{
+    std::uint64_t v = 0;
+    for (const char c : prefix) {
+        v = (v << 8) | static_cast<unsigned char>(c);
+    }
+    return std::bit_cast<std::int64_t>(v ^ (std::uint64_t{1} << 63));
+}
+
+// One sorted set of blocks as a list reads it (ZREVRANGE), from the newest block on.
+struct list_source {
+    std::string key;
+    std::int64_t rank = 0;          // the first block not read yet
+    std::size_t next_read = 1;      // how many blocks the next read asks for
+    bool read_more = true;          // the walk needs more of it
+    bool exhausted = false;         // every block has been read
+    std::int64_t last_micros = 0;   // the newest timestamp of the last block read,
+    std::int64_t last_arrival = 0;  // and its arrival: nothing unread lists before that
+};
+
+void append_item(common::string_writer& w, const listed_point& lp)
+{
+    std::string stamp;
+    common::append_rfc3339(stamp, lp.p.timestamp);
+    w.put(R"({"timestamp":")");
+    w.put(stamp);
+    w.put(R"(","value":)");
+    std::string value;
+    append_value(value, lp.p.value);
+    w.put(value);
+    w.put(R"(,"type":")");
+    w.put(lp.type);
+    w.put(R"("})");
+}
+
 }  // namespace
 
 metric_store::metric_store(redis::client& redis, const config::metrics_options& options,
-                           std::chrono::milliseconds timeout, const common::clock& clock)
+                           std::chrono::milliseconds timeout, const common::clock& clock,
+                           unsigned wait_replicas)
     : redis_(redis),
       options_(options),
+      settings_{std::chrono::duration_cast<std::chrono::milliseconds>(options.retention).count(),
+                options.max_points_per_type,
+                std::chrono::duration_cast<std::chrono::milliseconds>(options.type_idle).count(),
+                std::chrono::duration_cast<std::chrono::milliseconds>(options.max_future).count()},
       timeout_(timeout),
+      wait_replicas_(wait_replicas),
       clock_(clock),
-      ingest_(make_queue()),
-      checked_ingest_(make_queue())
+      registry_(redis, options.max_types,
+                std::chrono::duration_cast<std::chrono::milliseconds>(options.type_idle), timeout,
+                clock),
+      nonces_(std::random_device{}()),
+      ingest_(
+          redis.get_executor(), max_batch,
+          [this](std::span<const queued> batch, std::span<result<outcome>> results,
+                 ingest_queue::clock::time_point opened) {
+              return store_queued(batch, results, opened);
+          },
+          result<outcome>(redis::make_error_code(redis::errc::stopped)))
 {
+    // Pipelines and MULTI send EVALSHA without falling back to EVAL: the script must be loaded
+    // on every connection.
+    redis_.register_script(scripts::store());
 }
 
-metric_store::ingest_queue metric_store::make_queue()
+std::int64_t metric_store::next_arrival()
 {
-    return ingest_queue(
-        redis_.get_executor(), max_batch,
-        [this](std::span<const queued_metric> batch, std::span<batch_share> results,
-               ingest_queue::clock::time_point opened) {
-            return store_batch(batch, results, opened);
-        },
-        batch_share{redis::make_error_code(redis::errc::stopped), false, std::nullopt});
-}
-
-std::string metric_store::order_key(std::int64_t unix_micros)
-{
-    std::string key;
-    append_order_key(key, unix_micros);
-    return key;
+    const std::int64_t now =
+        std::chrono::duration_cast<std::chrono::microseconds>(clock_.now().time_since_epoch())
+            .count();
+    last_arrival_ = std::max(now, last_arrival_ + 1);
+    return last_arrival_;
 }
 
 std::int64_t metric_store::now_ms() const
@@ -272,246 +144,525 @@ std::int64_t metric_store::now_ms() const
         .count();
 }
 
-net::awaitable<result<void>> metric_store::add(const metric& m)
-{
-    // A named local, not a temporary: GCC 12 mislocates a braced temporary that lives across a
-    // co_await (its string's inline buffer is left behind in the frame).
-    queued_metric queued{m, now_ms(), nullptr, {}};
-    const batch_share share = co_await ingest_.submit(std::move(queued));
-    if (share.error) {
-        co_return share.error;
-    }
-    co_return result<void>{};  // a batch without checks always writes
-}
-
-net::awaitable<result<metric_store::admitted>> metric_store::admit_and_add(
-    const metric& m, ratelimit::admission& check)
-{
-    queued_metric queued{m, now_ms(), &check.limiter(), check.client()};
-    const batch_share share = co_await checked_ingest_.submit(std::move(queued));
-    if (share.check) {
-        check.settle(*share.check);
-    } else {
-        const std::string why =
-            share.error ? share.error.message() : std::string("no answer to the check");
-        check.settle(ratelimit::batch_answer{std::nullopt, why});
-    }
-    if (!check.result().allowed) {
-        co_return admitted::refused;
-    }
-    if (share.error) {
-        co_return share.error;
-    }
-    if (share.wrote) {
-        co_return admitted::stored;
-    }
-    // Allowed, but another check of the batch was refused, so the batch wrote nothing: store
-    // the metric by itself (its check is spent).
-    if (auto again = co_await add(m); !again) {
-        co_return again.error();
-    }
-    co_return admitted::stored;
-}
-
 void metric_store::stop()
 {
     ingest_.stop();
-    checked_ingest_.stop();
 }
 
-net::awaitable<void> metric_store::store_batch(std::span<const queued_metric> batch,
-                                               std::span<batch_share> results,
-                                               ingest_queue::clock::time_point opened)
+net::awaitable<result<metric_store::outcome>> metric_store::add(const metric& m,
+                                                                std::string_view idempotency_key,
+                                                                std::string_view answer)
 {
-    const ingest_plan plan = plan_ingest(batch, options_);
-    // A batch's checks are all made by the worker's limiter (checked_by), one per metric of
-    // the checked queue.
-    clients_.clear();
-    ratelimit::sliding_window_limiter* limiter = nullptr;
-    for (const queued_metric& q : batch) {
-        if (q.checked_by != nullptr) {
-            limiter = q.checked_by;
-            clients_.push_back(q.client);
-        }
-    }
-    const std::size_t checks = clients_.size();
+    // A named local, not a temporary: GCC 12 mislocates a braced temporary that lives across a
+    // co_await (its string's inline buffer is left behind in the frame).
+    // The answer is kept only for a request with a key: only a repeat of it asks for it.
+    queued q{m, std::string(idempotency_key),
+             idempotency_key.empty() ? std::string() : std::string(answer), now_ms()};
+    co_return co_await ingest_.submit(std::move(q));
+}
 
-    redis::arg_buffer keys;
-    redis::arg_buffer args;
-    keys.reserve(2 + plan.types.size() + plan.rollups.size(),
-                 64 + (plan.types.size() + plan.rollups.size()) * 96);
-    args.reserve(7 + plan.types.size() + batch.size() * 3 + plan.rollups.size() * 2,
-                 64 + batch.size() * 170 + plan.rollups.size() * (rollup_size + 16));
-    keys.add(index_points);
-    keys.add(index_seq);
-    std::size_t sets = 0;
-    for (const type_share& t : plan.types) {
-        if (!t.kept.empty()) {
-            append_type_key(keys.text(), t.name, "points");
-            keys.end_arg();
-            ++sets;
+net::awaitable<result<store_call::outcome>> metric_store::run_call(
+    store_call& call, std::chrono::milliseconds timeout)
+{
+    if (wait_replicas_ > 0) {
+        auto outcomes = co_await run_pipelined(std::span(&call, 1), timeout, false);
+        co_return std::move(outcomes.front());
+    }
+    const std::vector<std::string_view> keys = call.keys();
+    const std::vector<std::string_view> args = call.args();
+    auto r = co_await redis_.eval(scripts::store(), keys, args, timeout);
+    co_return read_outcome(std::move(r));
+}
+
+result<store_call::outcome> metric_store::read_outcome(result<redis::reply> r)
+{
+    if (const error_code ec = transport_error(r, "ingest")) {
+        return ec;
+    }
+    auto read = store_call::read_reply(std::move(*r));
+    if (!read) {
+        log::error("metrics.unexpected_reply", {{"operation", "ingest"}});
+    }
+    return read;
+}
+
+net::awaitable<std::vector<result<store_call::outcome>>> metric_store::run_calls(
+    std::span<store_call> calls, std::chrono::milliseconds timeout, bool atomic)
+{
+    if (redis_.is_cluster()) {
+        // Each tag's call on the master of its slot, all at once.
+        std::vector<net::awaitable<result<store_call::outcome>>> running;
+        running.reserve(calls.size());
+        for (store_call& call : calls) {
+            running.push_back(run_call(call, timeout));
+        }
+        co_return co_await common::when_all(std::move(running));
+    }
+    if (calls.size() == 1) {
+        std::vector<result<store_call::outcome>> out;
+        out.push_back(co_await run_call(calls.front(), timeout));
+        co_return out;
+    }
+    co_return co_await run_pipelined(calls, timeout, atomic);
+}
+
+net::awaitable<std::vector<result<store_call::outcome>>> metric_store::run_pipelined(
+    std::span<store_call> calls, std::chrono::milliseconds timeout, bool atomic)
+{
+    // EVALSHA sha numkeys keys... args... for each call, the views kept alive in this frame.
+    const std::string& sha = scripts::store().sha1();
+    std::vector<std::string> numkeys;
+    std::vector<std::vector<std::string_view>> evals;
+    numkeys.reserve(calls.size());
+    evals.reserve(calls.size());
+    for (store_call& call : calls) {
+        const std::vector<std::string_view> keys = call.keys();
+        const std::vector<std::string_view> args = call.args();
+        numkeys.push_back(std::to_string(keys.size()));
+        auto& eval = evals.emplace_back();
+        eval.reserve(3 + keys.size() + args.size());
+        eval.insert(eval.end(), {"EVALSHA", sha, numkeys.back()});
+        eval.insert(eval.end(), keys.begin(), keys.end());
+        eval.insert(eval.end(), args.begin(), args.end());
+    }
+    static constexpr std::array<std::string_view, 1> multi{"MULTI"};
+    static constexpr std::array<std::string_view, 1> exec{"EXEC"};
+    // WAIT gets half the deadline: Redis notices a WAIT's timeout only at its next cron tick
+    // (every 100 ms at the default hz 10), and its count should arrive before the deadline.
+    const std::string replicas = std::to_string(wait_replicas_);
+    const std::string wait_ms = std::to_string(std::max<std::int64_t>(1, timeout.count() / 2));
+    const std::array<std::string_view, 3> wait{"WAIT", replicas, wait_ms};
+
+    std::vector<std::span<const std::string_view>> commands;
+    commands.reserve(evals.size() + 3);
+    if (atomic) {
+        commands.emplace_back(multi);
+    }
+    for (const auto& eval : evals) {
+        commands.emplace_back(eval);
+    }
+    if (atomic) {
+        commands.emplace_back(exec);
+    }
+    if (wait_replicas_ > 0) {
+        commands.emplace_back(wait);
+    }
+    const auto ch = wait_replicas_ > 0 ? redis::channel::write : redis::channel::shared;
+    auto sent = co_await redis_.pipeline(calls.front().keys().front(), commands, timeout, ch);
+
+    std::vector<result<store_call::outcome>> out;
+    out.reserve(calls.size());
+    auto fail_all = [&](error_code ec) {
+        out.assign(calls.size(), result<store_call::outcome>(ec));
+        return std::move(out);
+    };
+    if (!sent) {
+        co_return fail_all(sent.error());
+    }
+    std::vector<redis::reply>& replies = *sent;
+    if (replies.size() != commands.size()) {
+        log::error("metrics.unexpected_reply", {{"operation", "ingest"}});
+        co_return fail_all(redis::errc::unexpected_reply);
+    }
+    if (wait_replicas_ > 0) {
+        const redis::reply& acked = replies.back();
+        if (acked.type != redis::reply::kind::integer || acked.integer < wait_replicas_) {
+            co_return fail_all(redis::errc::too_few_replicas);
         }
     }
-    for (const rollup_share& r : plan.rollups) {
-        const std::string_view type = plan.types[r.type].name;
-        if (r.kind == rollup_kind::total) {
-            append_type_key(keys.text(), type, "total");
+    if (atomic) {
+        // MULTI's OK, a QUEUED per call, then EXEC's array of the calls' replies; an error
+        // instead (EXECABORT) means nothing ran.
+        redis::reply& done = replies[evals.size() + 1];
+        if (done.type != redis::reply::kind::array || done.elements.size() != evals.size()) {
+            error_code ec = transport_error(result<redis::reply>(std::move(done)), "ingest");
+            co_return fail_all(ec ? ec : redis::make_error_code(redis::errc::unexpected_reply));
+        }
+        for (redis::reply& r : done.elements) {
+            out.push_back(read_outcome(std::move(r)));
+        }
+        co_return out;
+    }
+    for (std::size_t c = 0; c < evals.size(); ++c) {
+        out.push_back(read_outcome(std::move(replies[c])));
+    }
+    co_return out;
+}
+
+void metric_store::renew(const std::vector<std::string_view>& types_of_call,
+                         const store_call::stored& stored)
+{
+    for (const auto& [position, expiry] : stored.renewals) {
+        if (position < types_of_call.size()) {
+            registry_.renew(types_of_call[position], expiry);
+        }
+    }
+}
+
+net::awaitable<void> metric_store::store_queued(std::span<const queued> batch,
+                                                std::span<result<outcome>> results,
+                                                ingest_queue::clock::time_point opened)
+{
+    auto remaining = [&] {
+        const auto waited =
+            std::chrono::ceil<std::chrono::milliseconds>(ingest_queue::clock::now() - opened);
+        return timeout_ - waited;
+    };
+
+    // Types this worker has not seen registered are admitted first, each while there is room.
+    std::vector<std::string_view> unknown;
+    for (const queued& q : batch) {
+        if (registry_.known_until(q.m.type) == 0 &&
+            std::find(unknown.begin(), unknown.end(), q.m.type) == unknown.end()) {
+            unknown.push_back(q.m.type);
+        }
+    }
+    std::vector<std::size_t> pending;
+    if (!unknown.empty()) {
+        std::vector<std::int64_t> until(unknown.size());
+        if (auto admitted = co_await registry_.admit(unknown, type_registry::mode::each, until);
+            !admitted) {
+            for (auto& r : results) {
+                r = admitted.error();
+            }
+            co_return;
+        }
+    }
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        if (registry_.known_until(batch[i].m.type) == 0) {
+            results[i] = outcome{outcome::kind::type_limit, {}};
         } else {
-            append_bucket_key(keys.text(), type, r.kind == rollup_kind::hour, r.bucket);
-        }
-        keys.end_arg();
-    }
-
-    std::size_t kept = 0;
-    for (const type_share& t : plan.types) {
-        kept += t.kept.size();
-    }
-    const std::size_t store_keys = 2 + sets + plan.rollups.size();
-    const std::size_t store_args = 5 + sets + 2 * kept + 2 * plan.rollups.size();
-    args.add_integer(static_cast<std::int64_t>(store_keys));
-    args.add_integer(checks == 0 ? 0 : static_cast<std::int64_t>(3 + store_args));
-    args.add_integer(static_cast<std::int64_t>(batch.size()));
-    append_order_key(args.text(), plan.trim_cutoff_micros);
-    args.end_arg();
-    args.add_integer(options_.max_points_per_type);
-    args.add_integer(static_cast<std::int64_t>(sets));
-    args.add_integer(static_cast<std::int64_t>(plan.rollups.size()));
-    for (const type_share& t : plan.types) {
-        if (t.kept.empty()) {
-            continue;
-        }
-        args.add_integer(static_cast<std::int64_t>(t.kept.size()));
-        for (const std::size_t i : t.kept) {
-            const metric& m = batch[i].m;
-            append_order_key(args.text(), m.timestamp.micros);
-            args.end_arg();
-            std::string& out = args.text();
-            append_place(out, i);
-            out.push_back('|');
-            out.append(m.type);
-            out.push_back('|');
-            append_value(out, m.value);
-            out.push_back('|');
-            common::append_rfc3339(out, m.timestamp);
-            args.end_arg();
+            pending.push_back(i);
         }
     }
-    for (const rollup_share& r : plan.rollups) {
-        order_key_buffer newest{};
-        append_rollup(args.text(), {r.count, r.sum, r.min, r.max, r.latest,
-                                    format_order_key(newest, r.latest_micros)});
-        args.end_arg();
-        args.add_integer(r.expires_at_ms);
-    }
-    std::vector<std::uint32_t> client_of_check;
-    if (checks != 0) {
-        client_of_check.reserve(checks);
-        limiter->append_batch(clients_, keys, args, client_of_check);
-    }
 
-    // The batch's deadline counts from when its first metric was queued, so no caller waits
-    // longer than `timeout_` for Redis.
-    const auto waited =
-        std::chrono::ceil<std::chrono::milliseconds>(ingest_queue::clock::now() - opened);
-    const auto key_views = keys.views();
-    const auto arg_views = args.views();
-    auto r = co_await redis_.eval(ingest_script(), key_views, arg_views, timeout_ - waited);
-
-    // Every metric of a failed call fails, and its check is decided without Redis.
-    auto fail = [&](boost::system::error_code ec, const std::string& why) {
-        for (std::size_t i = 0; i < batch.size(); ++i) {
-            results[i].error = ec;
-            if (batch[i].checked_by != nullptr) {
-                results[i].check = ratelimit::batch_answer{std::nullopt, why};
+    // Rounds: a request whose key another request of this batch carries waits for the next
+    // round (where it finds that one's record), and so do the requests of a call that found a
+    // record and therefore wrote nothing.
+    for (int round = 0; !pending.empty(); ++round) {
+        if (round == 8) {
+            for (const std::size_t i : pending) {
+                results[i] = redis::make_error_code(redis::errc::unexpected_reply);
+            }
+            co_return;
+        }
+        std::vector<std::size_t> now_items;
+        std::vector<std::size_t> later;
+        std::unordered_set<std::string_view> keys_seen;
+        for (const std::size_t i : pending) {
+            const std::string& key = batch[i].idempotency_key;
+            if (!key.empty() && !keys_seen.insert(key).second) {
+                later.push_back(i);
+            } else {
+                now_items.push_back(i);
             }
         }
+        std::vector<queued_metric> points;
+        points.reserve(now_items.size());
+        for (std::size_t n = 0; n < now_items.size(); ++n) {
+            const queued& q = batch[now_items[n]];
+            points.push_back({q.m, q.added_ms, static_cast<std::uint32_t>(n)});
+        }
+        const std::vector<tag_plan> plans = plan_ingest(points);
+        const std::int64_t arrival = next_arrival();
+        std::vector<store_call> calls;
+        std::vector<std::vector<std::size_t>> items_of_call;  // batch positions
+        std::vector<std::vector<std::size_t>> record_items;   // batch positions, record order
+        std::vector<std::vector<std::string_view>> types_of_call;
+        calls.reserve(plans.size());
+        for (const tag_plan& plan : plans) {
+            store_call& call =
+                calls.emplace_back(plan.tag, settings_, arrival, nonces_(), nonces_() % 16 == 0);
+            auto& types = types_of_call.emplace_back();
+            for (const type_plan& t : plan.types) {
+                call.add_type(t, registry_.known_until(t.name));
+                types.push_back(t.name);
+            }
+            auto& items = items_of_call.emplace_back();
+            auto& records = record_items.emplace_back();
+            for (const std::size_t i : now_items) {
+                if (redis::tag_index(batch[i].m.type) != plan.tag) {
+                    continue;
+                }
+                items.push_back(i);
+                if (!batch[i].idempotency_key.empty()) {
+                    call.add_record(batch[i].idempotency_key, batch[i].answer);
+                    records.push_back(i);
+                }
+            }
+        }
+        const auto outcomes = co_await run_calls(calls, remaining(), false);
+
+        pending = std::move(later);
+        for (std::size_t c = 0; c < calls.size(); ++c) {
+            const auto& o = outcomes[c];
+            if (!o) {
+                for (const std::size_t i : items_of_call[c]) {
+                    results[i] = o.error();
+                }
+                continue;
+            }
+            if (const auto* stored = std::get_if<store_call::stored>(&*o)) {
+                renew(types_of_call[c], *stored);
+                for (const std::size_t i : items_of_call[c]) {
+                    results[i] = outcome{outcome::kind::stored, {}};
+                }
+                continue;
+            }
+            // A record existed: nothing of this call was written.
+            const auto& answers = std::get<store_call::repeated>(*o).answers;
+            std::unordered_set<std::size_t> answered;
+            for (std::size_t r = 0; r < record_items[c].size() && r < answers.size(); ++r) {
+                if (answers[r]) {
+                    results[record_items[c][r]] = outcome{outcome::kind::repeated, *answers[r]};
+                    answered.insert(record_items[c][r]);
+                }
+            }
+            for (const std::size_t i : items_of_call[c]) {
+                if (!answered.contains(i)) {
+                    pending.push_back(i);
+                }
+            }
+        }
+        std::sort(pending.begin(), pending.end());
+    }
+}
+
+net::awaitable<result<metric_store::outcome>> metric_store::add_batch(
+    std::span<const metric> batch, std::string_view idempotency_key, std::string_view answer)
+{
+    const auto started = std::chrono::steady_clock::now();
+    auto remaining = [&] {
+        return timeout_ - std::chrono::ceil<std::chrono::milliseconds>(
+                              std::chrono::steady_clock::now() - started);
     };
-    if (const result<void> transport = check_transport(r, "ingest"); !transport) {
-        fail(transport.error(), r ? r->str : r.error().message());
-        co_return;
-    }
-    // The checks' answers (sliding_window_limiter::read_answers), then the store's result.
-    const auto& e = r->elements;
-    std::vector<ratelimit::script_answer> answers(checks);
-    const bool well_formed =
-        r->type == redis::reply::kind::array && !e.empty() &&
-        e.back().type == redis::reply::kind::integer &&
-        (checks == 0 ? e.size() == 1
-                     : ratelimit::sliding_window_limiter::read_answers(
-                           std::span<const redis::reply>(e.data(), e.size() - 1), client_of_check,
-                           answers));
-    if (!well_formed) {
-        log::error("metrics.unexpected_reply", {{"operation", "ingest"}});
-        fail(redis::make_error_code(redis::errc::unexpected_reply), "unexpected reply");
-        co_return;
-    }
-    const bool wrote = e.back().integer >= 0;
-    std::size_t check = 0;
-    for (std::size_t i = 0; i < batch.size(); ++i) {
-        results[i].error = {};
-        results[i].wrote = wrote;
-        if (batch[i].checked_by != nullptr) {
-            results[i].check = ratelimit::batch_answer{answers[check++], std::string()};
+
+    // Every new type of the batch is admitted, or none is and nothing is stored.
+    std::vector<std::string_view> unknown;
+    for (const metric& m : batch) {
+        if (registry_.known_until(m.type) == 0 &&
+            std::find(unknown.begin(), unknown.end(), m.type) == unknown.end()) {
+            unknown.push_back(m.type);
         }
     }
+    if (!unknown.empty()) {
+        std::vector<std::int64_t> until(unknown.size());
+        if (auto admitted = co_await registry_.admit(unknown, type_registry::mode::all, until);
+            !admitted) {
+            co_return admitted.error();
+        }
+        if (std::find(until.begin(), until.end(), 0) != until.end()) {
+            co_return outcome{outcome::kind::type_limit, {}};
+        }
+    }
+
+    // Every call of the batch carries one arrival time, so that its points order among themselves
+    // by their place in it, whichever call stored them.
+    const std::int64_t arrival = next_arrival();
+    std::vector<queued_metric> points;
+    points.reserve(batch.size());
+    for (std::size_t i = 0; i < batch.size(); ++i) {
+        points.push_back({batch[i], arrival / 1000, static_cast<std::uint32_t>(i)});
+    }
+    const std::vector<tag_plan> plans = plan_ingest(points);
+    std::vector<store_call> calls;
+    std::vector<std::vector<std::string_view>> types_of_call;
+    calls.reserve(plans.size());
+    for (const tag_plan& plan : plans) {
+        store_call& call =
+            calls.emplace_back(plan.tag, settings_, arrival, nonces_(), nonces_() % 16 == 0);
+        auto& types = types_of_call.emplace_back();
+        for (const type_plan& t : plan.types) {
+            call.add_type(t, registry_.known_until(t.name));
+            types.push_back(t.name);
+        }
+        if (!idempotency_key.empty()) {
+            call.add_record(idempotency_key, answer);
+        }
+    }
+    const auto outcomes = co_await run_calls(calls, remaining(), true);
+
+    outcome out{outcome::kind::stored, {}};
+    error_code failed;
+    for (std::size_t c = 0; c < calls.size(); ++c) {
+        const auto& o = outcomes[c];
+        if (!o) {
+            failed = o.error();
+        } else if (const auto* stored = std::get_if<store_call::stored>(&*o)) {
+            renew(types_of_call[c], *stored);
+        } else {
+            // This part was stored by an earlier attempt with the same key: its answer stands.
+            const auto& answers = std::get<store_call::repeated>(*o).answers;
+            if (!answers.empty() && answers.front()) {
+                out = outcome{outcome::kind::repeated, *answers.front()};
+            }
+        }
+    }
+    if (failed) {
+        co_return failed;
+    }
+    co_return out;
 }
 
 net::awaitable<result<std::string>> metric_store::list_json(std::string_view type, unsigned limit)
 {
-    const std::string key = type.empty() ? std::string(index_points) : type_key(type, "points");
-    const std::string count = std::to_string(limit);
-    // Points past the retention may linger until a batch trims them; the list starts at the
-    // cutoff that trim uses, so it never shows them.
-    std::string from = "[";
-    append_order_key(from, retention_cutoff_micros(now_ms(), options_));
-    auto r = co_await redis_.exec(
-        redis::command("ZREVRANGEBYLEX", key, "+", from, "LIMIT", "0", count), timeout_);
-    if (auto ok = check_transport(r, "list"); !ok) {
-        co_return ok.error();
+    const std::int64_t cutoff_us = (now_ms() - settings_.retention_ms) * 1000;
+    const std::size_t cap = settings_.max_points;
+    std::vector<list_source> sources;
+    if (type.empty()) {
+        for (std::size_t t = 0; t < redis::tag_count; ++t) {
+            sources.push_back({index_key(t)});
+        }
+    } else {
+        sources.push_back({type_set_key(type)});
     }
-    if (r->type != redis::reply::kind::array) {
-        co_return redis::make_error_code(redis::errc::unexpected_reply);
+    // Blocks to read first from each source: enough for `limit` points at the points per block
+    // this type's last list found (every block holds at least one), plus one.
+    const std::size_t wanted = type.empty() ? limit : std::min<std::size_t>(limit, cap);
+    std::size_t first_read = wanted;
+    if (const auto it = points_per_block_.find(sources.front().key);
+        it != points_per_block_.end()) {
+        first_read = std::min<std::size_t>(
+            wanted,
+            static_cast<std::size_t>(std::ceil(static_cast<double>(wanted) / it->second)) + 1);
     }
-    // An item takes at most its member's text and this much around it; the body is written
-    // through a pointer into room made once for the largest it can be.
-    constexpr std::string_view open_item = R"({"timestamp":")";
-    constexpr std::string_view before_value = R"(","value":)";
-    constexpr std::string_view before_type = R"(,"type":")";
-    constexpr std::string_view close_item = R"("})";
-    constexpr std::size_t item_framing =
-        1 + open_item.size() + before_value.size() + before_type.size() + close_item.size();
-    std::size_t most = 2;
-    for (const auto& e : r->elements) {
-        most += e.str.size() + item_framing;
+    for (list_source& source : sources) {
+        source.next_read = first_read;
     }
+
+    std::vector<redis::reply> replies;  // the blocks the points view
+    std::vector<listed_point> points;
+    std::vector<const listed_point*> shown;
+    std::size_t blocks_read = 0;
+    for (int round = 0;; ++round) {
+        std::vector<net::awaitable<result<redis::reply>>> reads;
+        std::vector<std::size_t> read_from;
+        std::vector<std::array<std::string, 2>> ranges;
+        ranges.reserve(sources.size());
+        std::vector<std::array<std::string_view, 4>> commands;
+        commands.reserve(sources.size());
+        for (std::size_t s = 0; s < sources.size(); ++s) {
+            list_source& source = sources[s];
+            if (!source.read_more || source.exhausted) {
+                continue;
+            }
+            ranges.push_back({std::to_string(source.rank),
+                              std::to_string(source.rank + std::int64_t(source.next_read) - 1)});
+            commands.push_back(
+                redis::command("ZREVRANGE", source.key, ranges.back()[0], ranges.back()[1]));
+            reads.push_back(redis_.exec(commands.back(), timeout_));
+            read_from.push_back(s);
+        }
+        auto results = co_await common::when_all(std::move(reads));
+        for (std::size_t n = 0; n < results.size(); ++n) {
+            auto& r = results[n];
+            if (const error_code ec = transport_error(r, "list")) {
+                co_return ec;
+            }
+            if (r->type != redis::reply::kind::array) {
+                co_return redis::make_error_code(redis::errc::unexpected_reply);
+            }
+            list_source& source = sources[read_from[n]];
+            const auto& e = r->elements;
+            source.exhausted = e.size() < source.next_read;
+            source.rank += static_cast<std::int64_t>(e.size());
+            blocks_read += e.size();
+            if (!e.empty()) {
+                if (const auto last = block_view::parse(e.back().str)) {
+                    source.last_micros = prefix_micros(last->order_prefix());
+                    source.last_arrival = last->arrival_micros();
+                }
+            }
+            // Reading on takes twice as many at a time.
+            source.next_read = std::min<std::size_t>(2 * source.next_read + 1, 4096);
+            replies.push_back(std::move(*r));
+        }
+        // Re-read every point: `replies` may have moved its strings' owners, never their bytes.
+        points.clear();
+        for (const redis::reply& r : replies) {
+            for (const redis::reply& member : r.elements) {
+                const auto block = block_view::parse(member.str);
+                if (!block) {
+                    log::error("metrics.corrupt_block", {{"size", member.str.size()}});
+                    continue;
+                }
+                if (block->arrival_micros() < cutoff_us) {
+                    continue;  // past the retention, not yet removed
+                }
+                for (std::size_t i = 0; i < block->size(); ++i) {
+                    points.push_back(
+                        {block->point(i), block->arrival_micros(), block->nonce(), block->type()});
+                }
+            }
+        }
+        std::sort(points.begin(), points.end(), lists_before);
+
+        // Walk newest first. A point is shown only when no source can still hold a point that
+        // lists before it: every point not read yet lies at or below its source's last block
+        // read (by timestamp, then arrival). Each type shows at most `cap` points.
+        shown.clear();
+        std::unordered_map<std::string_view, std::size_t> per_type;
+        for (list_source& source : sources) {
+            source.read_more = false;
+        }
+        bool complete = true;
+        for (const listed_point& lp : points) {
+            if (shown.size() == limit) {
+                break;
+            }
+            bool blocked = false;
+            for (list_source& source : sources) {
+                if (!source.exhausted && (source.last_micros > lp.p.timestamp.micros ||
+                                          (source.last_micros == lp.p.timestamp.micros &&
+                                           source.last_arrival >= lp.arrival))) {
+                    source.read_more = true;
+                    blocked = true;
+                }
+            }
+            if (blocked) {
+                complete = false;
+                break;
+            }
+            if (++per_type[lp.type] <= cap) {
+                shown.push_back(&lp);
+            }
+        }
+        if (complete && shown.size() < limit) {
+            // Out of points: every source that still has blocks is read on.
+            for (list_source& source : sources) {
+                if (!source.exhausted) {
+                    source.read_more = true;
+                    complete = false;
+                }
+            }
+        }
+        if (complete || round == 32) {
+            break;
+        }
+    }
+    // How many points a block of this type held: the next list asks for about as many blocks
+    // as it needs. Remembered for the filtered lists' types only, and a bounded number of them.
+    if (!type.empty() && blocks_read > 0) {
+        if (points_per_block_.size() >= 4096) {
+            points_per_block_.clear();
+        }
+        points_per_block_[sources.front().key] =
+            std::max(1.0, static_cast<double>(points.size()) / static_cast<double>(blocks_read));
+    }
+
     std::string body;
+    std::size_t most = 2;
+    for (const listed_point* lp : shown) {
+        most += 96 + lp->type.size();
+    }
     {
         common::string_writer w(body, most);
         w.put('[');
-        bool first = true;
-        for (const auto& e : r->elements) {
-            // <order key><arrival>|<type>|<value>|<timestamp>; every part was validated on the
-            // way in.
-            const std::string_view member = e.str;
-            const auto p1 = member.find('|');
-            const auto p2 = member.find('|', p1 + 1);
-            const auto p3 = member.find('|', p2 + 1);
-            if (p1 == std::string_view::npos || p2 == std::string_view::npos ||
-                p3 == std::string_view::npos) {
-                log::error("metrics.corrupt_member", {{"key", key}, {"member", member}});
-                continue;
-            }
-            if (!first) {
+        for (std::size_t i = 0; i < shown.size(); ++i) {
+            if (i > 0) {
                 w.put(',');
             }
-            first = false;
-            w.put(open_item);
-            w.put(member.substr(p3 + 1));
-            w.put(before_value);
-            w.put(member.substr(p2 + 1, p3 - p2 - 1));
-            w.put(before_type);
-            w.put(member.substr(p1 + 1, p2 - p1 - 1));
-            w.put(close_item);
+            append_item(w, *shown[i]);
         }
         w.put(']');
     }
@@ -520,57 +671,47 @@ net::awaitable<result<std::string>> metric_store::list_json(std::string_view typ
 
 net::awaitable<result<summary>> metric_store::summarize(std::string_view type, period p)
 {
-    // MGET and the keys in one buffer: a window of buckets is up to 83 keys, each too long for
-    // a string's inline buffer.
+    // HMGET, the type's rollups key, "meta", then the window's fields in time order.
     redis::arg_buffer command;
-    command.add(std::string_view("MGET"));
+    command.add(std::string_view("HMGET"));
+    command.add(type_rollups_key(type));
+    command.add(std::string_view("meta"));
     if (p == period::all) {
-        append_type_key(command.text(), type, "total");
-        command.end_arg();
+        command.add(std::string_view("t"));
     } else {
         for (const auto& range : window_buckets(p, now_ms())) {
             for (std::int64_t i = range.first; i <= range.last; ++i) {
-                append_bucket_key(command.text(), type, range.hours, i);
+                command.text().push_back(range.hours ? 'h' : 'm');
+                redis::arg_buffer::append_integer(command.text(), i);
                 command.end_arg();
             }
         }
     }
     const std::vector<std::string_view> args = command.views();
-    const std::span<const std::string_view> keys(args.begin() + 1, args.end());
     auto r = co_await redis_.exec(std::span<const std::string_view>(args), timeout_);
-    if (auto ok = check_transport(r, "summary"); !ok) {
-        co_return ok.error();
+    if (const error_code ec = transport_error(r, "summary")) {
+        co_return ec;
     }
-    if (r->type != redis::reply::kind::array || r->elements.size() != keys.size()) {
+    const std::size_t fields = args.size() - 2;
+    if (r->type != redis::reply::kind::array || r->elements.size() != fields) {
         co_return redis::make_error_code(redis::errc::unexpected_reply);
     }
-    // Combined in key order, as the buckets follow each other in time: the sum adds them one
-    // by one; of equal newest timestamps the first wins.
     summary s;
-    std::string_view newest;
-    for (std::size_t i = 0; i < keys.size(); ++i) {
+    // No state: the type is unknown, or has been forgotten with all its data.
+    if (r->elements[0].type != redis::reply::kind::string) {
+        co_return s;
+    }
+    for (std::size_t i = 1; i < fields; ++i) {
         const redis::reply& e = r->elements[i];
         if (e.type != redis::reply::kind::string) {
-            continue;  // no such bucket (nil)
+            continue;  // no point in that bucket
         }
         const auto bucket = parse_rollup(e.str);
         if (!bucket) {
-            log::error("metrics.corrupt_rollup", {{"key", keys[i]}});
+            log::error("metrics.corrupt_rollup", {{"type", type}, {"field", args[i + 2]}});
             continue;
         }
-        if (s.count == 0) {
-            s.min = bucket->min;
-            s.max = bucket->max;
-        } else {
-            s.min = std::min(s.min, bucket->min);
-            s.max = std::max(s.max, bucket->max);
-        }
-        s.count += bucket->count;
-        s.sum += bucket->sum;
-        if (newest.empty() || bucket->newest > newest) {
-            newest = bucket->newest;
-            s.latest = bucket->latest;
-        }
+        merge(s, *bucket);
     }
     co_return s;
 }

@@ -1,32 +1,35 @@
 #pragma once
-// Where metrics live in Redis, and the three operations on them: add, list, summarize.
+// Where metrics live in Redis, and the operations on them: add one, add a batch, list,
+// summarize.
 //
-// Key layout (every per-type key carries the hash tag {<type>}, so one type's keys share a
-// Redis Cluster slot):
-//   metrics:{<type>}:points     sorted set, every member scored 0 and ordered by its text:
-//                               <18-digit µs since 0001-01-01><16-digit first arrival number
-//                               of its batch><3-digit place in the batch>|<type>|<value>|
-//                               <timestamp as given, in UTC>; newest last (earlier builds wrote
-//                               the point's own 16-digit arrival number, no place)
-//   metrics:index:points        the same members across all types (the unfiltered list)
-//   metrics:index:seq           arrival counter (ties on timestamp: later arrival first)
-//   metrics:{<type>}:total      string, a rollup (rollup.hpp: count, sum, min, max and the
-//                               newest point's value and timestamp) over everything ever
-//                               stored (trimming does not change it)
-//   metrics:{<type>}:m:<minute> the same for one minute since the epoch; expires when no daily
-//                               window can reach it any more (about a day later)
-//   metrics:{<type>}:h:<hour>   the same for one hour
-// Raw points are trimmed by METRICS_RETENTION_SECONDS and METRICS_MAX_POINTS_PER_TYPE (the
-// index by the same count) in the same script that adds them.
+// Layout (store_call.hpp names the keys): every metric type belongs to one of 16 hash tags
+// (redis/key_tags.hpp), and everything one store call writes shares that tag, so the store runs
+// on a Redis Cluster with its load spread over the slots, and no key is written by every ingest.
+// Points are kept as blocks (block.hpp): the points of one type that one call stores within one
+// minute of their timestamps form one sorted-set member in the type's set and one in its tag's
+// index, so Redis does per block, not per point, the work of keeping them. Rollups (rollup.hpp)
+// of each type's all-time total and minute and hour buckets live in one hash per type, merged
+// by the store script, so a summary reads a bounded number of fields whatever the volume.
 //
-// Ingest is batched: the metrics added on one worker during one turn of its event loop, or while
-// its previous batch was in Redis (up to max_batch; common::coalescer), are folded in C++
-// (ingest_batch.hpp) and stored by one script call, which does per distinct key what storing
-// them one by one did per point, with the same result in Redis. The same call decides the
-// requests' rate-limit checks first (admit_and_add), so an ingest costs one round trip.
+// What is acknowledged is visible: a stored point is listed until its type's newest
+// METRICS_MAX_POINTS_PER_TYPE points (by timestamp) push it out, or until
+// METRICS_RETENTION_SECONDS after it arrived; it counts in the all-time summary until its type
+// is forgotten, METRICS_TYPE_IDLE_SECONDS after the type's last point. At most
+// METRICS_MAX_TYPES types are stored (type_registry.hpp). Lists are newest timestamp first; of
+// equal timestamps the later arrival first (arrival: the service's clock when the store call was
+// made, then the point's place in its request or batch of requests).
 //
-// Lifetime: call stop() (it fails metrics still waiting for their batch with errc::stopped) and
-// let the client's commands finish before destroying the store; a batch in flight refers to it.
+// Ingest is batched: the single metrics one worker adds during one turn of its event loop, or
+// while its previous batch is in Redis (common::coalescer), are stored by one script call per
+// tag. A batch request (add_batch) is stored by its own calls, all with one arrival time, so its
+// points order among themselves by their place in the request.
+//
+// Idempotency-Key: a request that carries one leaves its answer in Redis, in the same script call
+// that stores it (so both or neither are written) and in the tag of its points; a repeat within
+// 24 hours stores nothing and gets that answer back.
+//
+// Lifetime: call stop() (it fails metrics still waiting for their batch) and let the client's
+// commands finish before destroying the store; a batch in flight refers to it.
 //
 // Thread safety: one store per worker, on that worker's thread (it uses the worker's client).
 
@@ -36,17 +39,20 @@
 #include "config/settings.hpp"
 #include "metrics/ingest_batch.hpp"
 #include "metrics/metric.hpp"
+#include "metrics/store_call.hpp"
 #include "metrics/summary.hpp"
-#include "ratelimit/sliding_window_limiter.hpp"
+#include "metrics/type_registry.hpp"
 #include "redis/client.hpp"
 
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <random>
 #include <span>
 #include <string>
 #include <string_view>
+#include <unordered_map>
 #include <vector>
 
 namespace analytics::metrics {
@@ -56,75 +62,106 @@ using result = boost::system::result<T>;
 
 class metric_store {
 public:
-    /// Metrics stored by one script call at most. Each adds at most about 200 bytes of script
-    /// arguments (types are at most 64 characters), so a batch's command stays small.
+    /// Single metrics stored by one coalesced batch at most.
     static constexpr std::size_t max_batch = 256;
 
+    /// Each Redis call may take `timeout`. With `wait_replicas` > 0 an ingest succeeds only
+    /// once that many replicas acknowledged its writes (WAIT, on the client's write channel),
+    /// so a failover right after a 201 loses nothing; fewer acknowledgements within the
+    /// deadline fail it with redis::errc::too_few_replicas (the metrics are stored on the
+    /// master all the same: a retry with the same Idempotency-Key is safe).
     metric_store(redis::client& redis, const config::metrics_options& options,
-                 std::chrono::milliseconds timeout, const common::clock& clock);
+                 std::chrono::milliseconds timeout, const common::clock& clock,
+                 unsigned wait_replicas = 0);
 
     metric_store(const metric_store&) = delete;
     metric_store& operator=(const metric_store&) = delete;
 
-    /// Stores one validated metric and updates every rollup, in one atomic script call with the
-    /// other metrics of its batch. Success means Redis applied the batch; any error (also a
-    /// deadline of `timeout` from when the batch opened) fails every metric of the batch, and
-    /// none of them is acknowledged.
-    net::awaitable<result<void>> add(const metric& m);
+    /// What became of a request.
+    struct outcome {
+        enum class kind {
+            stored,      // stored now
+            repeated,    // its Idempotency-Key was seen before: nothing stored, `answer` is the
+                         // answer recorded then
+            type_limit,  // a new type past METRICS_MAX_TYPES: nothing stored
+        };
+        kind result = kind::stored;
+        std::string answer;
+    };
 
-    /// Decides `check` (the request's rate-limit check) and stores `m` only if it is allowed,
-    /// in one script call with the other metrics of its batch: stored, refused (nothing
-    /// stored), or why storing failed. `check` is settled when this
-    /// completes. When Redis fails, the check is decided without it (as limiter.check() does).
-    ///
-    /// A batch stores only when every check in it passed (its rollups were folded for all of
-    /// its metrics); the allowed metrics of a batch with a refusal are then stored again by a
-    /// batch without checks, which costs them a second round trip.
-    enum class admitted { stored, refused };
-    net::awaitable<result<admitted>> admit_and_add(const metric& m, ratelimit::admission& check);
+    /// Stores one validated metric. `idempotency_key` (may be empty) and `answer`, the body
+    /// of the 201 the request gets, are recorded with it. An error (Redis unreachable, its
+    /// deadline passed, an error reply) means nothing is acknowledged; the metric may still
+    /// have been stored, which a retry with the same key makes harmless.
+    net::awaitable<result<outcome>> add(const metric& m, std::string_view idempotency_key,
+                                        std::string_view answer);
+
+    /// Stores a validated batch (1..1000 metrics): all of it, or on a single Redis node nothing
+    /// when a call fails (one MULTI/EXEC); on a cluster a failing shard leaves the other shards'
+    /// parts stored, and a retry with the same `idempotency_key` stores only the rest.
+    net::awaitable<result<outcome>> add_batch(std::span<const metric> batch,
+                                              std::string_view idempotency_key,
+                                              std::string_view answer);
 
     /// Fails the metrics still waiting for their batch with errc::stopped, and every later add.
     void stop();
 
-    /// Script calls made by add() and admit_and_add() so far.
-    std::uint64_t ingest_batches() const noexcept
-    {
-        return ingest_.batches() + checked_ingest_.batches();
-    }
+    /// Coalesced batches stored so far.
+    std::uint64_t ingest_batches() const noexcept { return ingest_.batches(); }
 
     /// The newest `limit` metrics (all types when `type` is empty) as a JSON array body.
-    /// Cost O(log n + limit).
     net::awaitable<result<std::string>> list_json(std::string_view type, unsigned limit);
 
-    /// Aggregates `type` over `p`'s window at the current time from the rollups: one MGET of a
-    /// bounded number of keys whatever the number of stored metrics.
+    /// Aggregates `type` over `p`'s window at the current time from its rollups: one HMGET of a
+    /// bounded number of fields whatever the number of stored metrics.
     net::awaitable<result<summary>> summarize(std::string_view type, period p);
 
-    /// The sortable 18-digit key of a timestamp (µs since 0001-01-01T00:00:00Z).
-    static std::string order_key(std::int64_t unix_micros);
+    const store_settings& settings() const noexcept { return settings_; }
 
 private:
-    // One metric's share of its batch's script call.
-    struct batch_share {
-        boost::system::error_code error;  // the call failed: nothing is known to be written
-        bool wrote = false;  // else false: nothing written, as a check of the batch was refused
-        std::optional<ratelimit::batch_answer> check;  // the answer to its check, if it had one
+    struct queued {
+        metric m;
+        std::string idempotency_key;
+        std::string answer;
+        std::int64_t added_ms = 0;
     };
-    using ingest_queue = common::coalescer<queued_metric, batch_share>;
+    using ingest_queue = common::coalescer<queued, result<outcome>>;
 
-    net::awaitable<void> store_batch(std::span<const queued_metric> batch,
-                                     std::span<batch_share> results,
-                                     ingest_queue::clock::time_point opened);
-    ingest_queue make_queue();
-    std::int64_t now_ms() const;  // Unix time, ms
+    net::awaitable<void> store_queued(std::span<const queued> batch,
+                                      std::span<result<outcome>> results,
+                                      ingest_queue::clock::time_point opened);
+    // Runs the calls of one ingest and gives each one's outcome. On one Redis node they go out
+    // in one pipeline, inside MULTI/EXEC when `atomic` (a batch request is stored whole or not
+    // at all); on a cluster each goes to the master of its tag, all at once. With
+    // wait_replicas, each pipeline ends with a WAIT, and too few acknowledgements fail every
+    // call of it.
+    net::awaitable<std::vector<result<store_call::outcome>>> run_calls(
+        std::span<store_call> calls, std::chrono::milliseconds timeout, bool atomic);
+    net::awaitable<std::vector<result<store_call::outcome>>> run_pipelined(
+        std::span<store_call> calls, std::chrono::milliseconds timeout, bool atomic);
+    // One call (with its WAIT when replicas are required).
+    net::awaitable<result<store_call::outcome>> run_call(store_call& call,
+                                                         std::chrono::milliseconds timeout);
+    static result<store_call::outcome> read_outcome(result<redis::reply> r);
+    void renew(const std::vector<std::string_view>& types_of_call,
+               const store_call::stored& stored);
+    std::int64_t now_ms() const;
+    // The clock's time in µs, but always later than the last arrival this store gave out, so
+    // that the calls of one worker order as they were made even within one tick of the clock.
+    std::int64_t next_arrival();
 
     redis::client& redis_;
     config::metrics_options options_;
+    store_settings settings_;
     std::chrono::milliseconds timeout_;
+    unsigned wait_replicas_;
     const common::clock& clock_;
-    ingest_queue ingest_;                    // metrics stored unconditionally
-    ingest_queue checked_ingest_;            // metrics with a rate-limit check, all in one batch
-    std::vector<std::string_view> clients_;  // scratch of store_batch
+    type_registry registry_;
+    std::int64_t last_arrival_ = 0;
+    std::mt19937_64 nonces_;  // makes each call's blocks unique, whoever else stores at once
+    // Points per block that the last list of a type found (by its set's key).
+    std::unordered_map<std::string, double> points_per_block_;
+    ingest_queue ingest_;
 };
 
 }  // namespace analytics::metrics

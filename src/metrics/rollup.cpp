@@ -1,21 +1,18 @@
 #include "metrics/rollup.hpp"
 
-#include <algorithm>
 #include <array>
 #include <bit>
-#include <charconv>
+#include <cmath>
 
 namespace analytics::metrics {
 
 namespace {
 
-constexpr char format_binary = 1;
-constexpr std::size_t doubles_at = 1;
-constexpr std::size_t newest_at = doubles_at + 5 * 8;
+constexpr char format = 2;
 // A count above 2^53 is no longer exact as a double.
 constexpr double max_count = 9007199254740992.0;
 
-void write_double(char* out, double v)
+void write_double(char* out, double v) noexcept
 {
     const auto bits = std::bit_cast<std::uint64_t>(v);
     for (std::size_t i = 0; i < 8; ++i) {
@@ -23,7 +20,7 @@ void write_double(char* out, double v)
     }
 }
 
-double read_double(std::string_view bytes, std::size_t at)
+double read_double(std::string_view bytes, std::size_t at) noexcept
 {
     std::uint64_t bits = 0;
     for (std::size_t i = 0; i < 8; ++i) {
@@ -32,82 +29,148 @@ double read_double(std::string_view bytes, std::size_t at)
     return std::bit_cast<double>(bits);
 }
 
-bool is_order_key(std::string_view s)
+// Neumaier's step: high + x, with what rounding dropped added to low.
+void add(double& high, double& low, double x) noexcept
 {
-    return s.size() == order_key_size &&
-           std::all_of(s.begin(), s.end(), [](char c) { return c >= '0' && c <= '9'; });
+    const double t = high + x;
+    if (std::fabs(high) >= std::fabs(x)) {
+        low += (high - t) + x;
+    } else {
+        low += (x - t) + high;
+    }
+    high = t;
 }
 
-bool parse_double(std::string_view text, double& out)
+// The sum of two compensated sums at scale `scale`; false when it overflowed.
+bool add_sums(double& high, double& low, double other_high, double other_low) noexcept
 {
-    const auto [end, ec] = std::from_chars(text.data(), text.data() + text.size(), out);
-    return ec == std::errc{} && end == text.data() + text.size();
-}
-
-std::optional<rollup> parse_binary(std::string_view bytes)
-{
-    rollup r;
-    const double count = read_double(bytes, doubles_at);
-    r.sum = read_double(bytes, doubles_at + 8);
-    r.min = read_double(bytes, doubles_at + 16);
-    r.max = read_double(bytes, doubles_at + 24);
-    r.latest = read_double(bytes, doubles_at + 32);
-    r.newest = bytes.substr(newest_at);
-    // `!(count >= 1)` also refuses NaN.
-    if (!(count >= 1) || count > max_count ||
-        count != static_cast<double>(static_cast<std::uint64_t>(count)) ||
-        !is_order_key(r.newest)) {
-        return std::nullopt;
-    }
-    r.count = static_cast<std::uint64_t>(count);
-    return r;
-}
-
-std::optional<rollup> parse_text(std::string_view text)
-{
-    std::array<std::string_view, 6> part;
-    for (std::size_t i = 0; i < part.size(); ++i) {
-        const auto space = text.find(' ');
-        if ((space == std::string_view::npos) != (i + 1 == part.size())) {
-            return std::nullopt;
-        }
-        part[i] = text.substr(0, space);
-        text.remove_prefix(space == std::string_view::npos ? text.size() : space + 1);
-    }
-    rollup r;
-    const auto [end, ec] =
-        std::from_chars(part[0].data(), part[0].data() + part[0].size(), r.count);
-    if (ec != std::errc{} || end != part[0].data() + part[0].size() || r.count == 0 ||
-        !parse_double(part[1], r.sum) || !parse_double(part[2], r.min) ||
-        !parse_double(part[3], r.max) || !is_order_key(part[4]) ||
-        !parse_double(part[5], r.latest)) {
-        return std::nullopt;
-    }
-    r.newest = part[4];
-    return r;
+    add(high, low, other_high);
+    add(high, low, other_low);
+    return std::isfinite(high);
 }
 
 }  // namespace
 
-void append_rollup(std::string& out, const rollup& r)
+long double rollup::sum() const noexcept
 {
-    std::array<char, newest_at> head{};
-    head[0] = format_binary;
-    write_double(head.data() + doubles_at, static_cast<double>(r.count));
-    write_double(head.data() + doubles_at + 8, r.sum);
-    write_double(head.data() + doubles_at + 16, r.min);
-    write_double(head.data() + doubles_at + 24, r.max);
-    write_double(head.data() + doubles_at + 32, r.latest);
-    out.append(head.data(), head.size());
-    out.append(r.newest);
+    return std::ldexp(static_cast<long double>(high) + static_cast<long double>(low), scale);
 }
 
-std::optional<rollup> parse_rollup(std::string_view bytes)
+double rollup::average() const noexcept
 {
-    if (bytes.size() == rollup_size && bytes[0] == format_binary) {
-        return parse_binary(bytes);
+    if (count == 0) {
+        return 0;
     }
-    return parse_text(bytes);
+    // Divided first, then scaled back: the average of finite values is finite.
+    return static_cast<double>(std::ldexp(
+        (static_cast<long double>(high) + static_cast<long double>(low)) /
+            static_cast<long double>(count),
+        scale));
+}
+
+void merge(rollup& into, const rollup& later) noexcept
+{
+    if (later.count == 0) {
+        return;
+    }
+    if (into.count == 0) {
+        into = later;
+        return;
+    }
+    double other_high = later.high;
+    double other_low = later.low;
+    if (into.scale < later.scale) {
+        into.high = std::ldexp(into.high, into.scale - later.scale);
+        into.low = std::ldexp(into.low, into.scale - later.scale);
+        into.scale = later.scale;
+    } else if (later.scale < into.scale) {
+        other_high = std::ldexp(other_high, later.scale - into.scale);
+        other_low = std::ldexp(other_low, later.scale - into.scale);
+    }
+    const double high = into.high;
+    const double low = into.low;
+    if (!add_sums(into.high, into.low, other_high, other_low) && into.scale == 0) {
+        // The first overflow: both sides move to scale 64, where no sum of finite values
+        // overflows (a count below 2^53 times the largest double, divided by 2^64).
+        into.high = std::ldexp(high, -64);
+        into.low = std::ldexp(low, -64);
+        add_sums(into.high, into.low, std::ldexp(other_high, -64), std::ldexp(other_low, -64));
+        into.scale = 64;
+    }
+    into.count += later.count;
+    if (!(into.min <= later.min)) {
+        into.min = later.min;
+    }
+    if (!(into.max >= later.max)) {
+        into.max = later.max;
+    }
+    if (later.latest_micros >= into.latest_micros) {
+        into.latest_micros = later.latest_micros;
+        into.latest = later.latest;
+    }
+}
+
+void fold(rollup& r, double value, std::int64_t micros) noexcept
+{
+    rollup one;
+    one.count = 1;
+    one.high = value;
+    one.min = value;
+    one.max = value;
+    one.latest = value;
+    one.latest_micros = micros;
+    merge(r, one);
+}
+
+void append_rollup(std::string& out, const rollup& r)
+{
+    // Whole milliseconds (floored) and the µs within: each exact as a double in every year.
+    const std::int64_t ms =
+        r.latest_micros >= 0 ? r.latest_micros / 1000 : -((-r.latest_micros + 999) / 1000);
+    const std::int64_t within = r.latest_micros - ms * 1000;
+    std::array<char, rollup_size> bytes{};
+    bytes[0] = format;
+    const std::array<double, 9> fields{static_cast<double>(r.count),
+                                       r.high,
+                                       r.low,
+                                       static_cast<double>(r.scale),
+                                       r.min,
+                                       r.max,
+                                       r.latest,
+                                       static_cast<double>(ms),
+                                       static_cast<double>(within)};
+    for (std::size_t i = 0; i < fields.size(); ++i) {
+        write_double(bytes.data() + 1 + 8 * i, fields[i]);
+    }
+    out.append(bytes.data(), bytes.size());
+}
+
+std::optional<rollup> parse_rollup(std::string_view bytes) noexcept
+{
+    if (bytes.size() != rollup_size || bytes[0] != format) {
+        return std::nullopt;
+    }
+    auto field = [&](std::size_t i) { return read_double(bytes, 1 + 8 * i); };
+    const double count = field(0);
+    const double scale = field(3);
+    const double ms = field(7);
+    const double within = field(8);
+    // `!(count >= 1)` also refuses NaN.
+    if (!(count >= 1) || count > max_count || count != std::floor(count) ||
+        (scale != 0 && scale != 64) || !(std::fabs(ms) < max_count) || ms != std::floor(ms) ||
+        !(within >= 0 && within < 1000) || within != std::floor(within)) {
+        return std::nullopt;
+    }
+    rollup r;
+    r.count = static_cast<std::uint64_t>(count);
+    r.high = field(1);
+    r.low = field(2);
+    r.scale = static_cast<int>(scale);
+    r.min = field(4);
+    r.max = field(5);
+    r.latest = field(6);
+    r.latest_micros = static_cast<std::int64_t>(ms) * 1000 + static_cast<std::int64_t>(within);
+    return r;
 }
 
 }  // namespace analytics::metrics

@@ -1,14 +1,19 @@
 #pragma once
-// A rollup: the aggregate of the metrics of one key (a type's all-time total, or one of its
-// minute or hour buckets) as the ingest script keeps it in Redis.
+// A rollup: the aggregate of a set of metric points (a type's all-time total, or one of its
+// minute or hour buckets) as it is kept in Redis, folded by the service and merged by the store
+// script (scripts/store.lua, which must do exactly what merge() does).
 //
-// Layout, 59 bytes:
-//   byte 0        1, the format
-//   bytes 1-40    count, sum, min, max and the newest point's value: IEEE 754 doubles,
-//                 little-endian (the count is a whole number, exact up to 2^53)
-//   bytes 41-58   the newest point's timestamp as its 18-digit order key (metric_store)
-// The script merges two of these with Lua's `struct` library: numbers stay binary, where a
-// text form cost the script a strtod or a printf per field (about 5 µs per rollup).
+// The sum stays finite and accurate for any finite values: it is kept as (high + low) * 2^scale,
+// where high and low are Neumaier's compensated sum (low carries what rounding dropped from
+// high, so the error does not grow with the number of points) and scale turns from 0 to 64 the
+// first time the sum of finite values would overflow a double (two points of 1e308). A sum at
+// scale 64 holds its points' values divided by 2^64, exactly unless they are below 2^-958; the
+// average is computed from it without overflow.
+//
+// Layout in Redis, 73 bytes: byte 0 the format (2), then nine IEEE 754 doubles, little-endian:
+// count, high, low, scale, min, max, the newest point's value, its timestamp's whole
+// milliseconds since the Unix epoch and the microseconds within that millisecond (two doubles,
+// so that both are exact for every year).
 //
 // Thread safety: pure functions over values.
 
@@ -22,21 +27,36 @@ namespace analytics::metrics {
 
 struct rollup {
     std::uint64_t count = 0;
-    double sum = 0;
+    double high = 0;
+    double low = 0;
+    int scale = 0;  // 0 or 64
     double min = 0;
     double max = 0;
-    double latest = 0;        // the value of the newest point
-    std::string_view newest;  // its timestamp's order key (18 digits)
+    double latest = 0;               // the value of the newest point
+    std::int64_t latest_micros = 0;  // its timestamp, µs since the Unix epoch
+
+    bool operator==(const rollup&) const = default;
+
+    /// The sum of the points' values as a long double (finite for every finite sum).
+    long double sum() const noexcept;
+    /// sum() / count, as a double; 0 when count is 0.
+    double average() const noexcept;
 };
 
-inline constexpr std::size_t rollup_size = 59;
-inline constexpr std::size_t order_key_size = 18;
+inline constexpr std::size_t rollup_size = 73;
 
-/// Appends `r` in the layout above. `r.newest` must be an order key (18 digits).
+/// Adds one point, `value` stamped `micros`, arriving after every point already in `r`.
+void fold(rollup& r, double value, std::int64_t micros) noexcept;
+
+/// Adds `later`'s points to `into`, as if each had been folded in after `into`'s: of equal
+/// minimums and maximums the first is kept, of equal newest timestamps the later one wins.
+void merge(rollup& into, const rollup& later) noexcept;
+
+/// Appends `r` in the layout above.
 void append_rollup(std::string& out, const rollup& r);
 
-/// Reads a rollup; its `newest` views `bytes`. Also reads the text form that earlier builds
-/// wrote ("<count> <sum> <min> <max> <order key> <value>"). Anything else: nullopt.
-std::optional<rollup> parse_rollup(std::string_view bytes);
+/// Reads the layout above; nullopt for anything else (another length or format, a count that
+/// is not a whole number >= 1, a scale other than 0 or 64).
+std::optional<rollup> parse_rollup(std::string_view bytes) noexcept;
 
 }  // namespace analytics::metrics

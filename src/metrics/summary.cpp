@@ -106,7 +106,7 @@ std::string to_json(std::string_view type, period p, const summary& s)
         return out;
     }
     out.append(R"(,"average_value":)");
-    append_value(out, s.sum / static_cast<double>(s.count));
+    append_value(out, s.average());
     out.append(R"(,"min_value":)");
     append_value(out, s.min);
     out.append(R"(,"max_value":)");

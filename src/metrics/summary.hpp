@@ -10,6 +10,8 @@
 //
 // Thread safety: pure functions and value types.
 
+#include "metrics/rollup.hpp"
+
 #include <cstdint>
 #include <optional>
 #include <string>
@@ -44,16 +46,8 @@ struct window_bounds {
 };
 window_bounds window(period p, std::int64_t now_ms);
 
-/// The aggregate of a set of metrics.
-struct summary {
-    std::uint64_t count = 0;
-    double sum = 0;
-    double min = 0;
-    double max = 0;
-    double latest = 0;  // the value of the metric with the newest timestamp
-
-    bool operator==(const summary&) const = default;
-};
+/// The aggregate of a window's metrics: the merge of its buckets' rollups.
+using summary = rollup;
 
 /// {"type","period","count","average_value","min_value","max_value","latest_value"}; the four
 /// values are null when count is 0.

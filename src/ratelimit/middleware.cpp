@@ -2,7 +2,6 @@
 
 #include "ratelimit/headers.hpp"
 
-#include <exception>
 #include <memory>
 #include <optional>
 #include <string>
@@ -56,37 +55,6 @@ net::awaitable<http::response> limited(sliding_window_limiter& limiter,
     co_return r;
 }
 
-// The admitted_handler flavour: the check is the handler's to settle, else made afterwards.
-net::awaitable<http::response> admitted(sliding_window_limiter& limiter,
-                                        std::shared_ptr<const admitted_handler> next,
-                                        http::request& req)
-{
-    const std::string_view client = req.context().client_key();
-    const auto now = limiter.clock().steady_now();
-    if (auto d = limiter.remembered(client, now)) {
-        co_return *refusal(*d);
-    }
-    admission ticket(limiter, client, now);
-    // A handler that throws (a bug: the router answers 500) has still been a request to count.
-    std::exception_ptr failure;
-    http::response r;
-    try {
-        r = co_await (*next)(req, &ticket);
-    } catch (...) {
-        failure = std::current_exception();
-    }
-    const decision d = ticket.settled() ? ticket.result() : co_await limiter.check(client);
-    auto refused = refusal(d);
-    if (failure) {
-        std::rethrow_exception(failure);
-    }
-    if (refused) {
-        co_return std::move(*refused);
-    }
-    add_rate_limit_headers(r, d);
-    co_return r;
-}
-
 }  // namespace
 
 http::handler limit(sliding_window_limiter& limiter, http::handler next)
@@ -97,17 +65,6 @@ http::handler limit(sliding_window_limiter& limiter, http::handler next)
     auto shared = std::make_shared<const http::handler>(std::move(next));
     return [&limiter, shared = std::move(shared)](http::request& req) {
         return limited(limiter, shared, req);
-    };
-}
-
-http::handler limit(sliding_window_limiter& limiter, admitted_handler next)
-{
-    auto shared = std::make_shared<const admitted_handler>(std::move(next));
-    if (!limiter.enabled()) {
-        return [shared = std::move(shared)](http::request& req) { return (*shared)(req, nullptr); };
-    }
-    return [&limiter, shared = std::move(shared)](http::request& req) {
-        return admitted(limiter, shared, req);
     };
 }
 

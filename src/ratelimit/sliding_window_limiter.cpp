@@ -1,6 +1,9 @@
 #include "ratelimit/sliding_window_limiter.hpp"
 
+#include "common/when_all.hpp"
+#include "ratelimit/lua_scripts.hpp"
 #include "redis/arg_buffer.hpp"
+#include "redis/key_tags.hpp"
 
 #include <algorithm>
 #include <array>
@@ -13,78 +16,9 @@ namespace analytics::ratelimit {
 
 namespace {
 
-// Mirrors window_math.cpp: `admits` is the same comparison on the same integers (Lua numbers
-// are doubles, exact below 2^53, which window_policy::checked guarantees). The time is the
-// server's, in milliseconds, so every instance places a request in the same window. The batch's
-// requests are decided in order against counters held in the script, so each sees the counts
-// its predecessors left, as with one call per request. A refused request writes nothing, so a
-// flood cannot push its own Retry-After further away; a client none of whose requests was
-// admitted is not written at all.
-//
-// rate_limit(kfirst, afirst) reads its keys from KEYS[kfirst] to the end and its arguments from
-// ARGV[afirst] to the end (the layout of script(), shifted), so that another script can decide a
-// batch of checks before its own work: it returns the answers and whether every check passed.
-// The answers (read_answers) are the window's elapsed ms, each client's counts as the batch found
-// them, and how many of each client's checks were admitted: a refused check changes no count, so
-// once one check of a client is refused so is every later one of that client, and the first m
-// of them were admitted. The counts each check saw follow from those, so a batch of n checks by
-// one client costs Redis and the service 4 reply elements and one argument, not 4 * n and n.
-constexpr std::string_view function_source = R"lua(
-local function rate_limit(kfirst, afirst)
-  local limit = tonumber(ARGV[afirst])
-  local window = tonumber(ARGV[afirst + 1])
-  local now = tonumber(ARGV[afirst + 2])
-  if not now then
-    local t = redis.call('TIME')
-    now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-  end
-  local index = math.floor(now / window)
-  local elapsed = now - index * window
-  local previous, current, admitted, in_window = {}, {}, {}, {}
-  local clients = #KEYS - kfirst + 1
-  for k = 1, clients do
-    local state = redis.call('HMGET', KEYS[kfirst + k - 1], 'w', 'c', 'p')
-    local seen = tonumber(state[1])
-    previous[k], current[k], in_window[k] = 0, 0, seen == index
-    if seen == index then
-      current[k] = tonumber(state[2]) or 0
-      previous[k] = tonumber(state[3]) or 0
-    elseif seen == index - 1 then
-      previous[k] = tonumber(state[2]) or 0
-    end
-  end
-  local out, all = {elapsed}, true
-  for k = 1, clients do
-    out[2 * k] = previous[k]
-    out[2 * k + 1] = current[k]
-  end
-  for k = 1, clients do
-    local n, p, c = tonumber(ARGV[afirst + 2 + k]), previous[k], current[k]
-    -- The m-th check (from 0) passes when p * (window - elapsed) <= (limit - c - m - 1) * window.
-    local room, m = (limit - c - 1) * window - p * (window - elapsed), 0
-    while m < n and m * window <= room do m = m + 1 end
-    if m < n then all = false end
-    current[k] = c + m
-    admitted[k] = m > 0
-    out[2 * clients + 1 + k] = m
-  end
-  -- The expiry is set by the first admitted request of a window: two windows from then is past
-  -- the end of the next window, the last in which this window's count weighs. Later requests
-  -- of the window leave it (HSET keeps a key's expiry), which spares a write per batch.
-  for k = 1, clients do
-    if admitted[k] then
-      local key = KEYS[kfirst + k - 1]
-      redis.call('HSET', key, 'w', index, 'c', current[k], 'p', previous[k])
-      if not in_window[k] then redis.call('PEXPIRE', key, 2 * window) end
-    end
-  end
-  return out, all
-end
-)lua";
-
 void append_key(std::string& out, std::string_view client)
 {
-    out.append("ratelimit:{").append(client).append("}");
+    out.append("ratelimit:{").append(redis::tag_for(client)).append("}:").append(client);
 }
 
 std::string_view mode_name(config::failure_mode m) noexcept
@@ -127,19 +61,14 @@ sliding_window_limiter::~sliding_window_limiter()
 
 const redis::script& sliding_window_limiter::script()
 {
-    static const redis::script s{std::string(function_source) + "return (rate_limit(1, 1))\n"};
+    static const redis::script s{std::string(lua::rate_limit())};
     return s;
-}
-
-std::string_view sliding_window_limiter::script_function()
-{
-    return function_source;
 }
 
 std::string sliding_window_limiter::key_for(std::string_view client)
 {
     std::string key;
-    key.reserve(12 + client.size());
+    key.reserve(20 + client.size());
     append_key(key, client);
     return key;
 }
@@ -244,31 +173,6 @@ net::awaitable<decision> sliding_window_limiter::check(std::string_view client)
     co_return settle(client, now, outcome);
 }
 
-void sliding_window_limiter::append_batch(std::span<const std::string_view> clients,
-                                          redis::arg_buffer& keys, redis::arg_buffer& args,
-                                          std::vector<std::uint32_t>& client_of_check)
-{
-    args.add(args_[0]);
-    args.add(args_[1]);
-    args.add(std::string_view{});  // the server's clock
-    key_positions_.clear();
-    checks_of_client_.clear();
-    for (const std::string_view client : clients) {
-        const auto [it, added] = key_positions_.try_emplace(
-            client, static_cast<std::uint32_t>(checks_of_client_.size()));
-        if (added) {
-            checks_of_client_.push_back(0);
-            append_key(keys.text(), client);
-            keys.end_arg();
-        }
-        ++checks_of_client_[it->second];
-        client_of_check.push_back(it->second);
-    }
-    for (const std::int64_t n : checks_of_client_) {
-        args.add_integer(n);
-    }
-}
-
 void sliding_window_limiter::stop()
 {
     batches_.stop();
@@ -278,22 +182,57 @@ net::awaitable<void> sliding_window_limiter::decide_batch(std::span<const std::s
                                                           std::span<batch_answer> answers,
                                                           batch_queue::clock::time_point opened)
 {
+    // The checks of each tag, in the batch's order, go in one call; the calls run at once.
+    std::array<std::vector<std::size_t>, redis::tag_count> by_tag;
+    for (std::size_t i = 0; i < clients.size(); ++i) {
+        by_tag[redis::tag_index(clients[i])].push_back(i);
+    }
+    // The deadline counts from when the batch's first check was queued.
+    const auto timeout = redis_timeout_ - std::chrono::ceil<std::chrono::milliseconds>(
+                                              batch_queue::clock::now() - opened);
+    std::vector<net::awaitable<void>> calls;
+    for (const auto& checks : by_tag) {
+        if (!checks.empty()) {
+            calls.push_back(decide_tag(clients, checks, answers, timeout));
+        }
+    }
+    co_await common::when_all(std::move(calls));
+}
+
+net::awaitable<void> sliding_window_limiter::decide_tag(std::span<const std::string_view> clients,
+                                                        std::span<const std::size_t> checks,
+                                                        std::span<batch_answer> answers,
+                                                        std::chrono::milliseconds timeout)
+{
     redis::arg_buffer keys;
     redis::arg_buffer args;
-    keys.reserve(clients.size(), clients.size() * 24);
-    args.reserve(3 + clients.size(), 32 + clients.size() * 4);
+    args.add(args_[0]);
+    args.add(args_[1]);
+    args.add(std::string_view{});  // the server's clock
+    // Each distinct client's key once, with its number of checks; each check's client.
+    std::vector<std::string_view> distinct;
+    std::vector<std::int64_t> checks_of_client;
     std::vector<std::uint32_t> client_of_check;
-    client_of_check.reserve(clients.size());
-    append_batch(clients, keys, args, client_of_check);
-
-    // The deadline counts from when the batch's first check was queued.
-    const auto waited =
-        std::chrono::ceil<std::chrono::milliseconds>(batch_queue::clock::now() - opened);
+    client_of_check.reserve(checks.size());
+    for (const std::size_t i : checks) {
+        const auto it = std::find(distinct.begin(), distinct.end(), clients[i]);
+        const auto k = static_cast<std::uint32_t>(it - distinct.begin());
+        if (it == distinct.end()) {
+            distinct.push_back(clients[i]);
+            checks_of_client.push_back(0);
+            append_key(keys.text(), clients[i]);
+            keys.end_arg();
+        }
+        ++checks_of_client[k];
+        client_of_check.push_back(k);
+    }
+    for (const std::int64_t n : checks_of_client) {
+        args.add_integer(n);
+    }
     const auto key_views = keys.views();
     const auto arg_views = args.views();
-    const auto reply =
-        co_await redis_.eval(script(), key_views, arg_views, redis_timeout_ - waited);
-    std::vector<script_answer> decided(answers.size());
+    const auto reply = co_await redis_.eval(script(), key_views, arg_views, timeout);
+    std::vector<script_answer> decided(checks.size());
     std::string error;
     if (!reply) {
         error = reply.error().message();
@@ -301,18 +240,13 @@ net::awaitable<void> sliding_window_limiter::decide_batch(std::span<const std::s
                !read_answers(reply->elements, client_of_check, decided)) {
         error = reply->is_error() ? reply->str : "unexpected reply";
     }
-    for (std::size_t i = 0; i < answers.size(); ++i) {
+    for (std::size_t n = 0; n < checks.size(); ++n) {
         if (error.empty()) {
-            answers[i].answer = decided[i];
+            answers[checks[n]].answer = decided[n];
         } else {
-            answers[i].error = error;
+            answers[checks[n]].error = error;
         }
     }
-}
-
-void admission::settle(const batch_answer& answer)
-{
-    decision_ = limiter_.settle(client_, started_, answer);
 }
 
 decision sliding_window_limiter::without_redis(std::string_view client, std::string_view error)

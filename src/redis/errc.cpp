@@ -31,6 +31,16 @@ public:
             return "the redis client was stopped";
         case errc::unexpected_reply:
             return "redis sent a reply of an unexpected shape";
+        case errc::cluster_down:
+            return "the redis cluster cannot serve the command right now (CLUSTERDOWN)";
+        case errc::try_again:
+            return "the command's slot was being migrated until the deadline (TRYAGAIN)";
+        case errc::too_many_redirects:
+            return "the redis cluster kept redirecting the command";
+        case errc::cross_slot:
+            return "the keys of one call hash to different cluster slots";
+        case errc::too_few_replicas:
+            return "fewer redis replicas than required acknowledged the write in time";
         }
         return "unknown redis error " + std::to_string(value);
     }

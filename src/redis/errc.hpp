@@ -15,6 +15,11 @@ enum class errc {
     protocol_error,      // the server sent bytes that are not RESP
     stopped,             // the client is shutting down
     unexpected_reply,    // a reply of a shape the caller did not expect
+    cluster_down,        // the cluster refused the command (CLUSTERDOWN); nothing was run
+    try_again,           // the slot kept being migrated (TRYAGAIN) until the deadline; not run
+    too_many_redirects,  // MOVED/ASK kept pointing elsewhere; nothing was run
+    cross_slot,          // the keys of one call hash to different slots; nothing was sent
+    too_few_replicas,    // WAIT: fewer replicas than required acknowledged a write that ran
 };
 
 const boost::system::error_category& error_category() noexcept;
@@ -27,4 +32,5 @@ inline boost::system::error_code make_error_code(errc e) noexcept
 }  // namespace analytics::redis
 
 template <>
-struct boost::system::is_error_code_enum<analytics::redis::errc> : std::true_type {};
+struct boost::system::is_error_code_enum<analytics::redis::errc> : std::true_type {
+};

@@ -45,22 +45,44 @@ std::string_view write_refusals::name(kind k) noexcept
 
 void write_refusals::observe(const boost::system::result<reply>& outcome)
 {
-    if (!outcome) {
+    if (outcome) {
+        observe(std::span<const reply>(&*outcome, 1));
+    }
+}
+
+void write_refusals::observe(std::span<const reply> replies)
+{
+    // The replies of a transaction's commands are the elements of EXEC's array.
+    const reply* refused = nullptr;
+    bool any_error = false;
+    auto look_at = [&](const reply& r) {
+        if (r.is_error()) {
+            any_error = true;
+            if (refused == nullptr && kind_of(r.str)) {
+                refused = &r;
+            }
+        }
+    };
+    for (const auto& r : replies) {
+        look_at(r);
+        if (r.type == reply::kind::array) {
+            for (const auto& element : r.elements) {
+                look_at(element);
+            }
+        }
+    }
+    if (refused == nullptr) {
+        if (!any_error) {
+            incident_.recovered();
+        }
         return;
     }
-    if (!outcome->is_error()) {
-        incident_.recovered();
-        return;
-    }
-    const auto k = kind_of(outcome->str);
-    if (!k) {
-        return;
-    }
-    totals_[static_cast<std::size_t>(*k)].fetch_add(1, std::memory_order_relaxed);
-    last_kind_.store(static_cast<unsigned>(*k), std::memory_order_relaxed);
+    const auto k = *kind_of(refused->str);
+    totals_[static_cast<std::size_t>(k)].fetch_add(1, std::memory_order_relaxed);
+    last_kind_.store(static_cast<unsigned>(k), std::memory_order_relaxed);
     // The first refusal of an incident is logged with its reply; the rest are counted.
     incident_.occurred(
-        {{"kind", name(*k)}, {"error", std::string_view(outcome->str).substr(0, 200)}});
+        {{"kind", name(k)}, {"error", std::string_view(refused->str).substr(0, 200)}});
 }
 
 }  // namespace analytics::redis

@@ -30,6 +30,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <optional>
+#include <span>
 #include <string_view>
 
 namespace analytics::redis {
@@ -55,6 +56,11 @@ public:
     /// Feeds one command's outcome: a reply (error or not) or a transport error. Transport
     /// errors are neither refusals nor successes (Redis unreachable is another incident).
     void observe(const boost::system::result<reply>& outcome);
+
+    /// Feeds the replies of one call (a pipeline, or a MULTI/EXEC whose commands' replies are
+    /// the elements of EXEC's): a refusal when any reply is one (counted once per call), a
+    /// success when no reply is an error, nothing otherwise.
+    void observe(std::span<const reply> replies);
 
     /// The kind of the latest refusal while an incident is under way and the latest refusal is
     /// less than `quiet` old; nothing otherwise.

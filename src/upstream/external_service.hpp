@@ -5,7 +5,8 @@
 //     simulated_service  the built-in simulator: fails with EXTERNAL_SERVICE_FAILURE_RATE and
 //                        answers after EXTERNAL_SERVICE_LATENCY_MS, both changeable at run time
 //                        (simulation_settings, PUT /api/admin/external-service)
-//     http_service       a GET to EXTERNAL_SERVICE_URL that must answer 2xx
+//     http_service       a GET to EXTERNAL_SERVICE_URL (http:// or verified https://) that
+//                        must answer 2xx
 //
 // Implementations apply no deadline of their own: the caller wraps `call` in
 // `common::with_timeout(..., EXTERNAL_SERVICE_TIMEOUT)` and counts a timeout as a failure. In

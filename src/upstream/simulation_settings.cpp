@@ -60,4 +60,34 @@ simulation_settings::change simulation_settings::update(
     return c;
 }
 
+net::awaitable<boost::system::result<simulation_settings::change>> simulation_settings::write(
+    std::optional<double> failure_rate, std::optional<std::chrono::milliseconds> latency)
+{
+    co_return update(failure_rate, latency);
+}
+
+std::optional<simulation_settings::change> simulation_settings::adopt(const values& v,
+                                                                      std::uint64_t version,
+                                                                      bool only_if_newer)
+{
+    std::lock_guard lock(write_mu_);
+    // Two answers from Redis may arrive in another order than Redis gave them; an older one
+    // must not undo a newer one already in force.
+    if (only_if_newer && version <= version_.load(std::memory_order_relaxed)) {
+        return std::nullopt;
+    }
+    change c;
+    c.before = current();
+    failure_rate_.store(clamp_rate(v.failure_rate), std::memory_order_relaxed);
+    latency_ms_.store(clamp_latency(v.latency), std::memory_order_relaxed);
+    version_.store(version, std::memory_order_relaxed);
+    c.after = current();
+    return c;
+}
+
+std::uint64_t simulation_settings::version() const noexcept
+{
+    return version_.load(std::memory_order_relaxed);
+}
+
 }  // namespace analytics::upstream

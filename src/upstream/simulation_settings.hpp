@@ -1,15 +1,19 @@
 #pragma once
 // The knobs of the simulated upstream, changeable at run time by the admin API: the failure
 // probability (EXTERNAL_SERVICE_FAILURE_RATE) and the added latency
-// (EXTERNAL_SERVICE_LATENCY_MS).
+// (EXTERNAL_SERVICE_LATENCY_MS), with the version of the fleet's stored settings they came from
+// (shared_settings; 0 while none are stored and the configured values apply).
 //
-// Owns: two atomics and a mutex that serialises writers.
+// As a settings_writer it applies a change to this process alone.
+//
+// Owns: three atomics and a mutex that serialises writers.
 //
 // Thread safety: process-wide. Readers (every simulated call, on any worker) load the atomics
-// without locking; `update` may be called from any thread and returns a consistent pair even
-// when two admins write at once.
+// without locking; `update` and `adopt` may be called from any thread and return a consistent
+// pair even when two writers write at once.
 
 #include "config/settings.hpp"
+#include "upstream/settings_writer.hpp"
 
 #include <atomic>
 #include <chrono>
@@ -19,20 +23,10 @@
 
 namespace analytics::upstream {
 
-class simulation_settings {
+class simulation_settings final : public settings_writer {
 public:
-    struct values {
-        double failure_rate = 0.0;
-        std::chrono::milliseconds latency{0};
-
-        bool operator==(const values&) const = default;
-    };
-
-    /// The values before and after one update.
-    struct change {
-        values before;
-        values after;
-    };
+    using values = simulation_values;
+    using change = simulation_change;
 
     /// Longest latency accepted, as for EXTERNAL_SERVICE_LATENCY_MS (ten minutes).
     static constexpr std::chrono::milliseconds max_latency{600'000};
@@ -58,9 +52,23 @@ public:
     change update(std::optional<double> failure_rate,
                   std::optional<std::chrono::milliseconds> latency);
 
+    /// `update`, as a settings_writer: this process only; never fails.
+    net::awaitable<boost::system::result<change>> write(
+        std::optional<double> failure_rate,
+        std::optional<std::chrono::milliseconds> latency) override;
+
+    /// Puts `v`, the fleet's settings stored under `version` (0: none stored), in force, unless
+    /// `only_if_newer` and a version at least as new is in force already. Returns the change,
+    /// or nullopt when it was not applied. Values are clamped as by `update`.
+    std::optional<change> adopt(const values& v, std::uint64_t version, bool only_if_newer);
+
+    /// The version of the fleet's settings in force (0: none adopted).
+    std::uint64_t version() const noexcept;
+
 private:
     std::atomic<double> failure_rate_;
     std::atomic<std::int64_t> latency_ms_;
+    std::atomic<std::uint64_t> version_{0};
     std::mutex write_mu_;
 };
 

@@ -24,7 +24,9 @@ std::string_view no_headers(const void*, std::string_view)
 struct status_fixture {
     test::fake_clock clock{test::fake_clock::wall_time{std::chrono::seconds(1'771'502'400)}};
     breaker::circuit_breaker breaker{config::breaker_options{2, 30s}, 5s, clock};
-    breaker_handlers handlers{breaker};
+    breaker::scoped_breaker scoped{breaker};
+    std::string instance_id = "api-1:8000";
+    breaker_handlers handlers{scoped, instance_id};
     http::router router;
 
     status_fixture() { handlers.register_routes(router); }
@@ -62,10 +64,12 @@ TEST(breaker_status_handler, shows_state_and_counters_when_closed)
     EXPECT_EQ(res.content_type, "application/json; charset=utf-8");
     EXPECT_EQ(res.get("Cache-Control"), "no-store");
     const auto body = boost::json::parse(res.body).as_object();
-    EXPECT_EQ(body.size(), 3U);
+    EXPECT_EQ(body.size(), 5U);
     EXPECT_EQ(body.at("state"), "CLOSED");
     EXPECT_EQ(body.at("failure_count"), 1);
     EXPECT_EQ(body.at("success_count"), 1);
+    EXPECT_EQ(body.at("scope"), "instance");
+    EXPECT_EQ(body.at("instance"), "api-1:8000");
 }
 
 TEST(breaker_status_handler, adds_opened_at_and_retry_after_when_open)
@@ -74,7 +78,7 @@ TEST(breaker_status_handler, adds_opened_at_and_retry_after_when_open)
     f.open();
     f.clock.advance(10s);
     const auto body = f.body();
-    EXPECT_EQ(body.size(), 5U);
+    EXPECT_EQ(body.size(), 7U);
     EXPECT_EQ(body.at("state"), "OPEN");
     EXPECT_EQ(body.at("failure_count"), 2);
     EXPECT_EQ(body.at("success_count"), 0);
@@ -131,9 +135,21 @@ TEST(breaker_status_handler, renders_opened_at_in_whole_seconds)
     s.failure_count = 7;
     s.opened_at = common::clock::wall_time{std::chrono::milliseconds(1'771'502'400'999)};
     s.retry_after = 3s;
-    EXPECT_EQ(breaker_handlers::status_body(s),
+    EXPECT_EQ(breaker_handlers::status_body({s, config::breaker_scope::instance, false}, "a:1"),
               R"({"state":"OPEN","failure_count":7,"success_count":0,)"
-              R"("opened_at":"2026-02-19T12:00:00Z","retry_after_seconds":3})");
+              R"("opened_at":"2026-02-19T12:00:00Z","retry_after_seconds":3,)"
+              R"("scope":"instance","instance":"a:1"})");
+}
+
+TEST(breaker_status_handler, says_when_a_cluster_breaker_falls_back_to_the_instance)
+{
+    breaker::snapshot s;
+    EXPECT_EQ(breaker_handlers::status_body({s, config::breaker_scope::cluster, false}, "a:1"),
+              R"({"state":"CLOSED","failure_count":0,"success_count":0,)"
+              R"("scope":"cluster","instance":"a:1","fallback":false})");
+    EXPECT_EQ(breaker_handlers::status_body({s, config::breaker_scope::cluster, true}, "a:1"),
+              R"({"state":"CLOSED","failure_count":0,"success_count":0,)"
+              R"("scope":"cluster","instance":"a:1","fallback":true})");
 }
 
 }  // namespace

@@ -533,6 +533,13 @@ std::vector<std::string> compare_routes(const std::vector<http::router::route_in
             problems.push_back("the router serves " + describe(op) +
                                ", but docs/openapi.json does not document it");
         }
+        // The router answers HEAD with every GET route; validators and generated clients
+        // refuse a HEAD the document does not list.
+        const operation_key head{"head", r.path};
+        if (r.verb == http::method::get && documented.count(head) == 0) {
+            problems.push_back("the router serves " + describe(head) +
+                               " (with GET), but docs/openapi.json does not document it");
+        }
     }
     return problems;
 }
@@ -596,14 +603,29 @@ const json::value& resolve(const json::object& doc, const json::value& v)
     throw std::runtime_error("reference chain too long");
 }
 
+const char* router_response_name(unsigned status)
+{
+    switch (status) {
+    case 400:
+        return "MalformedRequest";
+    case 404:
+        return "NotFound";
+    case 405:
+        return "MethodNotAllowed";
+    default:
+        return nullptr;
+    }
+}
+
 const json::object* response_for(const json::object& doc, const operation_key& op, unsigned status)
 {
     const std::string key = std::to_string(status);
     const json::value* r = nullptr;
     if (const auto* o = operation_of(doc, op)) {
         r = o->at("responses").as_object().if_contains(key);
-    } else if (const auto* router = doc.if_contains("x-router-responses")) {
-        r = router->as_object().if_contains(key);
+    } else if (const char* name = router_response_name(status)) {
+        const auto* responses = doc.at("components").at("responses").if_object();
+        r = responses != nullptr ? responses->if_contains(name) : nullptr;
     }
     return r != nullptr ? resolve(doc, *r).if_object() : nullptr;
 }
@@ -674,14 +696,20 @@ std::vector<std::string> check_response(const json::object& doc, const operation
         }
     }
 
+    const auto ct = r.headers.find("content-type");
     const auto* content = response->if_contains("content");
     if (content == nullptr || content->as_object().empty()) {
         if (!r.body.empty()) {
             out.push_back(what + ": a body where the document says there is none");
         }
+        // A HEAD answer describes the GET's content; any other answer without content has no
+        // content metadata (RFC 9110 § 15.4.5 for 304).
+        if (!r.head && ct != r.headers.end()) {
+            out.push_back(what + ": Content-Type \"" + ct->second +
+                          "\" where the document says there is no content");
+        }
         return out;
     }
-    const auto ct = r.headers.find("content-type");
     const std::string observed = ct == r.headers.end() ? std::string() : media_type(ct->second);
     const json::object* media = nullptr;
     for (const auto& [key, m] : content->as_object()) {

@@ -39,7 +39,7 @@ struct operation_key {
 std::set<operation_key> operations(const boost::json::object& doc);
 
 /// The disagreements between the router's routes and `doc`, one sentence each (empty when
-/// they agree). A GET route also covers HEAD, which the router derives from it.
+/// they agree). The router answers HEAD with every GET route, so each needs a `head` operation.
 std::vector<std::string> compare_routes(const std::vector<http::router::route_info>& routes,
                                         const boost::json::object& doc);
 
@@ -49,8 +49,13 @@ std::set<unsigned> documented_statuses(const boost::json::object& doc, const ope
 /// Follows a local "$ref" (`#/...`) until the value is not a reference.
 const boost::json::value& resolve(const boost::json::object& doc, const boost::json::value& v);
 
+/// The shared response (a name under components/responses) the router or the HTTP session gives
+/// to a request outside every operation: 400 MalformedRequest, 404 NotFound, 405
+/// MethodNotAllowed; null for any other status.
+const char* router_response_name(unsigned status);
+
 /// The response object `doc` documents for `op` and `status`, resolved; for a path or method the
-/// document does not list, the top-level `x-router-responses` entry. Null when none.
+/// document does not list, the shared router_response_name() response. Null when none.
 const boost::json::object* response_for(const boost::json::object& doc, const operation_key& op,
                                         unsigned status);
 
@@ -69,11 +74,12 @@ struct observed_response {
     bool head = false;  // answer to HEAD: no body to check
 };
 
-/// Every way `r` differs from what `doc` documents for `op` (for HEAD, what it documents for GET
-/// of the path, which the router answers HEAD with): an undocumented status, a header
-/// the document does not name (beyond HTTP's own framing fields) or one it requires but is
-/// missing, a header value its schema refuses, a content type it does not list, or a JSON body
-/// its schema refuses (strictly).
+/// Every way `r` differs from what `doc` documents for `op` (for a HEAD the document lacks, what
+/// it documents for GET of the path, which the router answers HEAD with): an undocumented status,
+/// a header the document does not name (beyond HTTP's own framing fields) or one it requires but
+/// is missing, a header value its schema refuses, a content type it does not list, a Content-Type
+/// on an answer without content (other than HEAD's), or a JSON body its schema refuses
+/// (strictly).
 std::vector<std::string> check_response(const boost::json::object& doc, const operation_key& op,
                                         const observed_response& r);
 

@@ -47,21 +47,26 @@ std::string joined(const std::set<unsigned>& statuses)
 
 // What each handler can answer, read from its code (src/api, src/ratelimit/headers.cpp). A route
 // missing here fails the test below: add what its handler can answer, here and in the document.
-// Every operation can also answer 431 (headers over the limit, before routing) and 500 (an
-// exception escaped the handler), and one with a request body 413 (body over the limit).
+// Every operation can also answer what the HTTP session and the router answer to any request:
+// 400 (malformed HTTP), 404 and 405 (the router's, before an operation is chosen) and 431
+// (headers over the limit), and 500 (an exception escaped the handler); one with a request body
+// also 413 (body over the limit). HEAD answers what GET answers.
 std::map<operation_key, std::set<unsigned>> handler_statuses()
 {
     std::map<operation_key, std::set<unsigned>> out = {
         {{"get", "/health"}, {200}},
         {{"get", "/ready"}, {200, 503}},
-        // 400 INVALID_JSON, 422 VALIDATION_ERROR, 429 from the limiter, 503 STORAGE_UNAVAILABLE.
+        // 400 INVALID_JSON, 422 VALIDATION_ERROR or TYPE_LIMIT_REACHED, 429 from the limiter,
+        // 503 STORAGE_UNAVAILABLE; the same for a batch.
         {{"post", "/api/metrics"}, {201, 400, 413, 422, 429, 503}},
+        {{"post", "/api/metrics/batch"}, {201, 400, 413, 422, 429, 503}},
         {{"get", "/api/metrics/list"}, {200, 422, 503}},
         // 503: CIRCUIT_OPEN, EXTERNAL_SERVICE_ERROR, STORAGE_UNAVAILABLE.
         {{"get", "/api/metrics/summary"}, {200, 422, 503}},
         {{"get", "/api/circuit-breaker/status"}, {200}},
         // 429: too many wrong tokens from one client.
-        {{"put", "/api/admin/external-service"}, {200, 400, 401, 403, 413, 422, 429}},
+        // 503 STORAGE_UNAVAILABLE: the settings could not be stored for every instance.
+        {{"put", "/api/admin/external-service"}, {200, 400, 401, 403, 413, 422, 429, 503}},
         {{"get", "/metrics"}, {200}},
     };
     const api::docs_handlers docs;
@@ -69,7 +74,12 @@ std::map<operation_key, std::set<unsigned>> handler_statuses()
         out[{"get", std::string(a.path)}] = {200, 304};
     }
     for (auto& [op, statuses] : out) {
-        statuses.insert({431, 500});
+        statuses.insert({400, 404, 405, 431, 500});
+    }
+    for (const auto& [op, statuses] : std::map(out)) {
+        if (op.method == "get") {
+            out[{"head", op.path}] = statuses;
+        }
     }
     return out;
 }
@@ -113,8 +123,14 @@ TEST(docs_contract, the_document_lists_every_status_each_handler_can_answer)
 {
     const auto& doc = document();
     const auto expected = handler_statuses();
+    std::vector<operation_key> served;
     for (const auto& route : service_routes()) {
-        const operation_key op{method_key(route.verb), route.path};
+        served.push_back({method_key(route.verb), route.path});
+        if (route.verb == http::method::get) {
+            served.push_back({"head", route.path});
+        }
+    }
+    for (const auto& op : served) {
         const auto it = expected.find(op);
         if (it == expected.end()) {
             ADD_FAILURE() << op.method << " " << op.path
@@ -144,7 +160,7 @@ TEST(docs_contract, the_routers_own_404_and_405_look_as_the_document_says)
     const auto not_found = dispatch(r, http::method::get, "/no/such/path");
     ASSERT_EQ(not_found.status, 404U);
     const auto* documented_404 = response_for(doc, {"get", "/no/such/path"}, 404);
-    ASSERT_NE(documented_404, nullptr) << "x-router-responses lacks 404";
+    ASSERT_NE(documented_404, nullptr) << "components/responses lacks NotFound";
     const auto& schema_404 = documented_404->at("content").at("application/json").at("schema");
     EXPECT_TRUE(validate(doc, schema_404, json::parse(not_found.body), true).empty());
 
@@ -179,7 +195,7 @@ TEST(docs_contract, the_routers_own_404_and_405_look_as_the_document_says)
         }
         EXPECT_EQ(allowed, expected) << path;
         const auto* documented_405 = response_for(doc, {method_key(probe), path}, 405);
-        ASSERT_NE(documented_405, nullptr) << "x-router-responses lacks 405";
+        ASSERT_NE(documented_405, nullptr) << "components/responses lacks MethodNotAllowed";
         EXPECT_TRUE(documented_405->at("headers").as_object().contains("Allow"));
     }
 }
@@ -192,10 +208,94 @@ TEST(docs_contract, the_comparison_reports_a_route_missing_on_either_side)
                  routes.end());
     routes.push_back({http::method::delete_, "/api/metrics"});
     const auto problems = compare_routes(routes, document());
-    ASSERT_EQ(problems.size(), 2U) << joined(problems);
+    ASSERT_EQ(problems.size(), 3U) << joined(problems);
     EXPECT_EQ(problems[0], "docs/openapi.json documents GET /ready, but no route serves it");
-    EXPECT_EQ(problems[1],
+    EXPECT_EQ(problems[1], "docs/openapi.json documents HEAD /ready, but no route serves it");
+    EXPECT_EQ(problems[2],
               "the router serves DELETE /api/metrics, but docs/openapi.json does not document it");
+}
+
+TEST(docs_contract, the_comparison_reports_a_get_route_whose_head_is_not_documented)
+{
+    auto doc = document();
+    doc.at("paths").as_object().at("/health").as_object().erase("head");
+    const auto problems = compare_routes(service_routes(), doc);
+    ASSERT_EQ(problems.size(), 1U) << joined(problems);
+    EXPECT_EQ(problems[0],
+              "the router serves HEAD /health (with GET), but docs/openapi.json does "
+              "not document it");
+}
+
+TEST(docs_contract, every_head_operation_answers_what_its_get_answers_without_a_body)
+{
+    const auto& doc = document();
+    std::size_t checked = 0;
+    for (const auto& op : operations(doc)) {
+        if (op.method != "get") {
+            continue;
+        }
+        const auto& item = doc.at("paths").at(op.path).as_object();
+        ASSERT_TRUE(item.contains("head")) << op.path;
+        const auto& get = item.at("get").as_object();
+        const auto& head = item.at("head").as_object();
+        // Parameters live on the path, where both share them.
+        EXPECT_FALSE(get.contains("parameters")) << op.path;
+        EXPECT_FALSE(head.contains("parameters")) << op.path;
+        const auto security = [](const json::object& o) {
+            return o.contains("security") ? o.at("security") : json::value();
+        };
+        EXPECT_EQ(security(get), security(head)) << op.path;
+        EXPECT_EQ(documented_statuses(doc, op), documented_statuses(doc, {"head", op.path}))
+            << op.path;
+        for (const auto status : documented_statuses(doc, op)) {
+            const std::string at = "HEAD " + op.path + " " + std::to_string(status);
+            const auto* g = response_for(doc, op, status);
+            const auto* h = response_for(doc, {"head", op.path}, status);
+            ASSERT_NE(h, nullptr) << at;
+            EXPECT_FALSE(h->contains("content")) << at << ": a HEAD answer has no body";
+            std::set<std::string> get_headers;
+            std::set<std::string> head_headers;
+            for (const auto& [name, v] : g->at("headers").as_object()) {
+                get_headers.emplace(name);
+            }
+            for (const auto& [name, v] : h->at("headers").as_object()) {
+                head_headers.emplace(name);
+            }
+            EXPECT_EQ(head_headers, get_headers) << at;
+            ++checked;
+        }
+    }
+    EXPECT_GT(checked, 100U);
+}
+
+TEST(docs_contract, every_operation_lists_what_the_router_and_the_session_answer_any_request)
+{
+    const auto& doc = document();
+    for (const auto& op : operations(doc)) {
+        const auto& responses =
+            doc.at("paths").at(op.path).at(op.method).at("responses").as_object();
+        for (const unsigned status : {400U, 404U, 405U}) {
+            const std::string at = op.method + " " + op.path + " " + std::to_string(status);
+            const auto* r = responses.if_contains(std::to_string(status));
+            ASSERT_NE(r, nullptr) << at;
+            const std::string shared = std::string("#/components/responses/") +
+                                       router_response_name(status) +
+                                       (op.method == "head" ? "Head" : "");
+            const auto* ref = r->as_object().if_contains("$ref");
+            if (ref != nullptr && ref->as_string() == shared) {
+                continue;
+            }
+            // An operation with a body has its own 400 (INVALID_JSON), which must also name the
+            // session's BAD_REQUEST.
+            ASSERT_EQ(status, 400U) << at << " is not " << shared;
+            const auto& media = resolve(doc, *r).at("content").at("application/json").as_object();
+            std::set<std::string> codes;
+            for (const auto& [name, ex] : media.at("examples").as_object()) {
+                codes.emplace(resolve(doc, ex).at("value").at("code").as_string());
+            }
+            EXPECT_EQ(codes, (std::set<std::string>{"BAD_REQUEST", "INVALID_JSON"})) << at;
+        }
+    }
 }
 
 TEST(docs_contract, every_reference_resolves)

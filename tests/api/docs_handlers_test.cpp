@@ -139,6 +139,8 @@ TEST_F(docs_fixture, answers_304_without_a_body_when_if_none_match_names_the_tag
         const auto res = get("/docs", {{"if-none-match", value}});
         EXPECT_EQ(res.status, 304U) << value;
         EXPECT_TRUE(res.body.empty()) << value;
+        // RFC 9110 § 15.4.5: no content metadata on a 304.
+        EXPECT_TRUE(res.content_type.empty()) << value;
         EXPECT_EQ(res.get("ETag"), tag) << value;
     }
     EXPECT_EQ(get("/docs", {{"if-none-match", "\"0000000000000000\""}}).status, 200U);

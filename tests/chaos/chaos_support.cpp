@@ -102,20 +102,6 @@ long resident_kib(pid_t pid)
     return -1;
 }
 
-std::vector<std::string> zrange_all(admin_connection& admin, const std::string& key)
-{
-    // The admin connection renders an array as "*n $a $b ..."; members hold no spaces.
-    const std::string r = admin.command({"ZRANGE", key, "0", "-1"});
-    std::vector<std::string> out;
-    std::istringstream in(r);
-    std::string word;
-    in >> word;  // "*n"
-    while (in >> word) {
-        out.push_back(word.substr(1));
-    }
-    return out;
-}
-
 raw_client::raw_client(std::uint16_t port)
 {
     fd_ = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);

@@ -48,9 +48,6 @@ double percentile(std::vector<double> values, double p);
 /// VmRSS of process `pid` in KiB, from /proc/<pid>/status.
 long resident_kib(pid_t pid);
 
-/// Every member of a sorted set, in order.
-std::vector<std::string> zrange_all(admin_connection& admin, const std::string& key);
-
 /// A plain TCP connection to 127.0.0.1:`port` for half-sent requests and garbage.
 class raw_client {
 public:

@@ -11,7 +11,7 @@
 #include "e2e/service_process.hpp"
 #include "support/coro_helpers.hpp"
 #include "support/redis_admin.hpp"
-#include "support/rollups.hpp"
+#include "support/stored_metrics.hpp"
 
 #include <gtest/gtest.h>
 
@@ -72,15 +72,6 @@ void ingest_until(std::uint16_t port, int client, const std::atomic<bool>& stop,
         a.answered = steady::now();
         out.push_back(std::move(a));
     }
-}
-
-// The value field of a point member: <order key><arrival>|<type>|<value>|<timestamp>.
-long long value_of(const std::string& member)
-{
-    const auto first = member.find('|');
-    const auto second = member.find('|', first + 1);
-    const auto third = member.find('|', second + 1);
-    return std::stoll(member.substr(second + 1, third - second - 1));
 }
 
 TEST(redis_crash_chaos, nothing_acknowledged_is_lost_when_redis_is_killed_under_load)
@@ -154,10 +145,11 @@ TEST(redis_crash_chaos, nothing_acknowledged_is_lost_when_redis_is_killed_under_
     for (int c = 0; c < client_count; ++c) {
         const std::string type = type_of(c);
         std::map<long long, int> copies;
-        for (const auto& m : zrange_all(admin, "metrics:{" + type + "}:points")) {
-            ++copies[value_of(m)];
+        for (const auto& p : test::stored_points(admin, type)) {
+            ++copies[static_cast<long long>(p.value)];
         }
-        const std::string count = test::rollup_field(admin, "metrics:{" + type + "}:total", 0);
+        const auto total = test::stored_rollup(admin, type);
+        const std::string count = total ? std::to_string(total->count) : "none";
         long long points = 0;
         std::set<long long> acked_here;
         for (const auto& a : attempts[c]) {

@@ -116,7 +116,12 @@ TEST(upstream_storm_chaos, a_failing_or_slow_upstream_opens_the_breaker_and_the_
                                  {"CACHE_TTL_SECONDS", "1"},
                                  {"EXTERNAL_SERVICE_TIMEOUT", "0.2"}}));
 
-    // A summary cached before the storm; its fresh copy expires, its stale copy stays.
+    // A summary cached before the storm; its fresh copy expires, its stale copy stays (a
+    // summary of something: one of nothing gets no stale copy).
+    ASSERT_EQ(http_request(svc.port(), "POST", "/api/metrics",
+                           metric_body("storm.cached", 1, now_rfc3339()))
+                  .status,
+              201U);
     const auto cached = http_request(svc.port(), "GET", "/api/metrics/summary?type=storm.cached");
     ASSERT_EQ(cached.status, 200U) << cached.body;
     std::this_thread::sleep_for(1200ms);

@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <unistd.h>
+
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
@@ -9,7 +11,6 @@
 #include <map>
 #include <string>
 #include <thread>
-#include <unistd.h>
 
 namespace analytics::config {
 namespace {
@@ -30,6 +31,7 @@ const std::vector<std::string> k_all_variables = {
     "HTTP_SHUTDOWN_TIMEOUT_SECONDS",
     "HTTP_HEADER_LIMIT_BYTES",
     "HTTP_BODY_LIMIT_BYTES",
+    "HTTP_BATCH_BODY_LIMIT_BYTES",
     "TRUSTED_PROXIES",
     "HTTP_MAX_CONNECTIONS_PER_CLIENT",
     "HTTP_MAX_BUFFERED_BODY_BYTES",
@@ -39,6 +41,8 @@ const std::vector<std::string> k_all_variables = {
     "REDIS_DB",
     "REDIS_PASSWORD",
     "REDIS_TIMEOUT_MS",
+    "REDIS_CLUSTER_NODES",
+    "REDIS_WAIT_REPLICAS",
     "CACHE_TTL_SECONDS",
     "CACHE_STALE_TTL_SECONDS",
     "RATE_LIMIT_ENABLED",
@@ -48,15 +52,21 @@ const std::vector<std::string> k_all_variables = {
     "RATE_LIMIT_IPV6_PREFIX",
     "CIRCUIT_BREAKER_FAILURE_THRESHOLD",
     "CIRCUIT_BREAKER_RESET_TIMEOUT",
+    "CIRCUIT_BREAKER_SCOPE",
     "EXTERNAL_SERVICE_FAILURE_RATE",
     "EXTERNAL_SERVICE_TIMEOUT",
     "EXTERNAL_SERVICE_LATENCY_MS",
     "EXTERNAL_SERVICE_URL",
+    "EXTERNAL_SERVICE_CA_FILE",
     "METRICS_RETENTION_SECONDS",
     "METRICS_MAX_POINTS_PER_TYPE",
+    "METRICS_MAX_FUTURE_SECONDS",
+    "METRICS_MAX_TYPES",
+    "METRICS_TYPE_IDLE_SECONDS",
     "LOG_LEVEL",
     "LOG_FORMAT",
     "ADMIN_TOKEN",
+    "INSTANCE_ID",
 };
 
 env_lookup lookup_in(vars v)
@@ -176,6 +186,8 @@ TEST(from_env, applies_a_valid_override_of_every_variable)
          [](const settings& s) { return s.http.header_limit == 16384; }},
         {"HTTP_BODY_LIMIT_BYTES", "1048576",
          [](const settings& s) { return s.http.body_limit == 1048576; }},
+        {"HTTP_BATCH_BODY_LIMIT_BYTES", "2097152",
+         [](const settings& s) { return s.http.batch_body_limit == 2097152; }},
         {"TRUSTED_PROXIES", "10.0.0.0/8, fd00::/8",
          [](const settings& s) {
              return s.http.trusted_proxies == *parse_cidr_list("10.0.0.0/8,fd00::/8");
@@ -192,6 +204,11 @@ TEST(from_env, applies_a_valid_override_of_every_variable)
         {"REDIS_PASSWORD", " s3cret ",
          [](const settings& s) { return s.redis.password == " s3cret "; }},
         {"REDIS_TIMEOUT_MS", "250", [](const settings& s) { return s.redis.timeout == 250ms; }},
+        {"REDIS_CLUSTER_NODES", "redis-1:7000",
+         [](const settings& s) {
+             return s.redis.cluster_nodes == std::vector<redis_node>{{"redis-1", 7000}};
+         }},
+        {"REDIS_WAIT_REPLICAS", "1", [](const settings& s) { return s.redis.wait_replicas == 1; }},
         {"CACHE_TTL_SECONDS", "600", [](const settings& s) { return s.cache.ttl == 600s; }},
         {"CACHE_STALE_TTL_SECONDS", "7200",
          [](const settings& s) { return s.cache.stale_ttl == 7200s; }},
@@ -207,6 +224,8 @@ TEST(from_env, applies_a_valid_override_of_every_variable)
          [](const settings& s) { return s.breaker.failure_threshold == 3; }},
         {"CIRCUIT_BREAKER_RESET_TIMEOUT", "0.5",
          [](const settings& s) { return s.breaker.reset_timeout == 500ms; }},
+        {"CIRCUIT_BREAKER_SCOPE", "Cluster",
+         [](const settings& s) { return s.breaker.scope == breaker_scope::cluster; }},
         {"EXTERNAL_SERVICE_FAILURE_RATE", "0.25",
          [](const settings& s) { return s.upstream.failure_rate == 0.25; }},
         {"EXTERNAL_SERVICE_TIMEOUT", "1.5",
@@ -215,14 +234,23 @@ TEST(from_env, applies_a_valid_override_of_every_variable)
          [](const settings& s) { return s.upstream.latency == 40ms; }},
         {"EXTERNAL_SERVICE_URL", "http://upstream:8080/summary",
          [](const settings& s) { return s.upstream.url == "http://upstream:8080/summary"; }},
+        {"EXTERNAL_SERVICE_CA_FILE", "/etc/upstream/ca.pem",
+         [](const settings& s) { return s.upstream.ca_file == "/etc/upstream/ca.pem"; }},
         {"METRICS_RETENTION_SECONDS", "86400",
          [](const settings& s) { return s.metrics.retention == 86400s; }},
         {"METRICS_MAX_POINTS_PER_TYPE", "50",
          [](const settings& s) { return s.metrics.max_points_per_type == 50; }},
+        {"METRICS_MAX_FUTURE_SECONDS", "0",
+         [](const settings& s) { return s.metrics.max_future == 0s; }},
+        {"METRICS_MAX_TYPES", "7", [](const settings& s) { return s.metrics.max_types == 7; }},
+        {"METRICS_TYPE_IDLE_SECONDS", "864000",
+         [](const settings& s) { return s.metrics.type_idle == 864000s; }},
         {"LOG_LEVEL", "debug", [](const settings& s) { return s.log.level == log_level::debug; }},
         {"LOG_FORMAT", "TEXT", [](const settings& s) { return s.log.format == log_format::text; }},
         {"ADMIN_TOKEN", "t0ken-of-16-chars",
          [](const settings& s) { return s.admin_token == "t0ken-of-16-chars"; }},
+        {"INSTANCE_ID", "api-7.eu:8000",
+         [](const settings& s) { return s.instance_id == "api-7.eu:8000"; }},
     };
     std::vector<std::string> covered;
     for (const auto& c : cases) {
@@ -294,6 +322,72 @@ TEST(from_env, accepts_ipv6_hosts_and_urls)
               "http://example.com");
 }
 
+TEST(from_env, accepts_https_upstream_urls)
+{
+    EXPECT_EQ(parse({{"EXTERNAL_SERVICE_URL", "https://upstream"}}).upstream.url,
+              "https://upstream");
+    EXPECT_EQ(parse({{"EXTERNAL_SERVICE_URL", "HTTPS://[::1]:8443/v1/check"}}).upstream.url,
+              "HTTPS://[::1]:8443/v1/check");
+}
+
+TEST(from_env, accepts_host_names_and_ipv4_literals)
+{
+    for (const std::string host : {"localhost", "127.0.0.1", "0.0.0.0", "redis", "cache-1.internal",
+                                   "1password.example.", "10.0.0.255"}) {
+        EXPECT_EQ(parse({{"APP_HOST", host}}).http.host, host);
+        EXPECT_EQ(parse({{"REDIS_HOST", host}}).redis.host, host);
+    }
+}
+
+TEST(from_env, refuses_a_metrics_port_equal_to_the_api_port_naming_both)
+{
+    const std::string expected =
+        "METRICS_PORT: must differ from APP_PORT (both are 9100); "
+        "unset METRICS_PORT to serve /metrics on APP_PORT";
+    try {
+        parse({{"APP_PORT", "9100"}, {"METRICS_PORT", "9100"}});
+        FAIL() << "no config_error";
+    } catch (const config_error& e) {
+        EXPECT_EQ(e.what(), expected);
+    }
+    // APP_PORT keeps its default of 8000 when unset.
+    EXPECT_NE(error_for("METRICS_PORT", "8000").find("(both are 8000)"), std::string::npos);
+}
+
+TEST(from_env, accepts_port_zero_for_both_listeners_and_distinct_ports)
+{
+    const auto any = parse({{"APP_PORT", "0"}, {"METRICS_PORT", "0"}});
+    EXPECT_EQ(any.http.port, 0);
+    EXPECT_EQ(any.http.metrics_port, 0);
+    const auto apart = parse({{"APP_PORT", "8000"}, {"METRICS_PORT", "9100"}});
+    EXPECT_EQ(apart.http.metrics_port, 9100);
+}
+
+TEST(from_env, reads_redis_cluster_seeds_with_ipv6_addresses_in_brackets)
+{
+    const auto s =
+        parse({{"REDIS_CLUSTER_NODES", "10.0.0.1:7000, redis-2:7001 ,[::1]:7002"}}).redis;
+    const std::vector<redis_node> expected{{"10.0.0.1", 7000}, {"redis-2", 7001}, {"::1", 7002}};
+    EXPECT_EQ(s.cluster_nodes, expected);
+    EXPECT_NE(json_of({{"REDIS_CLUSTER_NODES", "10.0.0.1:7000, redis-2:7001 ,[::1]:7002"}})
+                  .find(R"("REDIS_CLUSTER_NODES":"10.0.0.1:7000,redis-2:7001,[::1]:7002")"),
+              std::string::npos);
+}
+
+TEST(from_env, refuses_a_redis_database_other_than_zero_on_a_cluster)
+{
+    try {
+        parse({{"REDIS_CLUSTER_NODES", "redis-1:7000"}, {"REDIS_DB", "3"}});
+        ADD_FAILURE() << "REDIS_DB=3 with REDIS_CLUSTER_NODES was accepted";
+    } catch (const config_error& e) {
+        EXPECT_EQ(std::string(e.what()),
+                  R"(REDIS_DB: must be 0 with REDIS_CLUSTER_NODES (a Redis Cluster has one )"
+                  R"(database), got "3")");
+    }
+    EXPECT_EQ(parse({{"REDIS_CLUSTER_NODES", "redis-1:7000"}, {"REDIS_DB", "0"}}).redis.db, 0);
+    EXPECT_EQ(parse({{"REDIS_DB", "3"}}).redis.db, 3);
+}
+
 // ----- malformed values ----------------------------------------------------------------------
 
 TEST(from_env, rejects_a_port_above_65535)
@@ -316,8 +410,7 @@ TEST(from_env, rejects_a_prefix_length_out_of_range)
 
 TEST(from_env, rejects_an_admin_token_shorter_than_16_characters_without_printing_it)
 {
-    EXPECT_EQ(error_for("ADMIN_TOKEN", "t"),
-              "ADMIN_TOKEN: expected at least 16 characters, got 1");
+    EXPECT_EQ(error_for("ADMIN_TOKEN", "t"), "ADMIN_TOKEN: expected at least 16 characters, got 1");
     const auto fifteen = error_for("ADMIN_TOKEN", "secret-15-chars");
     EXPECT_EQ(fifteen, "ADMIN_TOKEN: expected at least 16 characters, got 15");
     EXPECT_EQ(fifteen.find("secret"), std::string::npos);
@@ -351,6 +444,10 @@ TEST(from_env, rejects_every_kind_of_malformed_value_naming_variable_and_value)
         {"APP_HOST", "bad host"},
         {"APP_HOST", "fe80::1%eth0"},
         {"APP_HOST", "::zz"},
+        {"APP_HOST", "999.1.1.1"},
+        {"APP_HOST", "1.2.3"},
+        {"APP_HOST", "10.0.0.256"},
+        {"APP_HOST", "host.42"},
         {"APP_PORT", "12abc"},
         {"APP_PORT", "+80"},
         {"APP_PORT", "-1"},
@@ -376,12 +473,24 @@ TEST(from_env, rejects_every_kind_of_malformed_value_naming_variable_and_value)
         {"TRUSTED_PROXIES", "::/129"},
         {"REDIS_HOST", "redis:6379"},
         {"REDIS_HOST", "re/dis"},
+        {"REDIS_HOST", "999.1.1.1"},
         {"REDIS_PORT", "0"},
         {"REDIS_PORT", "65536"},
         {"REDIS_DB", "16"},
         {"REDIS_DB", "-1"},
         {"REDIS_TIMEOUT_MS", "0"},
         {"REDIS_TIMEOUT_MS", "1s"},
+        {"REDIS_CLUSTER_NODES", "redis"},
+        {"REDIS_CLUSTER_NODES", "redis:0"},
+        {"REDIS_CLUSTER_NODES", "redis:70000"},
+        {"REDIS_CLUSTER_NODES", ":7000"},
+        {"REDIS_WAIT_REPLICAS", "-1"},
+        {"REDIS_WAIT_REPLICAS", "65"},
+        {"REDIS_CLUSTER_NODES", "::1:7000"},
+        {"REDIS_CLUSTER_NODES", "[redis]:7000"},
+        {"REDIS_CLUSTER_NODES", "re dis:7000"},
+        {"REDIS_CLUSTER_NODES", "a:7000,,b:7001"},
+        {"REDIS_CLUSTER_NODES", "a:7000,"},
         {"CACHE_TTL_SECONDS", "0"},
         {"CACHE_TTL_SECONDS", "5m"},
         {"CACHE_STALE_TTL_SECONDS", "0"},
@@ -401,6 +510,8 @@ TEST(from_env, rejects_every_kind_of_malformed_value_naming_variable_and_value)
         {"CIRCUIT_BREAKER_RESET_TIMEOUT", "1.2.3"},
         {"CIRCUIT_BREAKER_RESET_TIMEOUT", "inf"},
         {"CIRCUIT_BREAKER_RESET_TIMEOUT", "99999999999999999999"},
+        {"CIRCUIT_BREAKER_SCOPE", "global"},
+        {"CIRCUIT_BREAKER_SCOPE", "instances"},
         {"EXTERNAL_SERVICE_FAILURE_RATE", "1.5"},
         {"EXTERNAL_SERVICE_FAILURE_RATE", "-0.1"},
         {"EXTERNAL_SERVICE_FAILURE_RATE", "nan"},
@@ -410,7 +521,9 @@ TEST(from_env, rejects_every_kind_of_malformed_value_naming_variable_and_value)
         {"EXTERNAL_SERVICE_TIMEOUT", "abc"},
         {"EXTERNAL_SERVICE_LATENCY_MS", "-5"},
         {"EXTERNAL_SERVICE_LATENCY_MS", "1.5"},
-        {"EXTERNAL_SERVICE_URL", "https://upstream"},
+        {"EXTERNAL_SERVICE_URL", "ftp://upstream"},
+        {"EXTERNAL_SERVICE_URL", "https://user@upstream"},
+        {"EXTERNAL_SERVICE_URL", "https://upstream:0/"},
         {"EXTERNAL_SERVICE_URL", "upstream:8080"},
         {"EXTERNAL_SERVICE_URL", "http://"},
         {"EXTERNAL_SERVICE_URL", "http:///path"},
@@ -425,11 +538,14 @@ TEST(from_env, rejects_every_kind_of_malformed_value_naming_variable_and_value)
         {"LOG_LEVEL", "TRACE"},
         {"LOG_LEVEL", "WARNINGS"},
         {"LOG_FORMAT", "xml"},
+        {"INSTANCE_ID", "api 1"},
+        {"INSTANCE_ID", "api/1"},
+        {"INSTANCE_ID", std::string(129, 'a')},
     };
     for (const auto& [name, value] : cases) {
         const auto message = error_for(name, value);
-        EXPECT_EQ(message.rfind(name + ": expected ", 0), 0u) << name << "=" << value << ": "
-                                                             << message;
+        EXPECT_EQ(message.rfind(name + ": expected ", 0), 0u)
+            << name << "=" << value << ": " << message;
         EXPECT_NE(message.find("got \"" + value + "\""), std::string::npos)
             << name << "=" << value << ": " << message;
         EXPECT_EQ(message.find('\n'), std::string::npos) << message;
@@ -453,9 +569,9 @@ TEST(from_env, names_the_expected_form_in_its_errors)
               R"(got "0")");
     EXPECT_EQ(error_for("EXTERNAL_SERVICE_FAILURE_RATE", "2"),
               R"(EXTERNAL_SERVICE_FAILURE_RATE: expected a number 0..1, got "2")");
-    EXPECT_EQ(error_for("EXTERNAL_SERVICE_URL", "https://x"),
-              R"(EXTERNAL_SERVICE_URL: expected an URL of the form http://host[:port][/path], )"
-              R"(got "https://x")");
+    EXPECT_EQ(error_for("EXTERNAL_SERVICE_URL", "ftp://x"),
+              R"(EXTERNAL_SERVICE_URL: expected a URL of the form http[s]://host[:port][/path], )"
+              R"(got "ftp://x")");
 }
 
 TEST(from_env, throws_on_the_first_malformed_variable_in_table_order)
@@ -560,9 +676,10 @@ TEST_F(dotenv, skips_comments_and_blank_lines)
 
 TEST_F(dotenv, strips_inline_comments_from_unquoted_values_only)
 {
-    write("ANALYTICS_TEST_A=8000 # the port\n"
-          "ANALYTICS_TEST_B=pass#word\n"
-          "ANALYTICS_TEST_C=\"quoted # kept\" # comment\n");
+    write(
+        "ANALYTICS_TEST_A=8000 # the port\n"
+        "ANALYTICS_TEST_B=pass#word\n"
+        "ANALYTICS_TEST_C=\"quoted # kept\" # comment\n");
     const auto lookup = process_env_with_dotenv(path_);
     EXPECT_EQ(lookup("ANALYTICS_TEST_A"), "8000");
     EXPECT_EQ(lookup("ANALYTICS_TEST_B"), "pass#word");
@@ -580,13 +697,14 @@ TEST_F(dotenv, accepts_an_export_prefix)
 
 TEST_F(dotenv, removes_single_or_double_quotes)
 {
-    write("ANALYTICS_TEST_A=\"double quoted\"\n"
-          "ANALYTICS_TEST_B='single quoted'\n"
-          "ANALYTICS_TEST_C=\"a \\\"b\\\" c\\\\d\"\n"
-          "ANALYTICS_TEST_D='no \\n escapes'\n"
-          "ANALYTICS_TEST_E=\"\"\n"
-          "ANALYTICS_TEST_F=\"  padded  \"\n"
-          "ANALYTICS_TEST_G=it's\n");
+    write(
+        "ANALYTICS_TEST_A=\"double quoted\"\n"
+        "ANALYTICS_TEST_B='single quoted'\n"
+        "ANALYTICS_TEST_C=\"a \\\"b\\\" c\\\\d\"\n"
+        "ANALYTICS_TEST_D='no \\n escapes'\n"
+        "ANALYTICS_TEST_E=\"\"\n"
+        "ANALYTICS_TEST_F=\"  padded  \"\n"
+        "ANALYTICS_TEST_G=it's\n");
     const auto lookup = process_env_with_dotenv(path_);
     EXPECT_EQ(lookup("ANALYTICS_TEST_A"), "double quoted");
     EXPECT_EQ(lookup("ANALYTICS_TEST_B"), "single quoted");
@@ -599,7 +717,9 @@ TEST_F(dotenv, removes_single_or_double_quotes)
 
 TEST_F(dotenv, ignores_a_byte_order_mark)
 {
-    write("\xEF\xBB\xBF" "ANALYTICS_TEST_A=1\n");
+    write(
+        "\xEF\xBB\xBF"
+        "ANALYTICS_TEST_A=1\n");
     EXPECT_EQ(process_env_with_dotenv(path_)("ANALYTICS_TEST_A"), "1");
 }
 
@@ -651,6 +771,21 @@ TEST_F(dotenv, feeds_from_env)
     }
 }
 
+TEST(from_env, refuses_a_retention_longer_than_a_types_idle_lifetime)
+{
+    try {
+        parse({{"METRICS_RETENTION_SECONDS", "100"}, {"METRICS_TYPE_IDLE_SECONDS", "50"}});
+        ADD_FAILURE() << "accepted";
+    } catch (const config_error& e) {
+        const std::string what = e.what();
+        EXPECT_NE(what.find("METRICS_RETENTION_SECONDS"), std::string::npos) << what;
+        EXPECT_NE(what.find("METRICS_TYPE_IDLE_SECONDS"), std::string::npos) << what;
+    }
+    EXPECT_EQ(parse({{"METRICS_RETENTION_SECONDS", "50"}, {"METRICS_TYPE_IDLE_SECONDS", "50"}})
+                  .metrics.type_idle,
+              50s);
+}
+
 // ----- help and logging ----------------------------------------------------------------------
 
 TEST(help_text, names_every_variable_on_its_own_line)
@@ -687,9 +822,11 @@ TEST(to_log_json, lists_every_variable)
 
 TEST(to_log_json, writes_values_in_json_syntax)
 {
-    const auto json =
-        json_of({{"APP_PORT", "9000"}, {"CIRCUIT_BREAKER_RESET_TIMEOUT", "0.5"},
-                 {"RATE_LIMIT_ENABLED", "off"}, {"LOG_LEVEL", "warn"}, {"APP_THREADS", "2"}});
+    const auto json = json_of({{"APP_PORT", "9000"},
+                               {"CIRCUIT_BREAKER_RESET_TIMEOUT", "0.5"},
+                               {"RATE_LIMIT_ENABLED", "off"},
+                               {"LOG_LEVEL", "warn"},
+                               {"APP_THREADS", "2"}});
     EXPECT_NE(json.find(R"("APP_HOST":"0.0.0.0")"), std::string::npos) << json;
     EXPECT_NE(json.find(R"("APP_PORT":9000)"), std::string::npos) << json;
     EXPECT_NE(json.find(R"("APP_THREADS":2)"), std::string::npos) << json;
@@ -697,8 +834,7 @@ TEST(to_log_json, writes_values_in_json_syntax)
     EXPECT_NE(json.find(R"("EXTERNAL_SERVICE_FAILURE_RATE":0.1)"), std::string::npos) << json;
     EXPECT_NE(json.find(R"("RATE_LIMIT_ENABLED":false)"), std::string::npos) << json;
     EXPECT_NE(json.find(R"("LOG_LEVEL":"WARNING")"), std::string::npos) << json;
-    EXPECT_NE(json.find(R"("TRUSTED_PROXIES":"127.0.0.1/32,::1/128")"), std::string::npos)
-        << json;
+    EXPECT_NE(json.find(R"("TRUSTED_PROXIES":"127.0.0.1/32,::1/128")"), std::string::npos) << json;
 }
 
 TEST(to_log_json, says_only_whether_secrets_are_set)

@@ -7,6 +7,7 @@
 #include "e2e/http_client.hpp"
 #include "e2e/metric_bodies.hpp"
 #include "e2e/service_process.hpp"
+#include "ratelimit/sliding_window_limiter.hpp"
 #include "support/redis_admin.hpp"
 #include "support/redis_server.hpp"
 
@@ -147,7 +148,9 @@ TEST(connection_limits_e2e, ipv6_clients_of_one_network_share_one_rate_limit)
     EXPECT_EQ(post_from("2001:db8:1:2:ffff:ffff:ffff:ffff"), 429U);
     // The next /64 is another client.
     EXPECT_EQ(post_from("2001:db8:1:3::1"), 201U);
-    EXPECT_EQ(redis.integer({"EXISTS", "ratelimit:{2001:db8:1:2::/64}"}), 1);
+    EXPECT_EQ(
+        redis.integer({"EXISTS", ratelimit::sliding_window_limiter::key_for("2001:db8:1:2::/64")}),
+        1);
 }
 
 }  // namespace

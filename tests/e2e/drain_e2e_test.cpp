@@ -10,6 +10,7 @@
 #include "support/coro_helpers.hpp"
 #include "support/redis_admin.hpp"
 #include "support/redis_server.hpp"
+#include "support/stored_metrics.hpp"
 
 #include <gtest/gtest.h>
 
@@ -18,7 +19,6 @@
 #include <memory>
 #include <mutex>
 #include <set>
-#include <sstream>
 #include <string>
 #include <thread>
 #include <vector>
@@ -66,7 +66,7 @@ client_tally keep_posting(std::uint16_t port, int client, const std::atomic<bool
                 break;  // refused: the server has stopped accepting
             }
         }
-        // Odd, so that it is stored as written (1000000 would be stored as 1e+06).
+        // Distinct per client and request, so that each 201 names one stored point.
         const std::string value = std::to_string(client * 1000000 + 2 * seq + 1);
         const auto sent = steady::now();
         c->send_raw(post(type, value));
@@ -159,17 +159,9 @@ TEST(drain_e2e, keep_alive_clients_lose_no_request_across_sigterm_and_every_201_
         EXPECT_EQ(t.kept_alive_after_drain, 0) << "client " << i;
         EXPECT_EQ(t.written, t.answered) << "client " << i;
         // Every 201 is stored: the type's points are exactly the acknowledged values.
-        const auto members = redis.command(
-            {"ZRANGE", "metrics:{drain_" + std::to_string(i) + "}:points", "0", "-1"});
-        std::istringstream words(members);
-        std::string word;
         std::set<std::string> stored;
-        words >> word;  // *n
-        while (words >> word) {
-            const auto first = word.find('|');
-            const auto second = word.find('|', first + 1);
-            const auto third = word.find('|', second + 1);
-            stored.insert(word.substr(second + 1, third - second - 1));
+        for (const auto& p : stored_points(redis, "drain_" + std::to_string(i))) {
+            stored.insert(std::to_string(static_cast<long long>(p.value)));
         }
         EXPECT_EQ(stored, t.created) << "client " << i;
     }

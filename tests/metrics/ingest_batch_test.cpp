@@ -1,12 +1,12 @@
-// The fold of a batch of metrics into per-key shares (plan_ingest), against what storing the
-// points one by one would write: the arithmetic the ingest script then applies once per key.
-
+// The service's half of storing a batch (plan_ingest): points grouped by hash tag and type,
+// blocks per minute of their timestamps holding every point in arrival order, and each rollup
+// the batch touches folded exactly as storing the points one by one folds it.
 #include "metrics/ingest_batch.hpp"
+
+#include "redis/key_tags.hpp"
 
 #include <gtest/gtest.h>
 
-#include <chrono>
-#include <cmath>
 #include <cstdint>
 #include <string>
 #include <vector>
@@ -14,195 +14,175 @@
 namespace analytics::metrics {
 namespace {
 
-using namespace std::chrono_literals;
-
-// 2026-02-19T12:00:00Z, the fake clock's start.
+// 2026-02-19T12:00:00Z.
 constexpr std::int64_t now_ms = 1'771'502'400'000;
 constexpr std::int64_t now_us = now_ms * 1000;
 constexpr std::int64_t minute_us = 60'000'000;
 constexpr std::int64_t hour_us = 60 * minute_us;
 
-queued_metric point(std::string type, std::int64_t micros, double value,
-                    std::int64_t added_ms = now_ms)
+queued_metric point(std::string type, std::int64_t micros, double value, std::uint32_t place)
 {
     queued_metric q;
     q.m.type = std::move(type);
     q.m.timestamp.micros = micros;
     q.m.value = value;
-    q.added_ms = added_ms;
+    q.added_ms = now_ms;
+    q.place = place;
     return q;
 }
 
-config::metrics_options options(std::chrono::seconds retention = 7 * 24h)
+const type_plan* find_type(const std::vector<tag_plan>& plans, std::string_view type)
 {
-    config::metrics_options o;
-    o.retention = retention;
-    return o;
-}
-
-const rollup_share* find(const ingest_plan& plan, std::string_view type, rollup_kind kind,
-                         std::int64_t bucket = 0)
-{
-    for (const rollup_share& r : plan.rollups) {
-        if (plan.types[r.type].name == type && r.kind == kind && r.bucket == bucket) {
-            return &r;
+    for (const tag_plan& t : plans) {
+        for (const type_plan& p : t.types) {
+            if (p.name == type) {
+                EXPECT_EQ(t.tag, redis::tag_index(type));
+                return &p;
+            }
         }
     }
     return nullptr;
 }
 
-TEST(ingest_batch, folds_each_rollup_key_once_with_count_sum_min_max_and_latest)
+const rollup* find_field(const type_plan& t, std::string_view name)
 {
-    const std::int64_t t0 = now_us - 10 * minute_us;  // 11:50, a minute and hour of its own
-    const std::vector<queued_metric> batch{
-        point("cpu", t0, 10.5),
-        point("mem", t0, 1),
-        point("cpu", t0 + 1'000'000, 2.25),
-        point("cpu", t0 + 2'000'000, 30),
-    };
-    const ingest_plan plan = plan_ingest(batch, options());
-
-    ASSERT_EQ(plan.types.size(), 2U);
-    EXPECT_EQ(plan.types[0].name, "cpu");
-    EXPECT_EQ(plan.types[1].name, "mem");
-    EXPECT_EQ(plan.types[0].kept, (std::vector<std::size_t>{0, 2, 3}));
-    EXPECT_EQ(plan.types[1].kept, (std::vector<std::size_t>{1}));
-    // Per type: the total, one minute bucket and one hour bucket.
-    EXPECT_EQ(plan.rollups.size(), 6U);
-
-    const std::int64_t minute = minute_of(t0);
-    for (const rollup_share* r :
-         {find(plan, "cpu", rollup_kind::total), find(plan, "cpu", rollup_kind::minute, minute),
-          find(plan, "cpu", rollup_kind::hour, minute / 60)}) {
-        ASSERT_NE(r, nullptr);
-        EXPECT_EQ(r->count, 3U);
-        EXPECT_EQ(r->sum, 42.75);
-        EXPECT_EQ(r->min, 2.25);
-        EXPECT_EQ(r->max, 30);
-        EXPECT_EQ(r->latest_micros, t0 + 2'000'000);
-        EXPECT_EQ(r->latest, 30);
+    for (const field_plan& f : t.fields) {
+        if (f.name == name) {
+            return &f.share;
+        }
     }
-    const rollup_share* mem = find(plan, "mem", rollup_kind::total);
-    ASSERT_NE(mem, nullptr);
-    EXPECT_EQ(mem->count, 1U);
-    EXPECT_EQ(mem->sum, 1);
-    EXPECT_EQ(mem->expires_at_ms, 0);
+    return nullptr;
 }
 
-TEST(ingest_batch, takes_the_newest_timestamp_as_latest_whatever_the_arrival_order)
+std::vector<block_point> points_of(const block_plan& b)
 {
-    const std::int64_t t = now_us - 5 * minute_us;
+    const std::string member = std::string(b.prefix.data(), b.prefix.size()) +
+                               std::string(16, '\0') + b.rest;
+    const auto view = block_view::parse(member);
+    EXPECT_TRUE(view);
+    std::vector<block_point> out;
+    for (std::size_t i = 0; view && i < view->size(); ++i) {
+        out.push_back(view->point(i));
+    }
+    return out;
+}
+
+TEST(plan_ingest, groups_types_by_their_tag_and_keeps_arrival_order)
+{
+    std::vector<queued_metric> batch;
+    std::vector<std::string> types;
+    for (int i = 0; i < 40; ++i) {
+        types.push_back("type" + std::to_string(i % 20));
+        batch.push_back(point(types.back(), now_us + i, i, static_cast<std::uint32_t>(i)));
+    }
+    const auto plans = plan_ingest(batch);
+    std::size_t points = 0;
+    for (const tag_plan& t : plans) {
+        for (const type_plan& p : t.types) {
+            EXPECT_EQ(redis::tag_index(p.name), t.tag);
+            points += p.points;
+        }
+    }
+    EXPECT_EQ(points, batch.size());
+    for (int i = 0; i < 20; ++i) {
+        const type_plan* t = find_type(plans, "type" + std::to_string(i));
+        ASSERT_NE(t, nullptr);
+        ASSERT_EQ(t->blocks.size(), 1U);
+        const auto ps = points_of(t->blocks[0]);
+        ASSERT_EQ(ps.size(), 2U);
+        EXPECT_EQ(ps[0].place, static_cast<std::uint32_t>(i));
+        EXPECT_EQ(ps[1].place, static_cast<std::uint32_t>(i + 20));
+    }
+}
+
+TEST(plan_ingest, makes_one_block_per_minute_with_its_newest_timestamp_as_prefix)
+{
     const std::vector<queued_metric> batch{
-        point("cpu", t, 1),
-        point("cpu", t - 1'000'000, 2),  // older, arrives later: not the latest
-        point("cpu", t, 3),              // same timestamp as the first, later arrival: latest
-        point("cpu", t - 2'000'000, 4),
+        point("t", now_us + 5, 1, 0),
+        point("t", now_us - 2 * minute_us, 2, 1),  // back-dated into another minute
+        point("t", now_us + 59 * 1'000'000, 3, 2),
+        point("t", now_us - 2 * minute_us + 7, 4, 3),
     };
-    const ingest_plan plan = plan_ingest(batch, options());
-    const rollup_share* total = find(plan, "cpu", rollup_kind::total);
-    ASSERT_NE(total, nullptr);
-    EXPECT_EQ(total->latest_micros, t);
-    EXPECT_EQ(total->latest, 3);
-    EXPECT_EQ(total->count, 4U);
+    const auto plans = plan_ingest(batch);
+    const type_plan* t = find_type(plans, "t");
+    ASSERT_NE(t, nullptr);
+    EXPECT_EQ(t->points, 4U);
+    ASSERT_EQ(t->blocks.size(), 2U);
+    EXPECT_EQ(t->blocks[0].prefix, order_prefix(now_us + 59 * 1'000'000));
+    EXPECT_EQ(t->blocks[1].prefix, order_prefix(now_us - 2 * minute_us + 7));
+    const auto first = points_of(t->blocks[0]);
+    ASSERT_EQ(first.size(), 2U);
+    EXPECT_EQ(first[0].value, 1);
+    EXPECT_EQ(first[1].value, 3);
+    const auto second = points_of(t->blocks[1]);
+    ASSERT_EQ(second.size(), 2U);
+    EXPECT_EQ(second[0].value, 2);
+    EXPECT_EQ(second[1].value, 4);
 }
 
-TEST(ingest_batch, keeps_the_first_of_equal_extremes_as_the_script_does)
+TEST(plan_ingest, folds_the_total_and_each_minute_and_hour_bucket)
 {
-    // 0 and -0 compare equal: one by one, the script keeps whichever came first.
-    const std::int64_t t = now_us - minute_us;
-    const std::vector<queued_metric> batch{point("z", t, -0.0), point("z", t + 1, 0.0)};
-    const ingest_plan plan = plan_ingest(batch, options());
-    const rollup_share* total = find(plan, "z", rollup_kind::total);
-    ASSERT_NE(total, nullptr);
-    EXPECT_TRUE(std::signbit(total->min));
-    EXPECT_TRUE(std::signbit(total->max));
-}
-
-TEST(ingest_batch, sums_in_arrival_order_like_the_script_one_point_at_a_time)
-{
-    const std::int64_t t = now_us - minute_us;
-    const std::vector<queued_metric> batch{point("s", t, 0.1), point("s", t, 0.2),
-                                           point("s", t, 0.3)};
-    const ingest_plan plan = plan_ingest(batch, options());
-    const rollup_share* total = find(plan, "s", rollup_kind::total);
-    ASSERT_NE(total, nullptr);
-    EXPECT_EQ(total->sum, (0.1 + 0.2) + 0.3);
-}
-
-TEST(ingest_batch, gives_each_bucket_of_a_type_its_own_share_with_its_expiry)
-{
-    const std::int64_t a = now_us - 2 * hour_us;  // 10:00
-    const std::int64_t b = a + minute_us;         // 10:01, same hour
-    const std::int64_t c = now_us - minute_us;    // 11:59, another hour
-    const std::vector<queued_metric> batch{point("t", a, 1), point("t", b, 2), point("t", c, 4),
-                                           point("t", a + 1, 8)};
-    const ingest_plan plan = plan_ingest(batch, options());
-    // The total, minutes a, b and c, hours 10 and 11.
-    EXPECT_EQ(plan.rollups.size(), 6U);
-    const rollup_share* minute_a = find(plan, "t", rollup_kind::minute, minute_of(a));
+    const std::int64_t a = now_us - 90 * minute_us;  // 10:30
+    const std::int64_t b = a + 10'000'000;           // same minute
+    const std::int64_t c = now_us - 10 * minute_us;  // 11:50
+    const std::vector<queued_metric> batch{point("t", a, 4, 0), point("t", c, 1, 1),
+                                           point("t", b, 10, 2)};
+    const auto plans = plan_ingest(batch);
+    const type_plan* t = find_type(plans, "t");
+    ASSERT_NE(t, nullptr);
+    ASSERT_EQ(t->fields.front().name, "t");
+    const rollup& total = t->fields.front().share;
+    EXPECT_EQ(total.count, 3U);
+    EXPECT_EQ(total.min, 1);
+    EXPECT_EQ(total.max, 10);
+    EXPECT_EQ(total.latest, 1);  // c is the newest timestamp
+    const rollup* minute_a = find_field(*t, "m" + std::to_string(minute_of(a)));
     ASSERT_NE(minute_a, nullptr);
     EXPECT_EQ(minute_a->count, 2U);
-    EXPECT_EQ(minute_a->sum, 9);
-    EXPECT_EQ(minute_a->expires_at_ms, (minute_of(a) + 1441) * 60'000);
-    const rollup_share* hour_10 = find(plan, "t", rollup_kind::hour, hour_of(a));
+    EXPECT_DOUBLE_EQ(minute_a->average(), 7);
+    EXPECT_EQ(minute_a->latest, 10);
+    const rollup* hour_10 = find_field(*t, "h" + std::to_string(hour_of(a)));
     ASSERT_NE(hour_10, nullptr);
-    EXPECT_EQ(hour_10->count, 3U);
-    EXPECT_EQ(hour_10->sum, 11);
-    EXPECT_EQ(hour_10->expires_at_ms, (hour_of(a) * 60 + 1500) * 60'000);
-    const rollup_share* hour_11 = find(plan, "t", rollup_kind::hour, hour_of(c));
+    EXPECT_EQ(hour_10->count, 2U);
+    const rollup* hour_11 = find_field(*t, "h" + std::to_string(hour_of(c)));
     ASSERT_NE(hour_11, nullptr);
     EXPECT_EQ(hour_11->count, 1U);
+    EXPECT_EQ(t->fields.size(), 1U + 2 + 2);
 }
 
-TEST(ingest_batch, counts_points_past_the_retention_only_in_the_rollups)
+TEST(plan_ingest, buckets_only_points_whose_bucket_still_lives_and_lies_within_a_day_ahead)
 {
-    const std::int64_t old = now_us - 2 * hour_us;
-    const std::int64_t fresh = now_us - 10 * minute_us;
-    const std::vector<queued_metric> batch{point("r", old, 1), point("r", fresh, 2)};
-    const ingest_plan plan = plan_ingest(batch, options(1h));
-    ASSERT_EQ(plan.types.size(), 1U);
-    EXPECT_EQ(plan.types[0].kept, (std::vector<std::size_t>{1}));
-    const rollup_share* total = find(plan, "r", rollup_kind::total);
-    ASSERT_NE(total, nullptr);
-    EXPECT_EQ(total->count, 2U);
-    EXPECT_EQ(plan.trim_cutoff_micros, now_us - 3'600'000'000);
+    // Added at 12:00: yesterday's 11:59 minute bucket (1441 minutes) and 11:00 hour bucket
+    // (1500 minutes) have just expired. Added at 12:30: yesterday's 12:10 is past its minute's
+    // life but not its hour's. 23:59 ahead is more than a day ahead.
+    const std::int64_t expired = now_us - 1441 * minute_us;
+    const std::int64_t hour_only = now_us - 1430 * minute_us;
+    const std::int64_t far_ahead = now_us + 1441 * minute_us;
+    std::vector<queued_metric> batch{point("t", expired, 1, 0), point("t", hour_only, 2, 1),
+                                     point("t", far_ahead, 3, 2)};
+    batch[1].added_ms = now_ms + 30 * 60'000;
+    const auto plans = plan_ingest(batch);
+    const type_plan* t = find_type(plans, "t");
+    ASSERT_NE(t, nullptr);
+    EXPECT_EQ(t->fields.front().share.count, 3U) << "every point counts in the total";
+    EXPECT_EQ(find_field(*t, "m" + std::to_string(minute_of(expired))), nullptr);
+    EXPECT_EQ(find_field(*t, "h" + std::to_string(hour_of(expired))), nullptr);
+    EXPECT_EQ(find_field(*t, "m" + std::to_string(minute_of(hour_only))), nullptr);
+    const rollup* hour = find_field(*t, "h" + std::to_string(hour_of(hour_only)));
+    ASSERT_NE(hour, nullptr);
+    EXPECT_EQ(hour->count, 1U);
+    EXPECT_EQ(find_field(*t, "m" + std::to_string(minute_of(far_ahead))), nullptr);
+    EXPECT_EQ(find_field(*t, "h" + std::to_string(hour_of(far_ahead))), nullptr);
+    EXPECT_EQ(t->fields.size(), 2U);  // the total and that one hour
 }
 
-TEST(ingest_batch, trims_by_the_newest_add_of_the_batch)
-{
-    const std::vector<queued_metric> batch{point("r", now_us, 1, now_ms + 5),
-                                           point("r", now_us, 1, now_ms)};
-    const ingest_plan plan = plan_ingest(batch, options(1h));
-    EXPECT_EQ(plan.trim_cutoff_micros, (now_ms + 5) * 1000 - 3'600'000'000);
-}
-
-TEST(ingest_batch, leaves_buckets_out_beyond_the_future_horizon_and_once_expired)
-{
-    // Added at 12:30: a point of 12:29 the day before is just past its minute bucket's life,
-    // while its hour bucket (12:00 + 25 h) lives on.
-    const std::int64_t added_ms = now_ms + 30 * 60'000;
-    const std::int64_t far_future = added_ms * 1000 + 1441 * minute_us;
-    const std::int64_t day_old = added_ms * 1000 - 1441 * minute_us;
-    const std::vector<queued_metric> batch{point("f", far_future, 1, added_ms),
-                                           point("f", day_old, 2, added_ms)};
-    const ingest_plan plan = plan_ingest(batch, options());
-    EXPECT_EQ(find(plan, "f", rollup_kind::minute, minute_of(far_future)), nullptr);
-    EXPECT_EQ(find(plan, "f", rollup_kind::hour, hour_of(far_future)), nullptr);
-    EXPECT_EQ(find(plan, "f", rollup_kind::minute, minute_of(day_old)), nullptr);
-    EXPECT_NE(find(plan, "f", rollup_kind::hour, hour_of(day_old)), nullptr);
-    const rollup_share* total = find(plan, "f", rollup_kind::total);
-    ASSERT_NE(total, nullptr);
-    EXPECT_EQ(total->count, 2U);
-}
-
-TEST(ingest_batch, places_times_before_1970_in_floored_buckets)
+TEST(plan_ingest, floors_minutes_and_hours_before_1970)
 {
     EXPECT_EQ(minute_of(-1), -1);
+    EXPECT_EQ(minute_of(-minute_us), -1);
+    EXPECT_EQ(minute_of(-minute_us - 1), -2);
     EXPECT_EQ(hour_of(-1), -1);
-    EXPECT_EQ(minute_of(minute_us), 1);
-    EXPECT_EQ(minute_bucket_expiry(now_us + 1440 * minute_us, now_ms),
-              (minute_of(now_us) + 1440 + 1441) * 60'000);
-    EXPECT_EQ(minute_bucket_expiry(now_us + 1441 * minute_us, now_ms), 0);
+    EXPECT_EQ(hour_of(0), 0);
 }
 
 }  // namespace

@@ -1,5 +1,6 @@
-// The rollup layout is shared with the ingest script's Lua (struct format '<Bdddddc18'), so these
-// tests pin its bytes, not only that it reads back.
+// Rollups: the fold the service does per batch, the merge the store script repeats in Lua
+// (store_script_redistest holds the two to the same results), the byte layout both read, and
+// sums that stay finite and accurate.
 #include "metrics/rollup.hpp"
 
 #include <gtest/gtest.h>
@@ -11,8 +12,6 @@
 namespace analytics::metrics {
 namespace {
 
-const std::string newest_key = "063931432755000000";
-
 std::string encoded(const rollup& r)
 {
     std::string out;
@@ -20,76 +19,143 @@ std::string encoded(const rollup& r)
     return out;
 }
 
-TEST(rollup, is_a_format_byte_five_little_endian_doubles_and_the_order_key)
+rollup of(std::initializer_list<std::pair<double, std::int64_t>> points)
 {
-    const std::string bytes = encoded({1, 2.5, -0.5, 4, 0.125, newest_key});
+    rollup r;
+    for (const auto& [value, micros] : points) {
+        fold(r, value, micros);
+    }
+    return r;
+}
+
+TEST(rollup, is_a_format_byte_and_nine_little_endian_doubles)
+{
+    const rollup r = of({{2.5, 1'771'502'400'123'456}});
+    const std::string bytes = encoded(r);
     ASSERT_EQ(bytes.size(), rollup_size);
-    EXPECT_EQ(bytes[0], '\x01');
-    // 1.0 is 0x3ff0000000000000: its low bytes first.
+    EXPECT_EQ(bytes[0], '\x02');
+    // The count 1.0 is 0x3ff0000000000000: its low bytes first.
     EXPECT_EQ(bytes.substr(1, 8), std::string("\0\0\0\0\0\0\xf0\x3f", 8));
-    // 2.5 is 0x4004000000000000.
+    // The sum 2.5 is 0x4004000000000000.
     EXPECT_EQ(bytes.substr(9, 8), std::string("\0\0\0\0\0\0\x04\x40", 8));
-    EXPECT_EQ(bytes.substr(41), newest_key);
 }
 
-TEST(rollup, reads_back_exactly)
+TEST(rollup, reads_back_exactly_also_for_timestamps_far_from_1970)
 {
-    const rollup in{123456789, 0.1 + 0.2, -1e-300, 1.7976931348623157e308, -0.0, newest_key};
-    const std::string bytes = encoded(in);
-    const auto out = parse_rollup(bytes);
-    ASSERT_TRUE(out);
-    EXPECT_EQ(out->count, in.count);
-    EXPECT_EQ(out->sum, in.sum);
-    EXPECT_EQ(out->min, in.min);
-    EXPECT_EQ(out->max, in.max);
-    EXPECT_TRUE(std::signbit(out->latest));
-    EXPECT_EQ(out->newest, newest_key);
+    for (const std::int64_t micros :
+         {std::int64_t{1'771'502'400'123'456}, std::int64_t{-62'135'596'799'999'999},
+          std::int64_t{253'402'300'799'999'999}, std::int64_t{-1}, std::int64_t{0}}) {
+        rollup in = of({{0.1, micros - 5}, {-1e-300, micros}});
+        in.max = std::numeric_limits<double>::max();
+        const auto out = parse_rollup(encoded(in));
+        ASSERT_TRUE(out) << micros;
+        EXPECT_EQ(*out, in) << micros;
+    }
 }
 
-TEST(rollup, reads_the_text_form_of_earlier_builds)
+TEST(rollup, refuses_what_is_not_one)
 {
-    const std::string text = "4 25.399999999999999 0 12.2 " + newest_key + " 12.2";
-    const auto r = parse_rollup(text);
-    ASSERT_TRUE(r);
-    EXPECT_EQ(r->count, 4U);
-    EXPECT_EQ(r->sum, 25.399999999999999);
-    EXPECT_EQ(r->min, 0);
-    EXPECT_EQ(r->max, 12.2);
-    EXPECT_EQ(r->latest, 12.2);
-    EXPECT_EQ(r->newest, newest_key);
-}
-
-TEST(rollup, refuses_anything_else)
-{
-    const std::string good = encoded({2, 1, 0, 1, 1, newest_key});
-    ASSERT_TRUE(parse_rollup(good));
+    const std::string good = encoded(of({{1, 1}}));
     EXPECT_FALSE(parse_rollup(""));
-    EXPECT_FALSE(parse_rollup(good.substr(0, rollup_size - 1)));
-    EXPECT_FALSE(parse_rollup(good + "0"));
+    EXPECT_FALSE(parse_rollup(good.substr(1)));
+    std::string wrong_format = good;
+    wrong_format[0] = '\x01';
+    EXPECT_FALSE(parse_rollup(wrong_format));
+    rollup zero;
+    EXPECT_FALSE(parse_rollup(encoded(zero))) << "a count of 0";
+    rollup odd_scale = of({{1, 1}});
+    odd_scale.scale = 3;
+    EXPECT_FALSE(parse_rollup(encoded(odd_scale)));
+}
 
-    std::string other_format = good;
-    other_format[0] = '\x02';
-    EXPECT_FALSE(parse_rollup(other_format));
+TEST(rollup, keeps_count_min_max_and_the_value_of_the_newest_timestamp)
+{
+    const rollup r = of({{5, 300}, {1, 100}, {9, 200}, {4, 300}});
+    EXPECT_EQ(r.count, 4U);
+    EXPECT_EQ(r.min, 1);
+    EXPECT_EQ(r.max, 9);
+    EXPECT_DOUBLE_EQ(r.average(), 19.0 / 4);
+    // Two points share the newest timestamp: the later arrival wins.
+    EXPECT_EQ(r.latest_micros, 300);
+    EXPECT_EQ(r.latest, 4);
+}
 
-    std::string bad_key = good;
-    bad_key[rollup_size - 1] = 'x';
-    EXPECT_FALSE(parse_rollup(bad_key));
+TEST(rollup, a_back_dated_point_never_becomes_the_latest)
+{
+    const rollup r = of({{7, 1'000'000}, {3, 10}});
+    EXPECT_EQ(r.latest, 7);
+}
 
-    // The count must be a whole number from 1 to 2^53.
-    EXPECT_FALSE(parse_rollup(encoded({0, 1, 0, 1, 1, newest_key})));
-    std::string half = good;
-    half.replace(1, 8, std::string("\0\0\0\0\0\0\xf8\x3f", 8));  // 1.5
-    EXPECT_FALSE(parse_rollup(half));
-    std::string nan = good;
-    nan.replace(1, 8, std::string("\0\0\0\0\0\0\xf8\x7f", 8));  // a quiet NaN
-    EXPECT_FALSE(parse_rollup(nan));
+TEST(rollup, merging_equals_folding_one_by_one)
+{
+    const rollup earlier = of({{1.5, 10}, {-2, 40}});
+    const rollup later = of({{8, 40}, {0.25, 20}});
+    rollup merged = earlier;
+    merge(merged, later);
+    const rollup folded = of({{1.5, 10}, {-2, 40}, {8, 40}, {0.25, 20}});
+    EXPECT_EQ(merged.count, folded.count);
+    EXPECT_EQ(merged.min, folded.min);
+    EXPECT_EQ(merged.max, folded.max);
+    EXPECT_EQ(merged.latest, folded.latest);
+    EXPECT_EQ(merged.latest_micros, folded.latest_micros);
+    EXPECT_DOUBLE_EQ(static_cast<double>(merged.sum()), static_cast<double>(folded.sum()));
+}
 
-    // Text: six fields, a count of at least 1, an 18-digit key.
-    EXPECT_FALSE(parse_rollup("4 25.4 0 12.2 " + newest_key));
-    EXPECT_FALSE(parse_rollup("0 25.4 0 12.2 " + newest_key + " 1"));
-    EXPECT_FALSE(parse_rollup("4 x 0 12.2 " + newest_key + " 1"));
-    EXPECT_FALSE(parse_rollup("4 25.4 0 12.2 12345 1"));
-    EXPECT_FALSE(parse_rollup("4 25.4 0 12.2 " + newest_key + " 1 "));
+TEST(rollup, merging_an_empty_rollup_changes_nothing)
+{
+    const rollup r = of({{3, 5}});
+    rollup a = r;
+    merge(a, rollup{});
+    EXPECT_EQ(a, r);
+    rollup b;
+    merge(b, r);
+    EXPECT_EQ(b, r);
+}
+
+TEST(rollup, the_sum_of_huge_finite_values_stays_finite)
+{
+    const rollup r = of({{1e308, 1}, {1e308, 2}});
+    EXPECT_EQ(r.scale, 64);
+    EXPECT_TRUE(std::isfinite(r.high));
+    EXPECT_EQ(r.average(), 1e308);
+    EXPECT_NEAR(static_cast<double>(r.sum() / 2e308L), 1.0, 1e-15);
+
+    const rollup mixed = of({{1e308, 1}, {1e308, 2}, {-1e308, 3}, {4, 4}});
+    EXPECT_NEAR(mixed.average(), 1e308 / 4, 1e292);
+    EXPECT_EQ(of({{-1.7e308, 1}, {-1.7e308, 2}}).average(), -1.7e308);
+}
+
+TEST(rollup, merges_a_scaled_sum_with_an_unscaled_one)
+{
+    rollup big = of({{1e308, 1}, {1e308, 2}});
+    const rollup small = of({{6, 3}});
+    merge(big, small);
+    EXPECT_EQ(big.count, 3U);
+    EXPECT_NEAR(big.average(), 1e308 / 3 * 2, 1e293);
+    rollup small_first = of({{6, 3}});
+    merge(small_first, of({{1e308, 1}, {1e308, 2}}));
+    EXPECT_EQ(small_first.scale, 64);
+    EXPECT_NEAR(small_first.average(), 1e308 / 3 * 2, 1e293);
+}
+
+TEST(rollup, the_compensated_sum_keeps_what_plain_addition_loses)
+{
+    // 1 + 1e-16 * 10^6, added one at a time: plain double addition keeps 1.0 exactly.
+    rollup r;
+    fold(r, 1.0, 0);
+    double plain = 1.0;
+    for (int i = 0; i < 1'000'000; ++i) {
+        fold(r, 1e-16, i);
+        plain += 1e-16;
+    }
+    EXPECT_EQ(plain, 1.0);
+    EXPECT_NEAR(static_cast<double>(r.sum()), 1.0 + 1e-10, 1e-22);
+}
+
+TEST(rollup, tiny_values_average_exactly)
+{
+    const rollup r = of({{5e-324, 1}, {5e-324, 2}});
+    EXPECT_EQ(r.average(), 5e-324);
 }
 
 }  // namespace

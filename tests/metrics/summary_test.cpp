@@ -92,7 +92,12 @@ TEST(parse_period, accepts_the_three_names_only)
 
 TEST(summary_json, has_the_seed_fields)
 {
-    summary s{4, 10.0, 1.0, 4.0, 2.0};
+    summary s;
+    s.count = 4;
+    s.high = 10.0;
+    s.min = 1.0;
+    s.max = 4.0;
+    s.latest = 2.0;
     auto v = boost::json::parse(to_json("cpu_usage", period::daily, s)).as_object();
     EXPECT_EQ(v.at("type").as_string(), "cpu_usage");
     EXPECT_EQ(v.at("period").as_string(), "daily");
@@ -101,6 +106,16 @@ TEST(summary_json, has_the_seed_fields)
     EXPECT_EQ(v.at("min_value").to_number<double>(), 1.0);
     EXPECT_EQ(v.at("max_value").to_number<double>(), 4.0);
     EXPECT_EQ(v.at("latest_value").to_number<double>(), 2.0);
+}
+
+TEST(summary_json, averages_huge_values_without_overflowing)
+{
+    summary s;
+    fold(s, 1e308, 1);
+    fold(s, 1e308, 2);
+    auto v = boost::json::parse(to_json("x", period::all, s)).as_object();
+    EXPECT_EQ(v.at("count").to_number<int>(), 2);
+    EXPECT_EQ(v.at("average_value").as_double(), 1e308);
 }
 
 TEST(summary_json, is_count_zero_with_nulls_when_empty)

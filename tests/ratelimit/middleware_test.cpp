@@ -3,6 +3,7 @@
 // socket is opened.
 
 #include "ratelimit/middleware.hpp"
+#include "redis/key_tags.hpp"
 
 #include "support/fake_clock.hpp"
 #include "support/run_coro.hpp"
@@ -182,100 +183,26 @@ struct worker_limiter {
     sliding_window_limiter limiter;
 };
 
-// A handler that takes the check (admitted_handler) and counts its calls: when `settle` is set it
-// settles the check as a failed script call would (the local backstop decides) and answers 201;
-// otherwise it answers 422 without settling, as for an invalid request.
-struct check_taker {
-    bool settle = true;
-    int calls = 0;
-    int without_check = 0;
-
-    admitted_handler handler()
-    {
-        return [this](http::request&, admission* check) -> net::awaitable<http::response> {
-            ++calls;
-            http::response r;
-            r.status = 422;
-            if (check == nullptr) {
-                ++without_check;
-            } else if (settle) {
-                check->settle(batch_answer{std::nullopt, "the store's call failed"});
-                r.status = check->result().allowed ? 201 : 0;
-            }
-            co_return r;
-        };
-    }
-};
-
-TEST_F(rate_limit_middleware, a_check_settled_by_the_handler_is_counted_once)
-{
-    worker_limiter w(redis_, options(3), clock_);
-    check_taker taker;
-    const http::handler h = limit(w.limiter, taker.handler());
-
-    for (int i = 0; i < 3; ++i) {
-        const http::response r = send(h, "203.0.113.7");
-        EXPECT_EQ(r.status, 201U);
-        EXPECT_EQ(r.get("X-RateLimit-Remaining"), std::to_string(2 - i));
-    }
-    EXPECT_EQ(send(h, "203.0.113.7").status, 429U);
-    EXPECT_EQ(taker.calls, 4);
-    EXPECT_EQ(taker.without_check, 0);
-    EXPECT_EQ(w.outages.requests_without_redis(), 4U);
-}
-
-TEST_F(rate_limit_middleware, a_check_the_handler_leaves_is_made_after_it_and_a_refusal_wins)
-{
-    worker_limiter w(redis_, options(2), clock_);
-    check_taker taker{.settle = false};
-    const http::handler h = limit(w.limiter, taker.handler());
-
-    for (int i = 0; i < 2; ++i) {
-        const http::response r = send(h, "203.0.113.7");
-        EXPECT_EQ(r.status, 422U);
-        EXPECT_EQ(r.get("X-RateLimit-Remaining"), std::to_string(1 - i));
-    }
-    const http::response refused = send(h, "203.0.113.7");
-    EXPECT_EQ(refused.status, 429U);
-    EXPECT_FALSE(refused.get("Retry-After").empty());
-    EXPECT_EQ(taker.calls, 3);
-    EXPECT_EQ(w.outages.requests_without_redis(), 3U);
-}
-
 TEST_F(rate_limit_middleware, a_handler_that_throws_still_counts_its_request)
 {
     worker_limiter w(redis_, options(1), clock_);
     const http::handler h =
-        limit(w.limiter, [](http::request&, admission*) -> net::awaitable<http::response> {
-            throw std::runtime_error("handler bug");
-            co_return http::response{};
-        });
+        limit(w.limiter, http::handler([](http::request&) -> net::awaitable<http::response> {
+                  throw std::runtime_error("handler bug");
+                  co_return http::response{};
+              }));
     EXPECT_THROW(send(h, "203.0.113.7"), std::runtime_error);
     EXPECT_EQ(w.outages.requests_without_redis(), 1U);
     EXPECT_EQ(w.backstop.size(), 1U);
 }
 
-TEST_F(rate_limit_middleware, an_admitted_handler_gets_no_check_when_the_limit_is_disabled)
+TEST(sliding_window_limiter, names_one_key_per_client_under_the_clients_tag)
 {
-    auto o = options(1);
-    o.enabled = false;
-    worker_limiter w(redis_, o, clock_);
-    check_taker taker;
-    const http::handler h = limit(w.limiter, taker.handler());
-
-    for (int i = 0; i < 3; ++i) {
-        const http::response r = send(h, "203.0.113.7");
-        EXPECT_EQ(r.status, 422U);
-        EXPECT_TRUE(r.headers.empty());
+    for (const std::string_view client : {"203.0.113.7", "2001:db8::1"}) {
+        EXPECT_EQ(sliding_window_limiter::key_for(client),
+                  "ratelimit:{" + std::string(redis::tag_for(client)) + "}:" +
+                      std::string(client));
     }
-    EXPECT_EQ(taker.without_check, 3);
-    EXPECT_EQ(w.outages.requests_without_redis(), 0U);
-}
-
-TEST(sliding_window_limiter, names_one_hash_tagged_key_per_client)
-{
-    EXPECT_EQ(sliding_window_limiter::key_for("203.0.113.7"), "ratelimit:{203.0.113.7}");
-    EXPECT_EQ(sliding_window_limiter::key_for("2001:db8::1"), "ratelimit:{2001:db8::1}");
 }
 
 redis::reply integer_reply(std::int64_t v)

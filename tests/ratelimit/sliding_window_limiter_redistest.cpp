@@ -251,7 +251,7 @@ TEST_F(sliding_window_limiter_redis, admits_exactly_the_limit_from_two_hundred_c
     });
     EXPECT_EQ(admitted, 10);
     EXPECT_EQ(refused, 190);
-    EXPECT_EQ(admin_.command({"HGET", "ratelimit:{198.51.100.20}", "c"}), "$10");
+    EXPECT_EQ(admin_.command({"HGET", sliding_window_limiter::key_for("198.51.100.20"), "c"}), "$10");
 }
 
 TEST_F(sliding_window_limiter_redis, decides_a_batch_in_one_script_call_admitting_exactly_the_limit)
@@ -270,7 +270,7 @@ TEST_F(sliding_window_limiter_redis, decides_a_batch_in_one_script_call_admittin
     });
     EXPECT_EQ(admitted, 5);
     EXPECT_EQ(batches, 1U);
-    EXPECT_EQ(admin_.command({"HGET", "ratelimit:{198.51.100.21}", "c"}), "$5");
+    EXPECT_EQ(admin_.command({"HGET", sliding_window_limiter::key_for("198.51.100.21"), "c"}), "$5");
 }
 
 TEST_F(sliding_window_limiter_redis, keeps_clients_of_one_batch_independent)
@@ -293,9 +293,9 @@ TEST_F(sliding_window_limiter_redis, keeps_clients_of_one_batch_independent)
     EXPECT_EQ(admitted["a"], 3);
     EXPECT_EQ(admitted["b"], 2);
     EXPECT_EQ(admitted["c"], 3);
-    EXPECT_EQ(admin_.command({"HGET", "ratelimit:{a}", "c"}), "$3");
-    EXPECT_EQ(admin_.command({"HGET", "ratelimit:{b}", "c"}), "$2");
-    EXPECT_EQ(admin_.command({"HGET", "ratelimit:{c}", "c"}), "$3");
+    EXPECT_EQ(admin_.command({"HGET", sliding_window_limiter::key_for("a"), "c"}), "$3");
+    EXPECT_EQ(admin_.command({"HGET", sliding_window_limiter::key_for("b"), "c"}), "$2");
+    EXPECT_EQ(admin_.command({"HGET", sliding_window_limiter::key_for("c"), "c"}), "$3");
 }
 
 TEST_F(sliding_window_limiter_redis, script_decides_a_batch_as_one_call_per_request_would)
@@ -441,7 +441,7 @@ TEST_F(sliding_window_limiter_redis, refuses_from_memory_until_retry_after_has_p
         EXPECT_EQ(remembered.retry_after, 1ms);
         EXPECT_EQ(remembered.retry_after_seconds(), 1);
         EXPECT_EQ(remembered.remaining, 0U);
-        EXPECT_EQ(admin_.command({"EXISTS", "ratelimit:{c}"}), ":0");
+        EXPECT_EQ(admin_.command({"EXISTS", sliding_window_limiter::key_for("c")}), ":0");
 
         clock.advance(1ms);
         const decision asked = co_await api.limiter.check("c");
@@ -454,7 +454,7 @@ TEST_F(sliding_window_limiter_redis, keeps_a_client_key_for_two_windows)
 {
     instance api(ioc_, test::redis_test_port(), per_window(10, 30s));
     run({&api}, [&]() -> net::awaitable<void> { co_await api.limiter.check("198.51.100.40"); });
-    const long long ttl = admin_.integer({"PTTL", "ratelimit:{198.51.100.40}"});
+    const long long ttl = admin_.integer({"PTTL", sliding_window_limiter::key_for("198.51.100.40")});
     EXPECT_GT(ttl, 59'000);
     EXPECT_LE(ttl, 60'000);
     EXPECT_EQ(admin_.command({"DBSIZE"}), ":1");

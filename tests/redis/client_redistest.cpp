@@ -3,6 +3,7 @@
 // here on free ports.
 
 #include "redis/client.hpp"
+#include "support/client_runner.hpp"
 #include "support/coro_helpers.hpp"
 #include "support/redis_admin.hpp"
 #include "support/redis_server.hpp"
@@ -71,35 +72,7 @@ protected:
     void with_client(const client_options& options, Body body, bool wait_connected = true,
                      std::chrono::milliseconds limit = 30s)
     {
-        net::io_context ioc;
-        client c(ioc.get_executor(), options);
-        bool run_returned = false;
-        net::co_spawn(ioc, c.run(), [&](std::exception_ptr e) {
-            run_returned = true;
-            if (e) {
-                std::rethrow_exception(e);
-            }
-        });
-        test::run_coro(
-            ioc,
-            [&]() -> net::awaitable<void> {
-                std::exception_ptr failure;
-                try {
-                    if (wait_connected) {
-                        const bool up = co_await eventually([&] { return c.connected(); }, 5s);
-                        EXPECT_TRUE(up) << "the client did not connect";
-                    }
-                    co_await body(c);
-                } catch (...) {
-                    failure = std::current_exception();
-                }
-                c.stop();
-                if (failure) {
-                    std::rethrow_exception(failure);
-                }
-            }(),
-            limit);
-        EXPECT_TRUE(run_returned) << "run() did not return after stop()";
+        test::with_client(options, std::move(body), wait_connected, limit);
     }
 };
 
@@ -255,6 +228,21 @@ TEST_F(redis_client, reconnects_by_itself_after_the_server_kills_its_connection)
         CO_ASSERT_TRUE(r);
         EXPECT_EQ(r->str, "PONG");
     });
+}
+
+TEST_F(redis_client, reports_each_usable_connection_and_its_loss_to_its_owner)
+{
+    std::vector<bool> changes;
+    auto options = options_for(test::redis_test_port());
+    options.on_connection_change = [&](bool up) { changes.push_back(up); };
+    with_client(options, [&](client& c) -> net::awaitable<void> {
+        EXPECT_EQ(changes, std::vector<bool>{true});
+        admin_connection(test::redis_test_port()).command({"CLIENT", "KILL", "TYPE", "normal"});
+        EXPECT_TRUE(co_await eventually([&] { return changes.size() == 3; }, 5s));
+        EXPECT_TRUE(c.connected());
+    });
+    // stop() reports nothing.
+    EXPECT_EQ(changes, (std::vector<bool>{true, false, true}));
 }
 
 TEST_F(redis_client, fails_commands_in_flight_with_connection_lost_when_the_connection_drops)
@@ -490,6 +478,92 @@ TEST_F(redis_client, returns_a_script_error_as_an_error_reply)
         CO_ASSERT_TRUE(r);
         EXPECT_TRUE(r->is_error());
         EXPECT_EQ(r->str, "BOOM it failed");
+    });
+}
+
+TEST_F(redis_client, sends_a_pipeline_back_to_back_with_nothing_of_other_callers_between)
+{
+    constexpr int callers = 200;
+    int wrong = 0;
+    with_client(options_for(test::redis_test_port()), [&](client& c) -> net::awaitable<void> {
+        // Every caller writes the same key and reads it back in one pipeline: only when its
+        // two commands run back to back does it read its own value.
+        co_await spawn_all(callers, [&](int i) -> net::awaitable<void> {
+            const std::string value = std::to_string(i);
+            const auto set = command("SET", "shared", value);
+            const auto get = command("GET", "shared");
+            auto p = c.pipeline("shared", {set, get}, 5s);
+            auto r = co_await std::move(p);
+            wrong += (r && r->size() == 2U && (*r)[1].str == value) ? 0 : 1;
+        });
+    });
+    EXPECT_EQ(wrong, 0);
+}
+
+TEST_F(redis_client, opens_a_second_connection_for_the_write_channel)
+{
+    with_client(options_for(test::redis_test_port()), [&](client& c) -> net::awaitable<void> {
+        EXPECT_EQ(c.connects(), 1U);
+        const auto set = command("SET", "k", "v");
+        const auto wait = command("WAIT", "0", "0");
+        auto p = c.pipeline("k", {set, wait}, 2s, channel::write);
+        auto r = co_await std::move(p);
+        CO_ASSERT_TRUE(r && r->size() == 2U);
+        EXPECT_EQ((*r)[0].str, "OK");
+        EXPECT_EQ((*r)[1].integer, 0);  // no replicas
+        EXPECT_EQ(c.connects(), 2U);
+        const std::string clients =
+            admin_connection(test::redis_test_port()).command({"CLIENT", "LIST"});
+        EXPECT_GE(std::count(clients.begin(), clients.end(), '\n'), 2);
+    });
+}
+
+TEST_F(redis_client, loads_its_scripts_when_it_reconnects_so_a_transaction_finds_them)
+{
+    redis_process server;
+    const script s("return redis.call('INCR', KEYS[1])");
+    auto options = options_for(server.port());
+    options.command_timeout = 1s;
+
+    with_client(options, [&](client& c) -> net::awaitable<void> {
+        auto first = co_await c.eval(s, command("n"), {}, 1s);
+        EXPECT_TRUE(first && first->integer == 1);
+
+        // A restarted server has an empty script cache.
+        server.kill();
+        server.start();
+        EXPECT_TRUE(co_await eventually([&] { return c.connects() == 2 && c.connected(); }, 5s));
+
+        // EVALSHA inside MULTI cannot fall back to EVAL: the handshake loaded the script.
+        const auto multi = command("MULTI");
+        const auto evalsha = command("EVALSHA", s.sha1(), "1", "n");
+        const auto exec = command("EXEC");
+        auto p = c.pipeline("n", {multi, evalsha, exec}, 1s);
+        auto r = co_await std::move(p);
+        CO_ASSERT_TRUE(r && r->size() == 3U);
+        CO_ASSERT_TRUE((*r)[2].type == reply::kind::array);
+        EXPECT_EQ((*r)[2].elements.at(0).type, reply::kind::integer);
+        EXPECT_EQ(c.stats().noscript, 0U);
+    });
+}
+
+TEST_F(redis_client, loads_the_scripts_again_and_resends_a_pipeline_refused_with_noscript)
+{
+    const script s("return redis.call('INCR', KEYS[1])");
+    with_client(options_for(test::redis_test_port()), [&](client& c) -> net::awaitable<void> {
+        c.register_script(s);
+        auto warm = co_await c.exec(command("PING"));
+        EXPECT_TRUE(warm);
+        EXPECT_EQ(admin_connection(test::redis_test_port()).command({"SCRIPT", "FLUSH"}), "+OK");
+
+        const auto evalsha = command("EVALSHA", s.sha1(), "1", "n");
+        const auto wait = command("WAIT", "0", "0");
+        auto p = c.pipeline("n", {evalsha, wait}, 1s);
+        auto r = co_await std::move(p);
+        CO_ASSERT_TRUE(r && r->size() == 2U);
+        EXPECT_EQ((*r)[0].type, reply::kind::integer) << (*r)[0].str;
+        EXPECT_EQ((*r)[0].integer, 1);
+        EXPECT_EQ(c.stats().noscript, 1U);
     });
 }
 

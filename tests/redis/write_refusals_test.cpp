@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
 #include <chrono>
 
 namespace analytics::redis {
@@ -89,6 +90,37 @@ TEST(write_refusals, counts_every_refusal_by_kind_and_nothing_else)
     EXPECT_EQ(refusals.total(write_refusals::kind::oom), 5U);
     EXPECT_EQ(refusals.total(write_refusals::kind::misconf), 1U);
     EXPECT_EQ(refusals.total(write_refusals::kind::readonly), 0U);
+}
+
+TEST(write_refusals, counts_a_refused_transaction_once_and_an_ordinary_error_not_at_all)
+{
+    test::fake_clock clock;
+    write_refusals refusals(clock, 2s);
+    // MULTI, a write refused as it is queued, EXEC aborted because of it.
+    const std::array<reply, 3> transaction{ok(), error(oom),
+                                           error("EXECABORT Transaction discarded because of "
+                                                 "previous errors.")};
+    refusals.observe(transaction);
+    EXPECT_EQ(refusals.total(write_refusals::kind::oom), 1U);
+    ASSERT_TRUE(refusals.refusing());
+    // A transaction whose scripts were refused as they ran: the refusals are EXEC's elements.
+    reply exec;
+    exec.type = reply::kind::array;
+    exec.elements = {error(oom), error(oom)};
+    const std::array<reply, 3> ran{ok(), ok(), exec};
+    refusals.observe(ran);
+    EXPECT_EQ(refusals.total(write_refusals::kind::oom), 2U);
+    const std::array<reply, 2> mixed{ok(), error("ERR wrong number of arguments")};
+    refusals.observe(mixed);
+    EXPECT_EQ(refusals.total(write_refusals::kind::oom), 2U);
+    // A pipeline without an error ends the incident once it has been quiet.
+    clock.advance(3s);
+    const std::array<reply, 2> fine{ok(), ok()};
+    refusals.observe(fine);
+    EXPECT_FALSE(refusals.refusing());
+    refusals.observe(error(oom));
+    EXPECT_TRUE(refusals.refusing());
+    EXPECT_EQ(refusals.total(write_refusals::kind::oom), 3U);
 }
 
 TEST(write_refusals, ignores_transport_errors)

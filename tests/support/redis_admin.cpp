@@ -57,6 +57,50 @@ long long admin_connection::integer(std::initializer_list<std::string_view> args
     return std::stoll(r.substr(1));
 }
 
+std::vector<std::string> admin_connection::strings(const std::vector<std::string>& args)
+{
+    std::string out = "*" + std::to_string(args.size()) + "\r\n";
+    for (const auto& a : args) {
+        out += "$" + std::to_string(a.size()) + "\r\n";
+        out += a;
+        out += "\r\n";
+    }
+    net::write(socket_, net::buffer(out));
+    const std::string line = read_line();
+    if (line.starts_with('$')) {
+        return {read_bulk(line)};
+    }
+    if (!line.starts_with('*')) {
+        throw std::runtime_error("expected an array reply, got " + line);
+    }
+    std::vector<std::string> elements;
+    const long count = std::stol(line.substr(1));
+    for (long i = 0; i < count; ++i) {
+        const std::string element = read_line();
+        if (!element.starts_with('$')) {
+            throw std::runtime_error("expected a string element, got " + element);
+        }
+        elements.push_back(read_bulk(element));
+    }
+    return elements;
+}
+
+std::string admin_connection::read_bulk(const std::string& line)
+{
+    const long len = std::stol(line.substr(1));
+    if (len < 0) {
+        return {};
+    }
+    const auto need = static_cast<std::size_t>(len) + 2;
+    if (buffer_.size() < need) {
+        net::read(socket_, net::dynamic_buffer(buffer_),
+                  net::transfer_exactly(need - buffer_.size()));
+    }
+    std::string value = buffer_.substr(0, static_cast<std::size_t>(len));
+    buffer_.erase(0, need);
+    return value;
+}
+
 std::string admin_connection::read_line()
 {
     const std::size_t n = net::read_until(socket_, net::dynamic_buffer(buffer_), "\r\n");
@@ -72,18 +116,10 @@ std::string admin_connection::read_reply()
         throw std::runtime_error("empty reply line");
     }
     if (line[0] == '$') {
-        const long len = std::stol(line.substr(1));
-        if (len < 0) {
+        if (std::stol(line.substr(1)) < 0) {
             return "$nil";
         }
-        const auto need = static_cast<std::size_t>(len) + 2;
-        if (buffer_.size() < need) {
-            net::read(socket_, net::dynamic_buffer(buffer_),
-                      net::transfer_exactly(need - buffer_.size()));
-        }
-        std::string value = "$" + buffer_.substr(0, static_cast<std::size_t>(len));
-        buffer_.erase(0, need);
-        return value;
+        return "$" + read_bulk(line);
     }
     if (line[0] == '*') {
         std::string value = line;

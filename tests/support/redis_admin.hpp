@@ -29,9 +29,14 @@ public:
     /// An integer reply as a number (throws on any other reply).
     long long integer(std::initializer_list<std::string_view> args);
 
+    /// An array reply's string elements, byte for byte (nil elements as empty strings); a bulk
+    /// string reply as one element. Throws on any other reply.
+    std::vector<std::string> strings(const std::vector<std::string>& args);
+
 private:
     std::string read_line();
     std::string read_reply();
+    std::string read_bulk(const std::string& line);
 
     boost::asio::io_context ioc_;
     boost::asio::ip::tcp::socket socket_;
