@@ -1,15 +1,23 @@
 // End-to-end tests of what the server refuses before routing (RFC 9112, answered as nginx
 // answers): a missing or repeated Host, two Authorization headers, transfer codings other than
-// chunked, oversized chunk extensions; and the absolute-form target it must accept.
+// chunked, oversized chunk extensions; and the absolute-form target it must accept. A refused
+// HEAD is answered with the error's head alone.
 
 #include "e2e/http_client.hpp"
 #include "e2e/service_process.hpp"
 
+#include <boost/asio/connect.hpp>
+#include <boost/asio/io_context.hpp>
+#include <boost/asio/ip/tcp.hpp>
+#include <boost/asio/read.hpp>
+#include <boost/asio/write.hpp>
 #include <boost/json.hpp>
 
 #include <gtest/gtest.h>
 
 #include <string>
+#include <sys/socket.h>
+#include <sys/time.h>
 
 namespace analytics::test {
 namespace {
@@ -114,6 +122,41 @@ TEST(http_strictness_e2e, a_200_kb_chunk_extension_is_answered_400_and_logged)
     EXPECT_TRUE(svc.wait_for_lines("\"status\":400", 2, 5s));
     for (const auto& line : svc.lines()) {
         EXPECT_EQ(line.find("exception"), std::string::npos) << line;
+    }
+    EXPECT_EQ(http_request(svc.port(), "GET", "/health").status, 200U);
+}
+
+// Everything the server sends on a fresh connection for `bytes`, until it closes (or 5 s pass).
+std::string raw_exchange(std::uint16_t port, const std::string& bytes)
+{
+    namespace net = boost::asio;
+    net::io_context ioc;
+    net::ip::tcp::socket socket(ioc);
+    socket.connect({net::ip::address_v4::loopback(), port});
+    const timeval timeout{5, 0};
+    ::setsockopt(socket.native_handle(), SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
+    net::write(socket, net::buffer(bytes));
+    std::string received;
+    boost::system::error_code ec;
+    net::read(socket, net::dynamic_buffer(received), ec);
+    return received;
+}
+
+TEST(http_strictness_e2e, a_refused_head_request_gets_the_error_head_without_its_body)
+{
+    service_process svc;
+    // Refused once the head is read (two Host fields), and refused before the parser has the
+    // request line (a target over the header limit): the method is known either way.
+    for (const std::string& request :
+         {std::string("HEAD /health HTTP/1.1\r\nHost: a\r\nHost: b\r\n\r\n"),
+          "HEAD /" + std::string(9000, 'x') + " HTTP/1.1\r\nHost: a\r\n\r\n"}) {
+        const std::string answer = raw_exchange(svc.port(), request);
+        const auto head_end = answer.find("\r\n\r\n");
+        ASSERT_NE(head_end, std::string::npos) << answer;
+        EXPECT_TRUE(answer.starts_with("HTTP/1.1 4")) << answer;
+        // The head says how long the error's body is, and no body follows.
+        EXPECT_NE(answer.find("Content-Length: "), std::string::npos) << answer;
+        EXPECT_EQ(answer.size(), head_end + 4) << answer;
     }
     EXPECT_EQ(http_request(svc.port(), "GET", "/health").status, 200U);
 }
