@@ -54,8 +54,9 @@ USER 10001:10001
 ENV APP_HOST=0.0.0.0 \
     APP_PORT=8000
 EXPOSE 8000
-# SIGTERM: /ready turns 503, the listeners close, requests in flight finish (up to
-# HTTP_SHUTDOWN_TIMEOUT_SECONDS, 8 s, inside docker stop's default 10 s), exit status 0.
+# SIGTERM: /ready turns 503 and answers say `Connection: close` for SHUTDOWN_DRAIN_SECONDS (5 s),
+# then the listeners close and requests in flight finish (up to HTTP_SHUTDOWN_TIMEOUT_SECONDS,
+# 8 s; docker-compose.yml allows 15 s, beyond docker stop's default 10 s), exit status 0.
 STOPSIGNAL SIGTERM
 # Liveness: /health answers 200 whenever the process serves HTTP (status "degraded" while Redis
 # is unreachable); readiness is GET /ready. Shell form so that a changed APP_PORT is followed.

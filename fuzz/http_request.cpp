@@ -1,8 +1,9 @@
 // Fuzzes what a connection's bytes go through before any Redis call: Beast's request_parser
 // under the server's limits (HTTP_HEADER_LIMIT_BYTES, HTTP_BODY_LIMIT_BYTES), fed in pieces as
-// socket reads deliver them and with pipelined requests, then the request id, the client
-// address (TRUSTED_PROXIES + X-Forwarded-For) and the real router with the handlers that need
-// no Redis: /health, /ready, the breaker status, the admin API; the three metric routes are
+// socket reads deliver them and with pipelined requests, then the checks of the head and the
+// fields found in one pass (http::scan_head, held to Beast's lookups by name), the request id,
+// the client address (TRUSTED_PROXIES + X-Forwarded-For) and the real router with the handlers that
+// need no Redis: /health, /ready, the breaker status, the admin API; the three metric routes are
 // stand-ins that answer as they do while Redis is down, so 404/405 see the real route table.
 //
 // Input: byte 0 picks the read size, byte 1 the peer address and whether Redis is "up"; the
@@ -24,6 +25,7 @@
 #include "config/settings.hpp"
 #include "http/client_ip.hpp"
 #include "http/message.hpp"
+#include "http/request_head.hpp"
 #include "http/response.hpp"
 #include "http/router.hpp"
 #include "upstream/simulation_settings.hpp"
@@ -66,9 +68,10 @@ struct service {
                   common::system_clock()),
           scoped(breaker),
           simulation(config::upstream_options{}),
-          health([this] { return api::redis_health{redis_up, redis_up, {}, false}; }, shutting_down),
+          health([this] { return api::redis_health{redis_up, redis_up, {}, false}; }, shutting_down,
+                 refusals),
           breaker_api(scoped, instance_id),
-          admin(std::string(admin_token), simulation)
+          admin(std::string(admin_token), simulation, throttle)
     {
         health.register_routes(routes);
         breaker_api.register_routes(routes);
@@ -89,6 +92,8 @@ struct service {
     breaker::scoped_breaker scoped;
     std::string instance_id = "fuzz:0";
     upstream::simulation_settings simulation;
+    redis::write_refusals refusals{common::system_clock()};
+    api::auth_throttle throttle{common::system_clock()};
     api::health_handlers health;
     api::breaker_handlers breaker_api;
     api::admin_handlers admin;
@@ -156,8 +161,8 @@ void check_response(const http::response& res, const http::request_context& ctx,
                     std::string_view client_id, bool keep_alive, bool head)
 {
     // A 500 only comes from an escaped exception, which the target lets through instead.
-    static constexpr std::array<unsigned, 12> expected{200, 304, 400, 401, 403, 404,
-                                                       405, 413, 422, 429, 431, 503};
+    static constexpr std::array<unsigned, 13> expected{200, 304, 400, 401, 403, 404, 405,
+                                                       413, 422, 429, 431, 501, 503};
     FUZZ_CHECK(std::find(expected.begin(), expected.end(), res.status) != expected.end());
 
     if (res.content_type == http::json_content_type) {
@@ -285,6 +290,26 @@ bool serve_one(service& svc, std::string& buffer, std::string_view& input, std::
     }
 
     auto& msg = parser.get();
+    // The session's one pass over the head finds what lookups by name find.
+    std::string forwarded_storage;
+    const auto head = http::scan_head(msg.base(), msg.version(), forwarded_storage);
+    FUZZ_CHECK(head.forwarded_for == http::joined_forwarded_for(msg));
+    FUZZ_CHECK(head.request_id == std::string_view(msg["X-Request-Id"]));
+    FUZZ_CHECK(head.traceparent == std::string_view(msg["traceparent"]));
+    FUZZ_CHECK(head.user_agent == std::string_view(msg[bhttp::field::user_agent]));
+    if (head.refused) {
+        // Answered before routing (400, 501), then the connection closes.
+        ctx.client = peer;
+        ctx.assign_request_id({});
+        const auto res =
+            http::error_response(head.refused.status, head.refused.code, head.refused.message);
+        check_response(res, ctx, {}, false, false);
+        return false;
+    }
+    std::string target_storage;
+    const std::string_view target = http::origin_form(msg.target(), target_storage);
+    FUZZ_CHECK(target.size() <= msg.target().size() + 1);
+
     const auto verb = to_method(msg.method());
     const std::string_view client_id = msg["X-Request-Id"];
     ctx.assign_request_id(client_id);
@@ -292,7 +317,7 @@ bool serve_one(service& svc, std::string& buffer, std::string_view& input, std::
     FUZZ_CHECK(!(ctx.client.is_v6() && ctx.client.to_v6().is_v4_mapped()));
     const bool keep_alive = msg.keep_alive();
 
-    http::request req(verb, msg.target(), msg.body(), &msg.base(), &lookup_header, ctx);
+    http::request req(verb, target, msg.body(), &msg.base(), &lookup_header, ctx);
     FUZZ_CHECK(req.path().size() + req.query().size() <= req.target().size());
     const http::response res = route(svc, req);
     check_response(res, ctx, client_id, keep_alive, verb == http::method::head);

@@ -155,8 +155,9 @@ bool constant_time_equal(std::string_view expected, std::string_view given) noex
     return diff == 0;
 }
 
-admin_handlers::admin_handlers(std::string admin_token, upstream::settings_writer& settings)
-    : admin_token_(std::move(admin_token)), settings_(settings)
+admin_handlers::admin_handlers(std::string admin_token, upstream::settings_writer& settings,
+                               auth_throttle& throttle)
+    : admin_token_(std::move(admin_token)), settings_(settings), throttle_(throttle)
 {
 }
 
@@ -168,11 +169,21 @@ std::optional<http::response> admin_handlers::check_authorization(const http::re
         return http::error_response(403, "FORBIDDEN",
                                     "The admin API is disabled: ADMIN_TOKEN is not set");
     }
+    // A client that guessed wrong too often is refused whatever it sends, the right token
+    // included: otherwise the throttle would only slow the guessing down.
+    const std::string_view client = req.context().client_key();
+    if (const auto wait = throttle_.retry_after(client)) {
+        auto res = http::error_response(429, "RATE_LIMIT_EXCEEDED",
+                                        "Too many wrong admin tokens, try again later");
+        res.set("Retry-After", std::to_string(wait->count()));
+        return res;
+    }
     const auto token = bearer_token(req.header("Authorization"));
     if (!token) {
         return unauthorized("An Authorization: Bearer <token> header is required", "Bearer");
     }
     if (!constant_time_equal(admin_token_, *token)) {
+        throttle_.failed(client);
         // RFC 6750 § 3.1: a token that was sent but is not valid is `invalid_token`.
         return unauthorized("The bearer token is not valid", R"(Bearer error="invalid_token")");
     }

@@ -8,17 +8,28 @@
 namespace analytics::api {
 
 health_handlers::health_handlers(std::function<redis_health()> redis,
-                                 const std::atomic<bool>& shutting_down)
-    : redis_(std::move(redis)), shutting_down_(shutting_down)
+                                 const std::atomic<bool>& shutting_down,
+                                 const redis::write_refusals& refusals)
+    : redis_(std::move(redis)), shutting_down_(shutting_down), refusals_(refusals)
 {
 }
 
-std::string health_handlers::body(const redis_health& state, bool open)
+std::string health_handlers::body(const redis_health& state, bool open) const
 {
     std::string out;
-    out.reserve(160 + state.nodes.size() * 96);
-    out.append(state.connected ? R"({"status":"healthy","redis_connected":true,"timestamp":")"
-                               : R"({"status":"degraded","redis_connected":false,"timestamp":")");
+    out.reserve(200 + state.nodes.size() * 96);
+    const auto refusing = state.connected ? refusals_.refusing() : std::nullopt;
+    if (state.connected && !refusing) {
+        out.append(R"({"status":"healthy","redis_connected":true,"timestamp":")");
+    } else if (!state.connected) {
+        out.append(R"({"status":"degraded","redis_connected":false,)"
+                   R"("reason":"redis_unreachable","timestamp":")");
+    } else {
+        out.append(R"({"status":"degraded","redis_connected":true,)"
+                   R"("reason":"redis_refusing_writes","refusal":")");
+        out.append(redis::write_refusals::name(*refusing));
+        out.append(R"(","timestamp":")");
+    }
     out.append(http::now_rfc3339());
     out.append(R"(","redis_nodes":[)");
     bool first = true;

@@ -6,6 +6,11 @@
 // shard reachable) or is shutting down, so that one shard failing over does not make a load
 // balancer drain every instance at once.
 //
+// `degraded` comes with a `reason`: `redis_unreachable`, or `redis_refusing_writes` while Redis
+// answers reads but refuses writes (OOM at maxmemory, READONLY, MISCONF; redis::write_refusals),
+// when `refusal` names the kind (`oom`, `readonly`, `misconf`). Refused writes leave /ready at
+// 200: every instance shares the Redis, so taking this one out of rotation would help no one.
+//
 // Thread safety: one instance per worker; reads a snapshot function that is safe to call from
 // any worker, and a process-wide flag.
 
@@ -13,9 +18,11 @@
 #include "http/message.hpp"
 #include "http/router.hpp"
 #include "redis/client.hpp"
+#include "redis/write_refusals.hpp"
 
 #include <atomic>
 #include <functional>
+#include <string>
 #include <vector>
 
 namespace analytics::api {
@@ -32,8 +39,10 @@ struct redis_health {
 
 class health_handlers {
 public:
-    /// `redis` reports the instance's Redis connections; `shutting_down` is set on SIGTERM.
-    health_handlers(std::function<redis_health()> redis, const std::atomic<bool>& shutting_down);
+    /// `redis` reports the instance's Redis connections; `shutting_down` is set on SIGTERM;
+    /// `refusals` tells whether Redis refuses writes. The last two must outlive the handlers.
+    health_handlers(std::function<redis_health()> redis, const std::atomic<bool>& shutting_down,
+                    const redis::write_refusals& refusals);
 
     net::awaitable<http::response> health(http::request& req);
     net::awaitable<http::response> ready(http::request& req);
@@ -43,10 +52,11 @@ public:
 
 private:
     /// The /health body for `state` (without the closing brace when `open`).
-    static std::string body(const redis_health& state, bool open = false);
+    std::string body(const redis_health& state, bool open = false) const;
 
     std::function<redis_health()> redis_;
     const std::atomic<bool>& shutting_down_;
+    const redis::write_refusals& refusals_;
 };
 
 }  // namespace analytics::api

@@ -1,6 +1,7 @@
 #include "app/application.hpp"
 
 #include "api/admin_handlers.hpp"
+#include "api/auth_throttle.hpp"
 #include "api/breaker_handlers.hpp"
 #include "api/docs_handlers.hpp"
 #include "api/health_handlers.hpp"
@@ -24,6 +25,7 @@
 #include "ratelimit/sliding_window_limiter.hpp"
 #include "redis/client.hpp"
 #include "redis/subscriber.hpp"
+#include "redis/write_refusals.hpp"
 #include "upstream/external_service.hpp"
 #include "upstream/shared_settings.hpp"
 #include "upstream/simulation_settings.hpp"
@@ -67,8 +69,12 @@ constexpr std::chrono::milliseconds settings_poll{250};
 struct application::shared_state {
     explicit shared_state(const config::settings& s)
         : gate(s.http.max_connections),
+          clients(s.http.max_connections_per_client, s.ratelimit.ipv6_prefix,
+                  s.http.trusted_proxies),
+          bodies(s.http.max_buffered_body_bytes),
           server{s.http.max_connections, s.http.read_timeout, s.http.idle_timeout,
-                 s.http.header_limit,    s.http.body_limit,   s.http.trusted_proxies},
+                 s.http.header_limit,    s.http.body_limit,   s.http.trusted_proxies,
+                 s.ratelimit.ipv6_prefix},
           breaker(s.breaker, trial_timeout(s), common::system_clock()),
           fleet_breaker(common::system_clock()),
           instance_id(s.instance_id),
@@ -80,6 +86,8 @@ struct application::shared_state {
     }
 
     http::connection_gate gate;
+    http::client_connections clients;
+    http::body_budget bodies;
     http::server_options server;
     // In cluster scope, `breaker` decides only while Redis does not answer.
     breaker::circuit_breaker breaker;
@@ -89,19 +97,26 @@ struct application::shared_state {
     upstream::simulation_settings simulation;
     ratelimit::local_backstop backstop;
     ratelimit::outage_log outages;
-    common::degraded_mode storage_down{"metrics.storage_unavailable"};
+    // Settles for a second: while Redis refuses writes, reads still succeed, and each would
+    // otherwise end the outage that the next write starts again.
+    common::degraded_mode storage_down{"metrics.storage_unavailable", std::chrono::seconds(1)};
     common::degraded_mode upstream_failing{"upstream.call_failed"};
     common::degraded_mode serving_stale{"summary.serving_stale"};
     std::unique_ptr<upstream::external_service> external;
+    redis::write_refusals refusals{common::system_clock()};
+    api::auth_throttle admin_failures{common::system_clock()};
     net::io_context control{1};
     net::signal_set signals{control, SIGINT, SIGTERM};
 };
 
 namespace {
 
-redis::client_options redis_options(const config::settings& s)
+// `refusals`: told every command's outcome (the connections that carry the service's writes).
+redis::client_options redis_options(const config::settings& s,
+                                    redis::write_refusals* refusals = nullptr)
 {
     redis::client_options o;
+    o.refusals = refusals;
     o.host = s.redis.host;
     o.port = s.redis.port;
     o.password = s.redis.password;
@@ -137,7 +152,7 @@ std::string host_name()
 // in that order and destroyed in reverse.
 struct application::worker {
     worker(application& app, shared_state& shared)
-        : redis(ioc.get_executor(), tracked(redis_options(app.settings_))),
+        : redis(ioc.get_executor(), tracked(redis_options(app.settings_, &shared.refusals))),
           subscriber(ioc.get_executor(), redis_options(app.settings_)),
           tracking(redis, subscriber, "summary:", app.settings_.redis.timeout),
           limiter(redis, app.settings_.ratelimit, app.settings_.redis.timeout, shared.backstop,
@@ -155,12 +170,12 @@ struct application::worker {
                     {shared.storage_down, shared.upstream_failing, shared.serving_stale},
                     common::system_clock()),
           // Ready only when every worker can reach Redis: a request may land on any of them.
-          health([&app] { return app.redis_health(); }, app.shutting_down_),
+          health([&app] { return app.redis_health(); }, app.shutting_down_, shared.refusals),
           metrics(store, summaries, shared.storage_down, common::system_clock(),
                   app.settings_.metrics.max_future, app.settings_.http.batch_body_limit),
           breaker_api(breaker, shared.instance_id),
-          admin_api(app.settings_.admin_token, settings_store),
-          listener(ioc, shared.server, routes, shared.gate)
+          admin_api(app.settings_.admin_token, settings_store, shared.admin_failures),
+          listener(ioc, shared.server, routes, shared.gate, shared.clients, shared.bodies)
     {
         health.register_routes(routes);
         breaker_api.register_routes(routes);
@@ -209,7 +224,7 @@ struct application::worker {
 // GET /metrics on a port of its own (METRICS_PORT), served by the first worker's loop.
 struct application::metrics_endpoint {
     metrics_endpoint(net::io_context& ioc, shared_state& shared)
-        : listener(ioc, shared.server, routes, shared.gate)
+        : listener(ioc, shared.server, routes, shared.gate, shared.clients, shared.bodies)
     {
         handler.register_routes(routes);
     }
@@ -284,6 +299,16 @@ void application::register_telemetry()
         telemetry::write_header(out, "redis_reconnects_total", "counter",
                                 "Redis connections re-established after a loss.");
         telemetry::write_sample(out, "redis_reconnects_total", "", static_cast<double>(reconnects));
+        telemetry::write_header(out, "redis_write_refusals_total", "counter",
+                                "Redis error replies refusing a write (OOM, READONLY, MISCONF).");
+        for (const auto kind :
+             {redis::write_refusals::kind::oom, redis::write_refusals::kind::readonly,
+              redis::write_refusals::kind::misconf}) {
+            telemetry::write_sample(
+                out, "redis_write_refusals_total",
+                "kind=\"" + std::string(redis::write_refusals::name(kind)) + "\"",
+                static_cast<double>(shared_->refusals.total(kind)));
+        }
         telemetry::write_process_metrics(out, started_, ANALYTICS_VERSION);
     });
 }
@@ -467,7 +492,7 @@ std::uint16_t application::port() const
 
 void application::shutdown()
 {
-    net::post(shared_->control, [this] { drain_and_stop(); });
+    net::post(shared_->control, [this] { drain_and_stop(settings_.http.shutdown_drain); });
 }
 
 int application::run()
@@ -475,7 +500,10 @@ int application::run()
     shared_->signals.async_wait([this](const boost::system::error_code& ec, int sig) {
         if (!ec) {
             log::info("server.signal", {{"signal", sig}});
-            drain_and_stop();
+            // SIGTERM is how orchestrators stop a service: drain for the load balancer. SIGINT
+            // is someone at a terminal: no drain period, requests in flight still finish.
+            drain_and_stop(sig == SIGTERM ? settings_.http.shutdown_drain
+                                          : std::chrono::seconds(0));
         }
     });
     shared_->control.run();
@@ -488,26 +516,41 @@ int application::run()
     return 0;
 }
 
-void application::drain_and_stop()
+void application::drain_and_stop(std::chrono::seconds drain)
 {
     if (shutting_down_.exchange(true)) {
         return;
     }
-    net::co_spawn(shared_->control, shutdown_sequence(), net::detached);
+    net::co_spawn(shared_->control, shutdown_sequence(drain), net::detached);
 }
 
-net::awaitable<void> application::shutdown_sequence()
+template <class Action>
+void application::for_each_listener(Action action)
 {
-    log::info("server.draining", {{"open_connections", shared_->gate.open()}});
-    // /ready now answers 503; stop accepting and close idle connections; requests in
-    // progress finish and their connections close after the answer.
     for (auto& w : workers_) {
-        net::post(w->ioc, [&w] { w->listener.drain(); });
+        net::post(w->ioc, [&w, action] { action(w->listener); });
     }
     if (metrics_endpoint_) {
-        net::post(workers_.front()->ioc, [this] { metrics_endpoint_->listener.drain(); });
+        net::post(workers_.front()->ioc, [this, action] { action(metrics_endpoint_->listener); });
     }
+}
+
+net::awaitable<void> application::shutdown_sequence(std::chrono::seconds drain)
+{
+    log::info("server.draining",
+              {{"open_connections", shared_->gate.open()}, {"drain_seconds", drain.count()}});
+    // As Envoy drains: /ready answers 503 from now on, so load balancers stop sending; until
+    // they have noticed, connections are still accepted and served, every answer says
+    // `Connection: close`, and a connection waiting for a request is closed once it has waited
+    // a moment (a keep-alive client sending at that very moment is served instead).
+    const auto idle_grace =
+        std::min<std::chrono::milliseconds>(drain, std::chrono::milliseconds(1000));
+    for_each_listener([idle_grace](http::listener& l) { l.drain(idle_grace); });
     net::steady_timer tick(shared_->control);
+    tick.expires_after(drain);
+    co_await tick.async_wait(common::use_nothrow);
+    // Then stop accepting, and let the requests in progress finish.
+    for_each_listener([](http::listener& l) { l.stop_accepting(); });
     const auto give_up = std::chrono::steady_clock::now() + settings_.http.shutdown_timeout;
     while (shared_->gate.open() > 0 && std::chrono::steady_clock::now() < give_up) {
         tick.expires_after(std::chrono::milliseconds(10));

@@ -1,8 +1,10 @@
 #pragma once
 // Builds the service from `settings` and runs it: one worker per thread, each with its own
 // io_context, acceptor (SO_REUSEPORT), Redis connection and handlers (shared-nothing); the
-// process-wide pieces (connection gate, shutdown flag) are shared. The main thread waits for
-// SIGTERM/SIGINT and runs the graceful shutdown.
+// process-wide pieces (connection limits, shutdown flag) are shared. The main thread waits for
+// SIGTERM/SIGINT and runs the graceful shutdown: on SIGTERM a drain of SHUTDOWN_DRAIN_SECONDS
+// (http::listener::drain), then no new connections, then requests in flight finish within
+// HTTP_SHUTDOWN_TIMEOUT_SECONDS; SIGINT skips the drain period.
 //
 // Thread safety: construct, start() and run() from the main thread; shutdown() from anywhere.
 
@@ -12,6 +14,7 @@
 #include "http/router.hpp"
 
 #include <atomic>
+#include <chrono>
 #include <cstdint>
 #include <memory>
 #include <vector>
@@ -54,8 +57,11 @@ private:
 
     void register_telemetry();
 
-    void drain_and_stop();
-    net::awaitable<void> shutdown_sequence();
+    void drain_and_stop(std::chrono::seconds drain);
+    net::awaitable<void> shutdown_sequence(std::chrono::seconds drain);
+    /// Runs `action(listener)` on every listener's own thread.
+    template <class Action>
+    void for_each_listener(Action action);
 
     config::settings settings_;
     double started_;  // Unix time in seconds, for process_start_time_seconds

@@ -2,25 +2,27 @@
 
 namespace analytics::common {
 
-namespace {
-
-std::int64_t now_ms() noexcept
+degraded_mode::degraded_mode(std::string event, std::chrono::milliseconds settle, const clock& time)
+    : event_(std::move(event)),
+      ended_event_(event_ + ".ended"),
+      settle_ms_(settle.count()),
+      clock_(time)
 {
-    return std::chrono::duration_cast<std::chrono::milliseconds>(
-               std::chrono::steady_clock::now().time_since_epoch())
-        .count();
 }
 
-}  // namespace
-
-degraded_mode::degraded_mode(std::string event)
-    : event_(std::move(event)), ended_event_(event_ + ".ended")
+std::int64_t degraded_mode::now_ms() const noexcept
 {
+    return std::chrono::duration_cast<std::chrono::milliseconds>(
+               clock_.steady_now().time_since_epoch())
+        .count();
 }
 
 void degraded_mode::occurred(std::initializer_list<log::field> fields)
 {
     count_.fetch_add(1, std::memory_order_relaxed);
+    if (settle_ms_ > 0) {
+        latest_ms_.store(now_ms(), std::memory_order_relaxed);
+    }
     if (!active_.exchange(true, std::memory_order_acq_rel)) {
         since_ms_.store(now_ms(), std::memory_order_relaxed);
         log::warn(event_, fields);
@@ -29,8 +31,13 @@ void degraded_mode::occurred(std::initializer_list<log::field> fields)
 
 void degraded_mode::recovered() noexcept
 {
-    if (!active_.load(std::memory_order_relaxed) ||
-        !active_.exchange(false, std::memory_order_acq_rel)) {
+    if (!active_.load(std::memory_order_relaxed)) {
+        return;
+    }
+    if (settle_ms_ > 0 && !settled()) {
+        return;
+    }
+    if (!active_.exchange(false, std::memory_order_acq_rel)) {
         return;
     }
     const auto occurrences = count_.exchange(0, std::memory_order_relaxed);
@@ -40,6 +47,11 @@ void degraded_mode::recovered() noexcept
     } catch (...) {
         // Logging must not turn a recovery into a failure.
     }
+}
+
+bool degraded_mode::settled() const noexcept
+{
+    return settle_ms_ > 0 && now_ms() - latest_ms_.load(std::memory_order_relaxed) >= settle_ms_;
 }
 
 }  // namespace analytics::common

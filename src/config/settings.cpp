@@ -643,6 +643,12 @@ constexpr auto k_variables = std::to_array<variable>({
         "HTTP_BATCH_BODY_LIMIT_BYTES", "largest POST /api/metrics/batch body (larger: 413)"),
     make<cidr_list_kind<http_field<&http_options::trusted_proxies>>>(
         "TRUSTED_PROXIES", "peers whose X-Forwarded-For is believed"),
+    make<integer_kind<http_field<&http_options::max_connections_per_client>, 1, 1'000'000>>(
+        "HTTP_MAX_CONNECTIONS_PER_CLIENT", "open connections per client (more: 429)"),
+    make<integer_kind<http_field<&http_options::max_buffered_body_bytes>, 1, k_unbounded>>(
+        "HTTP_MAX_BUFFERED_BODY_BYTES", "bytes of unfinished request bodies held (more: 503)"),
+    make<integer_kind<http_field<&http_options::shutdown_drain>, 0, 3600>>(
+        "SHUTDOWN_DRAIN_SECONDS", "on SIGTERM, seconds of Connection: close before closing"),
     make<host_kind<redis_field<&redis_options::host>>>("REDIS_HOST", "Redis server host"),
     make<integer_kind<redis_field<&redis_options::port>, 1, 65535, noun::port>>(
         "REDIS_PORT", "Redis server port"),
@@ -667,6 +673,8 @@ constexpr auto k_variables = std::to_array<variable>({
         "RATE_LIMIT_WINDOW_SECONDS", "rate-limit window"),
     make<choice_kind<ratelimit_field<&ratelimit_options::on_redis_failure>, k_failure_modes>>(
         "RATE_LIMIT_FAILURE_MODE", "no Redis: local (per-process limit) or open"),
+    make<integer_kind<ratelimit_field<&ratelimit_options::ipv6_prefix>, 1, 128>>(
+        "RATE_LIMIT_IPV6_PREFIX", "IPv6 clients are one client per network of this prefix"),
     make<integer_kind<breaker_field<&breaker_options::failure_threshold>, 1, k_unbounded>>(
         "CIRCUIT_BREAKER_FAILURE_THRESHOLD", "consecutive failures that open the breaker"),
     make<seconds_kind<breaker_field<&breaker_options::reset_timeout>, 86400>>(
@@ -838,6 +846,12 @@ settings from_env(const env_lookup& lookup)
             throw config_error(std::string(v.name) + ": expected " + v.expected() + ", got " +
                                quote_json(*raw));
         }
+    }
+    // A short token can be guessed. The value is a secret, so the message gives its length only.
+    if (!out.admin_token.empty() && out.admin_token.size() < min_admin_token_length) {
+        throw config_error("ADMIN_TOKEN: expected at least " +
+                           std::to_string(min_admin_token_length) + " characters, got " +
+                           std::to_string(out.admin_token.size()));
     }
     // One port cannot carry both listeners: SO_REUSEPORT would let them share it and split
     // the connections between them, so half the API would answer 404.

@@ -41,6 +41,9 @@ struct http_options {
     std::size_t header_limit = 8 * 1024;         // HTTP_HEADER_LIMIT_BYTES
     std::size_t body_limit = 64 * 1024;          // HTTP_BODY_LIMIT_BYTES
     std::size_t batch_body_limit = 1024 * 1024;  // HTTP_BATCH_BODY_LIMIT_BYTES
+    std::size_t max_connections_per_client = 256;            // HTTP_MAX_CONNECTIONS_PER_CLIENT
+    std::size_t max_buffered_body_bytes = 64 * 1024 * 1024;  // HTTP_MAX_BUFFERED_BODY_BYTES
+    std::chrono::seconds shutdown_drain{5};                  // SHUTDOWN_DRAIN_SECONDS
     std::vector<cidr> trusted_proxies = default_trusted_proxies();  // TRUSTED_PROXIES
 };
 
@@ -74,6 +77,7 @@ struct ratelimit_options {
     std::uint32_t requests = 10;                          // RATE_LIMIT_REQUESTS
     std::chrono::seconds window{60};                      // RATE_LIMIT_WINDOW_SECONDS
     failure_mode on_redis_failure = failure_mode::local;  // RATE_LIMIT_FAILURE_MODE
+    unsigned ipv6_prefix = 64;                            // RATE_LIMIT_IPV6_PREFIX
 };
 
 struct breaker_options {
@@ -117,6 +121,9 @@ struct settings {
     std::string admin_token;  // ADMIN_TOKEN (empty: admin API answers 403)
     std::string instance_id;  // INSTANCE_ID (empty: <hostname>:<port>, set once listening)
 };
+
+/// The shortest ADMIN_TOKEN accepted: a shorter one stops start-up.
+inline constexpr std::size_t min_admin_token_length = 16;
 
 /// Looks a variable up; returns nullopt when it is not set.
 using env_lookup = std::function<std::optional<std::string>(std::string_view)>;

@@ -83,20 +83,40 @@ ip::address unmapped(const ip::address& addr)
     return addr;
 }
 
-bool is_trusted(const ip::address& addr, std::span<const config::cidr> trusted)
+}  // namespace
+
+bool is_trusted(const ip::address& peer, std::span<const config::cidr> trusted)
 {
     return std::any_of(trusted.begin(), trusted.end(),
-                       [&](const config::cidr& net) { return net.contains(addr); });
+                       [&](const config::cidr& net) { return net.contains(peer); });
 }
 
-}  // namespace
+ip::address client_network(const ip::address& client, unsigned ipv6_prefix)
+{
+    if (!client.is_v6() || client.to_v6().is_v4_mapped()) {
+        return unmapped(client);
+    }
+    if (ipv6_prefix >= 128) {
+        return client;
+    }
+    auto bytes = client.to_v6().to_bytes();
+    for (std::size_t i = 0; i < bytes.size(); ++i) {
+        const unsigned first_bit = static_cast<unsigned>(i) * 8;
+        if (first_bit >= ipv6_prefix) {
+            bytes[i] = 0;
+        } else if (first_bit + 8 > ipv6_prefix) {
+            bytes[i] &= static_cast<unsigned char>(0xff << (first_bit + 8 - ipv6_prefix));
+        }
+    }
+    return ip::address_v6(bytes);
+}
 
 boost::asio::ip::address client_address(const boost::asio::ip::address& peer,
                                         std::string_view x_forwarded_for,
                                         std::span<const config::cidr> trusted)
 {
     // API.md: the header is believed only when the hop that sent it is a trusted proxy.
-    if (!is_trusted(peer, trusted) || trim(x_forwarded_for).empty()) {
+    if (trim(x_forwarded_for).empty() || !is_trusted(peer, trusted)) {
         return unmapped(peer);
     }
 

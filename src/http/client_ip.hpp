@@ -23,6 +23,15 @@ boost::asio::ip::address client_address(const boost::asio::ip::address& peer,
                                         std::string_view x_forwarded_for,
                                         std::span<const config::cidr> trusted);
 
+/// True when `peer` lies in one of `trusted` (TRUSTED_PROXIES).
+bool is_trusted(const boost::asio::ip::address& peer, std::span<const config::cidr> trusted);
+
+/// The client as limits count it: an IPv4 address as it is; an IPv6 address reduced to its
+/// network of `ipv6_prefix` bits (RATE_LIMIT_IPV6_PREFIX), because one host is commonly given a
+/// whole /64 and could otherwise multiply any per-address limit by its addresses.
+boost::asio::ip::address client_network(const boost::asio::ip::address& client,
+                                        unsigned ipv6_prefix);
+
 /// Every `X-Forwarded-For` line of a request's header fields (Beast's `http::fields`, or
 /// anything with the same `equal_range`) joined with commas, in the order received: the
 /// `x_forwarded_for` argument of client_address().

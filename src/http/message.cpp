@@ -1,5 +1,7 @@
 #include "http/message.hpp"
 
+#include "http/client_ip.hpp"
+
 #include <cassert>
 #include <cstring>
 #include <random>
@@ -145,17 +147,32 @@ bool valid_traceparent(std::string_view v) noexcept
 
 std::string_view request_context::client_text() const
 {
-    if (client_text_.empty() || client_text_of_ != client) {
+    if (client_view_.empty() || client_text_of_ != client) {
         client_text_ = client.to_string();
+        client_view_ = client_text_;
         client_text_of_ = client;
     }
-    return client_text_;
+    return client_view_;
+}
+
+std::string_view request_context::client_key() const
+{
+    if (!client.is_v6() || ipv6_prefix >= 128) {
+        return client_text();
+    }
+    // Formatted on first use: only rate-limited routes ask.
+    if (client_key_.empty()) {
+        client_key_ = client_network(client, ipv6_prefix).to_string();
+        client_key_ += '/';
+        client_key_ += std::to_string(ipv6_prefix);
+    }
+    return client_key_;
 }
 
 void request_context::set_client(const boost::asio::ip::address& address, std::string_view text)
 {
     client = address;
-    client_text_.assign(text);
+    client_view_ = text;
     client_text_of_ = address;
 }
 

@@ -1,10 +1,11 @@
 #pragma once
 // The HTTP request and response as handlers see them: plain values with no Beast types, so the
-// api/ and domain code compiles without Beast and only http/session.cpp knows the wire format.
+// api/ and domain code compiles without Beast and only http/server.cpp knows the wire format.
 //
 // Thread safety: values owned by one session on one worker thread.
 
 #include "common/clock.hpp"
+#include "http/method.hpp"
 
 #include <boost/asio/ip/address.hpp>
 
@@ -16,11 +17,6 @@
 #include <vector>
 
 namespace analytics::http {
-
-enum class method { get, head, post, put, patch, delete_, options, other };
-
-/// "GET", "POST", ... ("OTHER" for methods we do not route).
-std::string_view to_string(method m) noexcept;
 
 inline constexpr std::string_view json_content_type = "application/json; charset=utf-8";
 
@@ -73,18 +69,26 @@ public:
 
     /// `client` as text ("192.0.2.1", "2001:db8::1"), formatted once per address.
     std::string_view client_text() const;
-    /// Sets `client` with its text, when the caller has it already (a session keeps its peer's).
+    /// Sets `client` with its text, when the caller has it already (a session keeps its peer's);
+    /// `text` is not copied, and must outlive this context or its next set_client().
     void set_client(const boost::asio::ip::address& address, std::string_view text);
+
+    /// The client as limits key it: client_text(), except that an IPv6 client is its network of
+    /// `ipv6_prefix` bits, e.g. `2001:db8:1:2::/64` (see http::client_network).
+    std::string_view client_key() const;
 
     boost::asio::ip::address client;  // after TRUSTED_PROXIES / X-Forwarded-For
     boost::asio::ip::address peer;    // the socket's peer
     common::clock::mono_time started{};
     std::string_view route = "unmatched";  // the route template, for logs and metrics
     std::size_t route_id = SIZE_MAX;       // its index in the router (SIZE_MAX: none)
+    unsigned ipv6_prefix = 128;            // RATE_LIMIT_IPV6_PREFIX, for client_key()
 
 private:
     mutable std::string client_text_;
-    mutable boost::asio::ip::address client_text_of_;  // the address client_text_ spells
+    mutable std::string_view client_view_;             // client_text_, or set_client()'s text
+    mutable boost::asio::ip::address client_text_of_;  // the address client_view_ spells
+    mutable std::string client_key_;
     std::array<char, 128> id_{};
     std::size_t id_len_ = 0;
     std::array<char, 55> trace_{};

@@ -3,6 +3,7 @@
 #include "common/logging.hpp"
 #include "common/string_writer.hpp"
 #include "http/client_ip.hpp"
+#include "http/request_head.hpp"
 #include "http/response.hpp"
 
 #include <boost/asio/co_spawn.hpp>
@@ -13,13 +14,16 @@
 #include <boost/beast/core/flat_buffer.hpp>
 #include <boost/beast/http.hpp>
 
+#include <algorithm>
 #include <array>
 #include <cstddef>
 #include <ctime>
 #include <exception>
+#include <linux/filter.h>
 #include <memory_resource>
 #include <string>
 #include <sys/socket.h>
+#include <system_error>
 #include <tuple>
 #include <utility>
 
@@ -35,15 +39,33 @@ struct listener::session_slot {
     bool idle = true;      // waiting for the first byte of a request
     bool expired = false;  // the sweeper cut a pending read or write at its deadline
     std::chrono::steady_clock::time_point deadline = std::chrono::steady_clock::time_point::max();
+    std::chrono::steady_clock::time_point idle_since{};
 };
 
 namespace {
 
-// How many bytes one read asks for while waiting for a new request.
+// How many bytes one read asks for.
 constexpr std::size_t read_chunk = 4096;
 
 // How often deadlines are checked: every timeout is enforced within this much.
 constexpr std::chrono::milliseconds sweep_interval{100};
+
+// Chunk extensions carry nothing this service reads; RFC 9112 § 7.1.1 lets a server limit them,
+// and unlimited, they are a way to make it buffer without sending a body. Per request.
+constexpr std::size_t chunk_extension_limit = 1024;
+// The most a chunk-size line or a trailer section may occupy while it is incomplete.
+constexpr std::size_t chunk_framing_limit = chunk_extension_limit + 64;
+
+// A buffer that grew past this for one large request is given back while its connection waits.
+constexpr std::size_t idle_buffer_limit = 16 * 1024;
+
+// After the acceptor stops taking new handshakes, how long handshakes already under way get to
+// complete (and be accepted) before it closes: far more than a round trip on any network the
+// service is deployed on.
+constexpr std::chrono::milliseconds handshake_grace{100};
+
+// How long a connection closed after an early answer is read and discarded (lingering close).
+constexpr std::chrono::seconds linger_time{1};
 
 using steady = std::chrono::steady_clock;
 using namespace std::string_view_literals;
@@ -76,7 +98,7 @@ method to_method(bhttp::verb v) noexcept
 using arena_allocator = std::pmr::polymorphic_allocator<char>;
 using request_fields = bhttp::basic_fields<arena_allocator>;
 using request_body = bhttp::basic_string_body<char, std::char_traits<char>, arena_allocator>;
-using request_parser = bhttp::request_parser<request_body, arena_allocator>;
+using base_parser = bhttp::request_parser<request_body, arena_allocator>;
 // Enough for the fields and body of a typical API client's request; kept small because every
 // open connection holds one.
 constexpr std::size_t request_arena_bytes = 512;
@@ -88,21 +110,47 @@ std::string_view lookup_header(const void* fields, std::string_view name)
     return it == f.end() ? std::string_view{} : std::string_view(it->value());
 }
 
-// A failed read either deserves an answer before the connection closes (the client sent
-// something we can name) or a silent close (the client went away or stalled).
-struct read_failure {
-    unsigned status = 0;  // 0: close without answering
-    std::string_view code;
-    std::string_view message;
+// Beast's request parser, counting the request's chunk extension bytes as it parses each chunk
+// header and stopping past the limit (an override of the parser's own hook costs nothing on
+// requests without chunks; its callback would cost every request).
+class request_parser final : public base_parser {
+public:
+    using base_parser::base_parser;
+
+    bool extensions_over_limit() const noexcept { return extension_bytes_ > chunk_extension_limit; }
+
+private:
+    void on_chunk_header_impl(std::uint64_t, beast::string_view extensions,
+                              boost::system::error_code& ec) override
+    {
+        extension_bytes_ += extensions.size();
+        if (extensions_over_limit()) {
+            ec = bhttp::error::bad_chunk_extension;
+        }
+    }
+
+    std::size_t extension_bytes_ = 0;
 };
 
-read_failure classify(const boost::system::error_code& ec)
+constexpr refusal extensions_too_long{400, "BAD_REQUEST",
+                                      "Chunk extensions or trailers are too long"};
+constexpr refusal body_budget_full{503, "SERVER_BUSY",
+                                   "Too many request bodies are being received, try again later"};
+constexpr refusal too_many_connections{429, "TOO_MANY_CONNECTIONS",
+                                       "Too many open connections from this client"};
+
+// A failed read either deserves an answer before the connection closes (the client sent
+// something we can name) or a silent close (the client went away or stalled): status 0.
+refusal classify(const boost::system::error_code& ec, const request_parser& parser)
 {
     if (ec == bhttp::error::header_limit || ec == bhttp::error::buffer_overflow) {
         return {431, "REQUEST_HEADER_FIELDS_TOO_LARGE", "Request headers are too large"};
     }
     if (ec == bhttp::error::body_limit) {
         return {413, "PAYLOAD_TOO_LARGE", "Request body is too large"};
+    }
+    if (ec == bhttp::error::bad_chunk_extension && parser.extensions_over_limit()) {
+        return extensions_too_long;
     }
     if (ec == bhttp::error::end_of_stream || ec == bhttp::error::partial_message) {
         return {};
@@ -183,11 +231,555 @@ void serialize_head(std::string& out, const response& res, const request_context
     w.put("\r\n"sv);
 }
 
+// Makes the kernel drop new connection requests (SYN without ACK) to `socket` while everything
+// else, the last packets of handshakes under way included, still arrives. A classic BPF socket
+// filter sees a TCP segment from its header: the flags are at offset 13.
+void refuse_new_handshakes(net::ip::tcp::acceptor& acceptor)
+{
+    // ldb [13]; jset #0x10 (ACK) -> keep; jset #0x02 (SYN) -> drop; keep.
+    static const std::array<sock_filter, 5> program{{
+        {BPF_LD | BPF_B | BPF_ABS, 0, 0, 13},
+        {BPF_JMP | BPF_JSET | BPF_K, 2, 0, 0x10},
+        {BPF_JMP | BPF_JSET | BPF_K, 0, 1, 0x02},
+        {BPF_RET | BPF_K, 0, 0, 0},
+        {BPF_RET | BPF_K, 0, 0, 0xffffffff},
+    }};
+    const sock_fprog prog{static_cast<unsigned short>(program.size()),
+                          const_cast<sock_filter*>(program.data())};
+    if (::setsockopt(acceptor.native_handle(), SOL_SOCKET, SO_ATTACH_FILTER, &prog, sizeof prog) !=
+        0) {
+        log::warn("http.stop_accepting_filter_failed",
+                  {{"error", std::system_category().message(errno)}});
+    }
+}
+
 }  // namespace
 
+// One connection: its socket and buffers, shared by the steps that serve its requests.
+class listener::connection {
+public:
+    connection(listener& owner, net::ip::tcp::socket socket, const net::ip::address& peer,
+               client_connections::admission admission);
+    ~connection();
+
+    connection(const connection&) = delete;
+    connection& operator=(const connection&) = delete;
+
+    /// Serves requests until the connection has to close.
+    net::awaitable<void> serve();
+
+    /// Ends the connection; when an answer went out before the client had sent everything,
+    /// first reads and discards for a while (nginx's lingering close), so that closing does not
+    /// reset the connection under the answer.
+    net::awaitable<void> close();
+
+    /// Logs an exception that escaped serve(): a bug, but the process carries on.
+    void log_escaped(std::string_view what) const;
+
+private:
+    struct exchange;
+
+    // Reading a request is Beast's async_read as a state machine: serve() performs the I/O
+    // each step asks for and hands the outcome to the next step.
+    enum class read_step {
+        read,           // read from the socket (read_size() bytes at most), then on_read()
+        send_continue,  // write `100 Continue`, then go on reading
+        answer,         // the exchange holds a request to dispatch, or a refusal to send
+        close,          // nothing to answer: the client left, stalled, or never sent a request
+    };
+    read_step begin_read(exchange& ex);
+    read_step on_read(exchange& ex, const boost::system::error_code& ec, std::size_t n);
+    std::size_t read_size() const noexcept;
+    void start_waiting();
+    bool keep_waiting();
+    void start_request(exchange& ex);
+    read_step parse(exchange& ex);
+    bool route_body_limit(exchange& ex) const;
+    read_step need_more(exchange& ex);
+    read_step finish(exchange& ex, const boost::system::error_code& ec);
+    read_step refuse(exchange& ex, const refusal& why);
+    void dispatch_failed(exchange& ex, std::exception_ptr escaped) const;
+    bool write_now(exchange& ex);
+    net::awaitable<bool> write_rest(exchange& ex);
+    void record(const exchange& ex) const;
+
+    listener& owner_;
+    net::ip::tcp::socket socket_;
+    const net::ip::address peer_;
+    const std::string peer_text_;
+    const client_connections::admission admission_;
+    const steady::time_point accepted_ = steady::now();
+    // The largest body any route takes: the parser's limit until the head names the route.
+    const std::size_t max_body_limit_;
+    beast::flat_buffer buffer_;
+    std::string head_;  // the serialised status line and headers, reused by every answer
+    std::array<std::byte, request_arena_bytes> arena_storage_;
+    std::pmr::monotonic_buffer_resource arena_;
+    std::string target_storage_;     // an absolute-form target rewritten to origin form
+    std::string forwarded_storage_;  // several X-Forwarded-For lines, joined
+    session_slot slot_;
+    std::list<session_slot*>::iterator slot_it_;
+    std::size_t body_held_ = 0;  // reserved from owner_.bodies_ for an unfinished body
+    bool first_request_ = true;
+    bool unread_input_ = false;  // answered before the client had sent everything
+};
+
+// One request and its answer.
+struct listener::connection::exchange {
+    explicit exchange(std::pmr::memory_resource* arena)
+        : parser(std::piecewise_construct, std::make_tuple(arena_allocator(arena)),
+                 std::make_tuple(arena_allocator(arena)))
+    {
+    }
+
+    request_context ctx;
+    request_parser parser;
+    bool head_checked = false;
+    bool continue_due = false;  // the client waits for `100 Continue` before its body
+    refusal failure;            // answered before routing
+    response res;
+    method verb = method::other;
+    request_head head;
+    std::string_view target;
+    bool keep_alive = false;
+    bool http10 = false;
+    // The answer as it goes out: head and body, advanced past what was written.
+    std::array<net::const_buffer, 2> unsent;
+};
+
+listener::connection::connection(listener& owner, net::ip::tcp::socket socket,
+                                 const net::ip::address& peer,
+                                 client_connections::admission admission)
+    : owner_(owner),
+      socket_(std::move(socket)),
+      peer_(peer),
+      peer_text_(peer.to_string()),
+      admission_(admission),
+      max_body_limit_(owner.router_.max_body_limit(owner.options_.body_limit)),
+      buffer_(owner.options_.header_limit + owner.options_.body_limit + read_chunk),
+      arena_(arena_storage_.data(), arena_storage_.size())
+{
+    boost::system::error_code ec;
+    socket_.non_blocking(true, ec);
+    head_.reserve(512);
+    slot_.socket = &socket_;
+    owner_.sessions_.push_back(&slot_);
+    slot_it_ = std::prev(owner_.sessions_.end());
+}
+
+listener::connection::~connection()
+{
+    owner_.bodies_.release(body_held_);
+    owner_.bodies_.freed(sizeof(connection) + buffer_.capacity() + head_.capacity());
+    owner_.sessions_.erase(slot_it_);
+    if (admission_ == client_connections::admission::counted) {
+        owner_.clients_.leave(peer_);
+    }
+    owner_.gate_.leave();
+}
+
+void listener::connection::log_escaped(std::string_view what) const
+{
+    log::error("http.session_exception", {{"client", peer_text_}, {"error", what}});
+}
+
+// Requests in turn, as Beast's http_session does: read one, dispatch it, write the answer,
+// record it; again while the connection is kept alive.
+net::awaitable<void> listener::connection::serve()
+{
+    static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
+    for (;;) {
+        // The previous request's parser is gone: its memory is free again.
+        arena_.release();
+        exchange ex(&arena_);
+
+        // Read a request.
+        auto step = admission_ == client_connections::admission::refused
+                        ? refuse(ex, too_many_connections)
+                        : begin_read(ex);
+        while (step == read_step::read || step == read_step::send_continue) {
+            if (step == read_step::read) {
+                auto [ec, n] = co_await socket_.async_read_some(buffer_.prepare(read_size()),
+                                                                common::use_nothrow);
+                step = on_read(ex, ec, n);
+            } else {
+                // curl and others wait for this before they send a larger body.
+                auto [ec, n] = co_await net::async_write(
+                    socket_, net::buffer(continue_line.data(), continue_line.size()),
+                    common::use_nothrow);
+                step = ec ? read_step::close : read_step::read;
+            }
+        }
+        if (step == read_step::close) {
+            break;
+        }
+
+        // Dispatch it under one guard: an exception from a handler is a bug; it is logged with
+        // the request id, answered 500, and the connection goes on.
+        if (!ex.failure) {
+            const request_fields& fields = ex.parser.get().base();
+            request req(ex.verb, ex.target, std::string_view(ex.parser.get().body()), &fields,
+                        &lookup_header, ex.ctx);
+            // Handlers bound their own waits (Redis and upstream deadlines).
+            slot_.deadline = steady::time_point::max();
+            std::exception_ptr escaped;
+            try {
+                ex.res = co_await owner_.router_.dispatch(req);
+            } catch (...) {
+                escaped = std::current_exception();
+            }
+            if (escaped) {
+                dispatch_failed(ex, escaped);
+            }
+            ex.keep_alive = ex.keep_alive && !owner_.draining_;
+        }
+
+        // Write the answer, and record it.
+        bool written = write_now(ex);
+        if (written && ex.unsent[0].size() + ex.unsent[1].size() > 0) {
+            written = co_await write_rest(ex);
+        }
+        record(ex);
+        if (!written || !ex.keep_alive) {
+            break;
+        }
+    }
+}
+
+// Starts reading a request: parses what the buffer holds already (pipelined requests), else
+// waits for the first byte.
+listener::connection::read_step listener::connection::begin_read(exchange& ex)
+{
+    auto& parser = ex.parser;
+    parser.header_limit(static_cast<std::uint32_t>(owner_.options_.header_limit));
+    parser.body_limit(max_body_limit_);
+    parser.eager(true);
+    if (buffer_.size() > 0) {
+        start_request(ex);
+        return parse(ex);
+    }
+    start_waiting();
+    return read_step::read;
+}
+
+// How many bytes the next read may add: the buffer's limit stops a request that never ends.
+std::size_t listener::connection::read_size() const noexcept
+{
+    return std::min(read_chunk, buffer_.max_size() - buffer_.size());
+}
+
+// Starts waiting for the first byte of the next request: the read deadline counted from
+// accept for a connection's first request, the idle deadline between requests, and at most
+// `idle_grace` while draining.
+void listener::connection::start_waiting()
+{
+    if (buffer_.capacity() > idle_buffer_limit) {
+        owner_.bodies_.freed(buffer_.capacity());
+        buffer_.shrink_to_fit();
+    }
+    const auto now = steady::now();
+    slot_.idle = true;
+    slot_.idle_since = now;
+    slot_.deadline = first_request_ ? accepted_ + owner_.options_.read_timeout
+                                    : now + owner_.options_.idle_timeout;
+    if (owner_.draining_) {
+        slot_.deadline = std::min(slot_.deadline, now + owner_.idle_grace_);
+    }
+}
+
+// After the wait for a request ended without one: true when it should go on, because the
+// deadline cut it while bytes were arriving. A request sent just as the connection was about to
+// close is answered, not reset.
+bool listener::connection::keep_waiting()
+{
+    boost::system::error_code ignored;
+    if (!slot_.expired || socket_.available(ignored) == 0) {
+        return false;
+    }
+    slot_.expired = false;
+    slot_.deadline = steady::now() + owner_.options_.read_timeout;
+    return true;
+}
+
+// The request's first byte is in: one read deadline covers the whole request from now (from
+// accept for a connection's first), however it trickles in.
+void listener::connection::start_request(exchange& ex)
+{
+    slot_.idle = false;
+    ex.ctx.started = steady::now();
+    slot_.deadline = (first_request_ ? accepted_ : ex.ctx.started) + owner_.options_.read_timeout;
+    first_request_ = false;
+}
+
+listener::connection::read_step listener::connection::on_read(exchange& ex,
+                                                              const boost::system::error_code& ec,
+                                                              std::size_t n)
+{
+    if (slot_.idle) {
+        if (ec || n == 0) {
+            return keep_waiting() ? read_step::read : read_step::close;
+        }
+        // Bytes that arrived as a deadline passed still make a request to answer.
+        slot_.expired = false;
+        buffer_.commit(n);
+        start_request(ex);
+        return parse(ex);
+    }
+    if (ec || slot_.expired) {
+        // A client that went away or stalled past the read deadline gets no answer.
+        return finish(ex, ec == net::error::eof || !ec
+                              ? boost::system::error_code(bhttp::error::partial_message)
+                              : ec);
+    }
+    buffer_.commit(n);
+    return parse(ex);
+}
+
+// Feeds the parser from the buffer; the head is checked once it is complete, before any body
+// is read.
+listener::connection::read_step listener::connection::parse(exchange& ex)
+{
+    auto& parser = ex.parser;
+    for (;;) {
+        if (buffer_.size() == 0) {
+            return need_more(ex);
+        }
+        boost::system::error_code ec;
+        const std::size_t used = parser.put(buffer_.data(), ec);
+        buffer_.consume(used);
+        if (ec == bhttp::error::need_more) {
+            ec = {};
+        }
+        if (!ex.head_checked && parser.is_header_done()) {
+            ex.head_checked = true;
+            ex.verb = to_method(parser.get().method());
+            ex.target = origin_form(parser.get().target(), target_storage_);
+            ex.head = scan_head(parser.get().base(), parser.get().version(), forwarded_storage_);
+            if (ex.head.refused) {
+                return refuse(ex, ex.head.refused);
+            }
+            // Once the head names the route, its own body limit applies (a batch of metrics
+            // takes more than the server's default).
+            if (!ec && !route_body_limit(ex)) {
+                ec = bhttp::error::body_limit;
+            }
+            ex.continue_due = ex.head.expects_continue && !parser.is_done();
+        }
+        if (ec || parser.is_done()) {
+            return finish(ex, ec);
+        }
+        if (used == 0 || buffer_.size() == 0) {
+            return need_more(ex);
+        }
+    }
+}
+
+// Sets the parser's body limit to the route's, counting what it read already; false when the
+// body is over it (declared or read).
+bool listener::connection::route_body_limit(exchange& ex) const
+{
+    auto& parser = ex.parser;
+    const std::size_t limit = owner_.router_.body_limit(ex.target, owner_.options_.body_limit);
+    const std::size_t have = parser.get().body().size();
+    const auto length = parser.content_length();
+    if ((length && *length > limit) || have > limit) {
+        return false;
+    }
+    parser.body_limit(limit - have);
+    return true;
+}
+
+// The parser needs bytes the buffer does not hold yet.
+listener::connection::read_step listener::connection::need_more(exchange& ex)
+{
+    if (ex.parser.is_header_done()) {
+        // In the body, only an incomplete chunk-size line or trailer stays unparsed.
+        if (buffer_.size() > chunk_framing_limit) {
+            return refuse(ex, extensions_too_long);
+        }
+        if (!owner_.bodies_.reserve(body_held_, ex.parser.get().body().capacity())) {
+            return refuse(ex, body_budget_full);
+        }
+    }
+    if (buffer_.size() >= buffer_.max_size()) {
+        return finish(ex, bhttp::error::buffer_overflow);
+    }
+    if (ex.continue_due) {
+        ex.continue_due = false;
+        return read_step::send_continue;
+    }
+    return read_step::read;
+}
+
+// The request is complete, or its read failed.
+listener::connection::read_step listener::connection::finish(exchange& ex,
+                                                             const boost::system::error_code& ec)
+{
+    // The body is complete (or abandoned): it no longer counts as one being received.
+    owner_.bodies_.release(body_held_);
+    if (ec) {
+        const auto failure = classify(ec, ex.parser);
+        return failure ? refuse(ex, failure) : read_step::close;
+    }
+    auto& msg = ex.parser.get();
+    ex.ctx.peer = peer_;
+    ex.ctx.ipv6_prefix = owner_.options_.ipv6_prefix;
+    ex.http10 = msg.version() < 11;
+    ex.keep_alive = msg.keep_alive();
+    ex.ctx.assign_request_id(ex.head.request_id);
+    ex.ctx.assign_trace(ex.head.traceparent);
+    const auto client =
+        client_address(peer_, ex.head.forwarded_for, owner_.options_.trusted_proxies);
+    if (client == peer_) {
+        ex.ctx.set_client(peer_, peer_text_);
+    } else {
+        ex.ctx.client = client;
+    }
+    return read_step::answer;
+}
+
+// The answer to a request that is not routed (a refusal, or a connection over its client's
+// cap): an error in the contract's format, after which the connection closes; what the client
+// sent beyond what was read is discarded by close().
+listener::connection::read_step listener::connection::refuse(exchange& ex, const refusal& why)
+{
+    owner_.bodies_.release(body_held_);
+    ex.failure = why;
+    ex.res = error_response(why.status, why.code, why.message);
+    if (why.status == 503 || why.status == 429) {
+        ex.res.set("Retry-After", "1");
+    }
+    ex.keep_alive = false;
+    // The answer to a HEAD has no body, even when the request was refused before it was read in
+    // full (a client would take the body for the next answer): the method is the parser's once
+    // it read the request line, else the first bytes say it.
+    const std::string_view unread(static_cast<const char*>(buffer_.data().data()),
+                                  std::min<std::size_t>(buffer_.size(), 5));
+    if (ex.parser.get().method() == bhttp::verb::head || unread == "HEAD ") {
+        ex.verb = method::head;
+    }
+    if (ex.ctx.started == steady::time_point{}) {
+        start_request(ex);
+    }
+    ex.ctx.peer = peer_;
+    ex.ctx.set_client(peer_, peer_text_);
+    ex.ctx.assign_request_id({});
+    ex.ctx.assign_trace({});
+    unread_input_ = true;
+    log::debug("http.request_refused", {{"request_id", ex.ctx.request_id()},
+                                        {"client", peer_text_},
+                                        {"status", why.status},
+                                        {"reason", why.message}});
+    return read_step::answer;
+}
+
+void listener::connection::dispatch_failed(exchange& ex, std::exception_ptr escaped) const
+{
+    std::string what = "unknown exception";
+    try {
+        std::rethrow_exception(escaped);
+    } catch (const std::exception& e) {
+        what = e.what();
+    } catch (...) {
+    }
+    log::error("http.handler_exception", {{"request_id", ex.ctx.request_id()},
+                                          {"trace_id", ex.ctx.trace_id()},
+                                          {"route", ex.ctx.route},
+                                          {"error", what}});
+    ex.res = error_response(500, "INTERNAL_ERROR", "Internal server error");
+}
+
+// Writes as much of the answer as the socket takes now: most answers fit in its send buffer,
+// so one gathered write without waiting. What is left stays in `ex.unsent`. False when the
+// connection failed.
+bool listener::connection::write_now(exchange& ex)
+{
+    // HEAD answers with the headers of the GET answer and no body; 204 and 304 have none.
+    const bool bodiless = ex.res.status == 204 || ex.res.status == 304;
+    const bool send_body = ex.verb != method::head && !bodiless;
+    head_.clear();
+    serialize_head(head_, ex.res, ex.ctx, ex.keep_alive, ex.http10, !bodiless);
+    ex.unsent = {net::buffer(head_), send_body ? net::buffer(ex.res.body) : net::const_buffer{}};
+    boost::system::error_code ec;
+    const std::size_t sent = socket_.write_some(ex.unsent, ec);
+    if (ec == net::error::would_block || ec == net::error::try_again) {
+        return true;
+    }
+    if (ec) {
+        return false;
+    }
+    if (sent < ex.unsent[0].size()) {
+        ex.unsent[0] += sent;
+    } else {
+        ex.unsent[1] += sent - ex.unsent[0].size();
+        ex.unsent[0] = net::const_buffer{};
+    }
+    return true;
+}
+
+// Writes the rest of an answer the socket did not take at once, under the write deadline.
+net::awaitable<bool> listener::connection::write_rest(exchange& ex)
+{
+    slot_.deadline = steady::now() + owner_.options_.read_timeout;
+    auto [ec, n] = co_await net::async_write(socket_, ex.unsent, common::use_nothrow);
+    co_return !ec && !slot_.expired;
+}
+
+// Counts the request in the service's metrics and writes its access line.
+void listener::connection::record(const exchange& ex) const
+{
+    const auto elapsed = steady::now() - ex.ctx.started;
+    telemetry::local().http_request(ex.ctx.route_id, ex.verb, ex.res.status, elapsed);
+    if (!log::enabled(log::level::info)) {
+        return;
+    }
+    const std::string_view client = ex.ctx.client_text();
+    const std::string_view target = ex.target;
+    log::write_buffered(
+        log::level::info, "http.access",
+        {{"method", to_string(ex.verb)},
+         {"path", target.substr(0, target.find('?'))},
+         {"route", ex.ctx.route},
+         {"status", ex.res.status},
+         {"duration_ms", std::chrono::duration<double, std::milli>(elapsed).count()},
+         {"bytes", ex.res.body.size()},
+         {"client", client},
+         {"user_agent", ex.head.user_agent},
+         {"request_id", ex.ctx.request_id()},
+         {"trace_id", ex.ctx.trace_id()}});
+}
+
+net::awaitable<void> listener::connection::close()
+{
+    boost::system::error_code ec;
+    // Bytes not read yet (a request pipelined behind the last answer) would make the close a
+    // reset, which can destroy that answer before the client has read it.
+    unread_input_ = unread_input_ || buffer_.size() > 0 || socket_.available(ec) > 0;
+    socket_.shutdown(net::ip::tcp::socket::shutdown_send, ec);
+    if (unread_input_ && !slot_.expired) {
+        slot_.deadline = steady::now() + linger_time;
+        buffer_.clear();
+        for (std::size_t drained = 0; drained < 4 * (owner_.options_.body_limit + read_chunk);) {
+            auto [drain_ec, n] =
+                co_await socket_.async_read_some(buffer_.prepare(read_chunk), common::use_nothrow);
+            if (drain_ec || slot_.expired) {
+                break;
+            }
+            drained += n;
+        }
+    }
+    socket_.close(ec);
+}
+
 listener::listener(net::io_context& ioc, const server_options& options, const router& routes,
-                   connection_gate& gate)
-    : ioc_(ioc), options_(options), router_(routes), gate_(gate), acceptor_(ioc)
+                   connection_gate& gate, client_connections& clients, body_budget& bodies)
+    : ioc_(ioc),
+      options_(options),
+      router_(routes),
+      gate_(gate),
+      clients_(clients),
+      bodies_(bodies),
+      acceptor_(ioc)
 {
 }
 
@@ -230,20 +822,45 @@ net::awaitable<void> listener::sweep_deadlines()
                 slot->socket->cancel(ignored);
             }
         }
+        bodies_.reclaim();
     }
 }
 
-void listener::drain()
+void listener::drain(std::chrono::milliseconds idle_grace)
 {
+    if (draining_) {
+        return;
+    }
     draining_ = true;
-    boost::system::error_code ec;
-    acceptor_.close(ec);
+    idle_grace_ = idle_grace;
+    // Connections waiting for a request close once they have waited the grace; the sweeper
+    // closes them; a request that arrived meanwhile is still answered (keep_waiting()).
     for (auto* slot : sessions_) {
         if (slot->idle) {
-            boost::system::error_code ignored;
-            slot->socket->cancel(ignored);
+            slot->deadline = std::min(slot->deadline, slot->idle_since + idle_grace);
         }
     }
+}
+
+void listener::stop_accepting()
+{
+    drain(std::chrono::milliseconds(0));
+    if (!acceptor_.is_open()) {
+        return;
+    }
+    refuse_new_handshakes(acceptor_);
+    net::co_spawn(ioc_, close_acceptor_after_handshakes(), net::detached);
+}
+
+net::awaitable<void> listener::close_acceptor_after_handshakes()
+{
+    // Closing a listening socket resets every connection whose handshake completed but which
+    // was not accepted yet, though its client may have sent a request already. The filter now
+    // turns new handshakes away; the ones under way complete meanwhile and are accepted.
+    net::steady_timer pause(ioc_, handshake_grace);
+    co_await pause.async_wait(common::use_nothrow);
+    boost::system::error_code ec;
+    acceptor_.close(ec);
 }
 
 void listener::close_all()
@@ -281,265 +898,41 @@ net::awaitable<void> listener::accept_loop()
             socket.close(ignored);
             continue;
         }
+        const auto peer = socket.remote_endpoint(ec).address();
+        if (ec) {
+            // Gone before we looked at it.
+            gate_.leave();
+            continue;
+        }
         socket.set_option(net::ip::tcp::no_delay(true), ec);
-        net::co_spawn(ioc_, session(std::move(socket)), net::detached);
+        const auto admission = clients_.enter(peer);
+        try {
+            net::co_spawn(ioc_, session(std::move(socket), peer, admission), net::detached);
+        } catch (const std::exception& e) {
+            // No memory for one more session: this connection closes, accepting goes on.
+            log::error("http.accept_exception", {{"error", e.what()}});
+            if (admission == client_connections::admission::counted) {
+                clients_.leave(peer);
+            }
+            gate_.leave();
+        }
     }
 }
 
-net::awaitable<void> listener::session(net::ip::tcp::socket socket)
+net::awaitable<void> listener::session(net::ip::tcp::socket socket, net::ip::address peer,
+                                       client_connections::admission admission)
 {
-    boost::system::error_code ec;
-    const auto peer = socket.remote_endpoint(ec).address();
-
-    socket.non_blocking(true, ec);
-    const std::size_t max_body_limit = router_.max_body_limit(options_.body_limit);
-    beast::flat_buffer buffer(options_.header_limit + options_.body_limit + read_chunk);
-    std::string head;  // the serialised status line and headers, reused by every answer
-    head.reserve(512);
-    std::array<std::byte, request_arena_bytes> arena_storage;
-    std::pmr::monotonic_buffer_resource arena(arena_storage.data(), arena_storage.size());
-
-    session_slot slot{&socket};
-    sessions_.push_back(&slot);
-    const auto slot_it = std::prev(sessions_.end());
-    struct cleanup {
-        listener& self;
-        std::list<session_slot*>::iterator it;
-        ~cleanup()
-        {
-            self.sessions_.erase(it);
-            self.gate_.leave();
-        }
-    } on_exit{*this, slot_it};
-
-    const std::string peer_text = peer.to_string();
-    bool unread_input = false;
-    for (;;) {
-        // Between requests the idle deadline applies; the read deadline starts with the first byte.
-        if (buffer.size() == 0) {
-            slot.idle = true;
-            if (draining_) {
-                break;
-            }
-            slot.deadline = steady::now() + options_.idle_timeout;
-            auto [read_ec, n] =
-                co_await socket.async_read_some(buffer.prepare(read_chunk), common::use_nothrow);
-            if (read_ec || slot.expired) {
-                break;
-            }
-            buffer.commit(n);
-        }
-        slot.idle = false;
-
-        request_context ctx;
-        ctx.started = std::chrono::steady_clock::now();
-        ctx.peer = peer;
-
-        // The parser is fed from the buffer directly; the socket is read only when it needs
-        // more bytes. One deadline covers the whole request, however it trickles in.
-        // The previous request's parser is gone: its memory is free again.
-        arena.release();
-        const arena_allocator alloc(&arena);
-        request_parser parser(std::piecewise_construct, std::make_tuple(alloc),
-                              std::make_tuple(alloc));
-        parser.header_limit(static_cast<std::uint32_t>(options_.header_limit));
-        parser.body_limit(max_body_limit);
-        parser.eager(true);
-        slot.deadline = ctx.started + options_.read_timeout;
-        boost::system::error_code read_ec;
-        bool continue_sent = false;
-        bool limit_set = false;
-        for (;;) {
-            if (buffer.size() > 0) {
-                const std::size_t used = parser.put(buffer.data(), read_ec);
-                buffer.consume(used);
-                if (read_ec == bhttp::error::need_more) {
-                    read_ec = {};
-                }
-                if (!read_ec && parser.is_header_done() && !limit_set) {
-                    // The parser accepts the largest body any route takes; once the header
-                    // names the route, its own limit applies (a batch of metrics takes more).
-                    limit_set = true;
-                    const std::size_t limit =
-                        router_.body_limit(parser.get().target(), options_.body_limit);
-                    const std::size_t have = parser.get().body().size();
-                    const auto length = parser.content_length();
-                    if ((length && *length > limit) || have > limit) {
-                        read_ec = bhttp::error::body_limit;
-                    } else {
-                        parser.body_limit(limit - have);
-                    }
-                }
-                if (read_ec || parser.is_done()) {
-                    break;
-                }
-                if (used > 0 && buffer.size() > 0) {
-                    continue;
-                }
-            }
-            if (parser.is_header_done() && !continue_sent &&
-                beast::iequals(parser.get()[bhttp::field::expect], "100-continue")) {
-                // curl and others wait for this before they send a larger body.
-                continue_sent = true;
-                static constexpr std::string_view continue_line = "HTTP/1.1 100 Continue\r\n\r\n";
-                auto [w_ec, w_n] = co_await net::async_write(
-                    socket, net::buffer(continue_line.data(), continue_line.size()),
-                    common::use_nothrow);
-                if (w_ec) {
-                    read_ec = w_ec;
-                    break;
-                }
-            }
-            if (buffer.size() >= buffer.max_size()) {
-                read_ec = bhttp::error::buffer_overflow;
-                break;
-            }
-            auto [more_ec, n] =
-                co_await socket.async_read_some(buffer.prepare(read_chunk), common::use_nothrow);
-            if (more_ec || slot.expired) {
-                // A client that went away or stalled past the read deadline gets no answer.
-                read_ec = more_ec == net::error::eof || !more_ec ? bhttp::error::partial_message
-                                                                 : more_ec;
-                break;
-            }
-            buffer.commit(n);
-        }
-
-        response res;
-        bool keep_alive = false;
-        bool http10 = false;
-        std::string_view target;
-        std::string_view user_agent;
-        method verb = method::other;
-        if (read_ec) {
-            const auto failure = classify(read_ec);
-            if (failure.status == 0) {
-                break;
-            }
-            ctx.set_client(peer, peer_text);
-            ctx.assign_request_id({});
-            ctx.assign_trace({});
-            unread_input = true;
-            res = error_response(failure.status, failure.code, failure.message);
-            // The answer to a HEAD has no body, even when the request was refused before it was
-            // read in full (a client would take the body for the next answer): the method is the
-            // parser's once it read the request line, else the first bytes say it.
-            const std::string_view unread(static_cast<const char*>(buffer.data().data()),
-                                          std::min<std::size_t>(buffer.size(), 5));
-            if (parser.get().method() == bhttp::verb::head || unread == "HEAD ") {
-                verb = method::head;
-            }
-        } else {
-            auto& msg = parser.get();
-            verb = to_method(msg.method());
-            target = msg.target();
-            http10 = msg.version() < 11;
-            ctx.assign_request_id(std::string_view(msg["X-Request-Id"]));
-            ctx.assign_trace(std::string_view(msg["traceparent"]));
-            user_agent = std::string_view(msg[bhttp::field::user_agent]);
-            const auto client =
-                client_address(peer, joined_forwarded_for(msg), options_.trusted_proxies);
-            if (client == peer) {
-                ctx.set_client(peer, peer_text);
-            } else {
-                ctx.client = client;
-            }
-            keep_alive = msg.keep_alive();
-
-            const request_fields& fields = msg.base();
-            request req(verb, target, std::string_view(msg.body()), &fields, &lookup_header, ctx);
-            // Handlers bound their own waits (Redis and upstream deadlines).
-            slot.deadline = steady::time_point::max();
-            bool failed = false;
-            try {
-                res = co_await router_.dispatch(req);
-            } catch (const std::exception& e) {
-                failed = true;
-                log::error("http.handler_exception", {{"request_id", ctx.request_id()},
-                                                      {"trace_id", ctx.trace_id()},
-                                                      {"route", ctx.route},
-                                                      {"error", e.what()}});
-            } catch (...) {
-                failed = true;
-                log::error("http.handler_exception", {{"request_id", ctx.request_id()},
-                                                      {"trace_id", ctx.trace_id()},
-                                                      {"route", ctx.route},
-                                                      {"error", "unknown exception"}});
-            }
-            if (failed) {
-                res = error_response(500, "INTERNAL_ERROR", "Internal server error");
-            }
-            keep_alive = keep_alive && !draining_;
-        }
-
-        // HEAD answers with the headers of the GET answer and no body; 204 and 304 have none.
-        const bool bodiless = res.status == 204 || res.status == 304;
-        const bool send_body = verb != method::head && !bodiless;
-        head.clear();
-        serialize_head(head, res, ctx, keep_alive, http10, !bodiless);
-        std::array<net::const_buffer, 2> wire{
-            net::buffer(head), send_body ? net::buffer(res.body) : net::const_buffer{}};
-        // Most answers fit in the socket's send buffer: try once without waiting, and only
-        // fall back to an asynchronous write (under the deadline) for what is left.
-        boost::system::error_code write_ec;
-        const std::size_t total = wire[0].size() + wire[1].size();
-        std::size_t sent = socket.write_some(wire, write_ec);
-        if (write_ec == net::error::would_block || write_ec == net::error::try_again) {
-            write_ec = {};
-            sent = 0;
-        }
-        if (!write_ec && sent < total) {
-            if (sent < wire[0].size()) {
-                wire[0] += sent;
-            } else {
-                wire[1] += sent - wire[0].size();
-                wire[0] = net::const_buffer{};
-            }
-            slot.deadline = steady::now() + options_.read_timeout;
-            auto [async_ec, n] = co_await net::async_write(socket, wire, common::use_nothrow);
-            write_ec = slot.expired ? net::error::timed_out : async_ec;
-        }
-
-        const auto elapsed = std::chrono::steady_clock::now() - ctx.started;
-        telemetry::local().http_request(ctx.route_id, verb, res.status, elapsed);
-        if (log::enabled(log::level::info)) {
-            const std::string_view client = ctx.client_text();
-            log::write_buffered(
-                log::level::info, "http.access",
-                {{"method", to_string(verb)},
-                 {"path", target.substr(0, target.find('?'))},
-                 {"route", ctx.route},
-                 {"status", res.status},
-                 {"duration_ms", std::chrono::duration<double, std::milli>(elapsed).count()},
-                 {"bytes", res.body.size()},
-                 {"client", client},
-                 {"user_agent", user_agent},
-                 {"request_id", ctx.request_id()},
-                 {"trace_id", ctx.trace_id()}});
-        }
-
-        if (write_ec || !keep_alive) {
-            break;
-        }
+    connection conn(*this, std::move(socket), peer, admission);
+    // Nothing may end a connection unseen: an exception that escapes the steps (they answer
+    // what they can, handlers' exceptions included) is logged, and the connection is closed.
+    try {
+        co_await conn.serve();
+    } catch (const std::exception& e) {
+        conn.log_escaped(e.what());
+    } catch (...) {
+        conn.log_escaped("unknown exception");
     }
-
-    socket.shutdown(net::ip::tcp::socket::shutdown_send, ec);
-    if (unread_input && !slot.expired) {
-        // We answered before reading everything the client sent (413, 431, 400). Closing now
-        // would reset the connection and could destroy the answer in flight, so read and
-        // discard for a short while first, as nginx's lingering close does.
-        slot.deadline = steady::now() + std::chrono::seconds(1);
-        buffer.clear();
-        for (std::size_t drained = 0; drained < 4 * (options_.body_limit + read_chunk);) {
-            auto [drain_ec, n] =
-                co_await socket.async_read_some(buffer.prepare(read_chunk), common::use_nothrow);
-            if (drain_ec || slot.expired) {
-                break;
-            }
-            drained += n;
-        }
-    }
-    socket.close(ec);
+    co_await conn.close();
 }
 
 }  // namespace analytics::http

@@ -2,17 +2,34 @@
 // The HTTP/1.1 server of one worker: an acceptor (SO_REUSEPORT, so every worker thread has its
 // own on the same port and the kernel spreads connections) and one coroutine per connection.
 //
-// A session reads requests with Beast's parser under hard limits (header limit -> 431, body
-// limit -> 413, malformed -> 400 and close), a read deadline for the whole request (a client
-// that sends half a request and stalls is dropped after `read_timeout`), an idle deadline
-// between keep-alive requests, and a write deadline. Deadlines are enforced by one sweeping
-// timer per worker (within 100 ms), not a timer per operation. Handlers never see Beast types.
+// A connection is served in the shape of Beast's awaitable http_session: read a request,
+// dispatch it, write the answer, record it, and again while keep-alive; then close. Reading
+// enforces hard limits, each answered in the contract's error format and followed by a close:
+// headers over the limit -> 431, a body over the limit -> 413, a malformed request -> 400, a
+// head RFC 9112 forbids (no Host in HTTP/1.1, two Host or two Authorization fields) -> 400, a
+// transfer coding other than chunked -> 501, chunk extensions or trailers over 1 KiB -> 400, an
+// unfinished body the process's body budget cannot hold -> 503 (http::body_budget), and a client
+// over HTTP_MAX_CONNECTIONS_PER_CLIENT -> 429 before its first request (client_connections).
+//
+// Deadlines: a connection's first request must arrive in full within the read timeout counted
+// from accept (a connection that never sends a byte is dropped then); later requests within the
+// read timeout counted from their first byte, with the idle timeout between requests; writes
+// within the read timeout. They are enforced by one sweeping timer per worker (within 100 ms),
+// not a timer per operation.
+//
+// Shutdown, as Envoy drains: drain() makes every answer carry `Connection: close` and closes a
+// connection once it has waited `idle_grace` for a request (never one whose request is being
+// read or answered); stop_accepting() then closes the acceptor without resetting connections
+// whose handshake has completed; requests in flight finish. Handlers never see Beast types.
 //
 // Thread safety: a listener and its sessions live on one io_context thread; every member
-// function must be called on that thread. `connection_gate` is shared by all workers.
+// function must be called on that thread. `connection_gate`, client_connections and
+// body_budget are shared by all workers.
 
 #include "common/asio.hpp"
 #include "config/cidr.hpp"
+#include "http/body_budget.hpp"
+#include "http/client_connections.hpp"
 #include "http/router.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -34,6 +51,7 @@ struct server_options {
     std::size_t header_limit = 8 * 1024;
     std::size_t body_limit = 64 * 1024;
     std::vector<config::cidr> trusted_proxies;
+    unsigned ipv6_prefix = 64;  // request_context::client_key()
 };
 
 /// Counts open connections across all workers and enforces HTTP_MAX_CONNECTIONS.
@@ -60,7 +78,7 @@ private:
 class listener {
 public:
     listener(net::io_context& ioc, const server_options& options, const router& routes,
-             connection_gate& gate);
+             connection_gate& gate, client_connections& clients, body_budget& bodies);
 
     /// Opens the acceptor on `endpoint` with SO_REUSEADDR and SO_REUSEPORT and listens.
     /// Throws boost::system::system_error when the address cannot be bound.
@@ -72,9 +90,13 @@ public:
     /// Starts the accept loop.
     void start();
 
-    /// Graceful shutdown: stops accepting, closes connections that wait for a request, and
-    /// lets every request in progress finish with `Connection: close`.
-    void drain();
+    /// Starts draining: from now on every answer carries `Connection: close`, and a connection
+    /// waiting for a request is closed once it has waited `idle_grace`. Accepting goes on.
+    void drain(std::chrono::milliseconds idle_grace);
+
+    /// Stops accepting: new handshakes are turned away, connections already established are
+    /// still accepted for a moment, then the acceptor closes. Implies drain() if not draining.
+    void stop_accepting();
 
     /// Closes every remaining connection at once (the shutdown deadline passed).
     void close_all();
@@ -84,18 +106,24 @@ public:
 
 private:
     struct session_slot;
+    class connection;
 
     net::awaitable<void> accept_loop();
     net::awaitable<void> sweep_deadlines();
-    net::awaitable<void> session(net::ip::tcp::socket socket);
+    net::awaitable<void> close_acceptor_after_handshakes();
+    net::awaitable<void> session(net::ip::tcp::socket socket, net::ip::address peer,
+                                 client_connections::admission admission);
 
     net::io_context& ioc_;
     const server_options& options_;
     const router& router_;
     connection_gate& gate_;
+    client_connections& clients_;
+    body_budget& bodies_;
     net::ip::tcp::acceptor acceptor_;
     std::list<session_slot*> sessions_;
     bool draining_ = false;
+    std::chrono::milliseconds idle_grace_{0};
 };
 
 }  // namespace analytics::http

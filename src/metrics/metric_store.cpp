@@ -7,6 +7,7 @@
 #include "metrics/scripts.hpp"
 #include "redis/arg_buffer.hpp"
 #include "redis/key_tags.hpp"
+#include "redis/write_refusals.hpp"
 
 #include <algorithm>
 #include <array>
@@ -27,7 +28,11 @@ error_code transport_error(const result<redis::reply>& r, std::string_view opera
         return r.error();
     }
     if (r->is_error()) {
-        log::error("metrics.redis_error", {{"operation", operation}, {"error", r->str}});
+        // A refused write (OOM, READONLY, MISCONF) is logged once per incident by the client's
+        // redis::write_refusals, not once per call.
+        if (!redis::write_refusals::is_refusal(r->str)) {
+            log::error("metrics.redis_error", {{"operation", operation}, {"error", r->str}});
+        }
         return redis::make_error_code(redis::errc::server_error);
     }
     return {};

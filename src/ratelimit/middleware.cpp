@@ -45,7 +45,7 @@ net::awaitable<http::response> limited(sliding_window_limiter& limiter,
                                        std::shared_ptr<const http::handler> next,
                                        http::request& req)
 {
-    const std::string_view client = req.context().client_text();
+    const std::string_view client = req.context().client_key();
     const decision d = co_await limiter.check(client);
     if (auto refused = refusal(d)) {
         co_return std::move(*refused);

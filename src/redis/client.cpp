@@ -6,6 +6,7 @@
 #include "redis/redirect.hpp"
 #include "redis/script_registry.hpp"
 #include "redis/slot.hpp"
+#include "redis/write_refusals.hpp"
 
 #include <boost/asio/co_spawn.hpp>
 #include <boost/asio/steady_timer.hpp>
@@ -379,6 +380,9 @@ struct client::impl {
         const auto started = steady_clock::now();
         auto finish = [&](error_code e) {
             record(e, out, steady_clock::now() - started);
+            if (options_.refusals != nullptr && !e) {
+                options_.refusals->observe(out);
+            }
             return e;
         };
         std::shared_ptr<cluster_member> asked;  // the node an ASK sent us to

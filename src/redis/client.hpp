@@ -63,6 +63,8 @@
 
 namespace analytics::redis {
 
+class write_refusals;
+
 /// A Redis node's address: a seed of the cluster.
 struct node_address {
     std::string host;
@@ -82,6 +84,8 @@ struct client_options {
     // which issue 10's chaos test holds to 1 s; a refused connect every half second or so per
     // worker costs a down server nothing.
     std::chrono::milliseconds reconnect_max{500};
+    // Told the outcome of every caller's command (may be null): Redis refusing writes.
+    write_refusals* refusals = nullptr;
     // Called on the client's thread with true each time a connection becomes usable (after the
     // handshake) and with false when a usable connection is lost, so that state the server keeps
     // per connection (CLIENT TRACKING) can be set up again. It must not call into the client

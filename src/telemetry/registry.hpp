@@ -11,7 +11,7 @@
 // Thread safety: local() and the shard it returns belong to the calling thread; registry
 // functions may be called from any thread.
 
-#include "http/message.hpp"
+#include "http/method.hpp"
 
 #include <array>
 #include <atomic>

@@ -1,6 +1,7 @@
 #include "api/admin_handlers.hpp"
 
 #include "http/router.hpp"
+#include "support/fake_clock.hpp"
 #include "support/fake_request.hpp"
 #include "support/run_coro.hpp"
 
@@ -30,12 +31,13 @@ config::upstream_options initial()
 
 struct admin_fixture {
     explicit admin_fixture(std::string token = "s3cret-token")
-        : handlers(std::move(token), settings)
+        : handlers(std::move(token), settings, throttle)
     {
         handlers.register_routes(router);
     }
 
-    http::response put(std::string_view body, std::optional<std::string> authorization)
+    http::response put(std::string_view body, std::optional<std::string> authorization,
+                       const char* client = "192.0.2.10")
     {
         header_map headers;
         if (authorization) {
@@ -43,6 +45,7 @@ struct admin_fixture {
         }
         net::io_context ioc;
         http::request_context ctx;
+        ctx.client = boost::asio::ip::make_address(client);
         ctx.assign_request_id("admin-test");
         http::request req(http::method::put, "/api/admin/external-service", body, &headers,
                           &test::lookup_in_map, ctx);
@@ -55,6 +58,8 @@ struct admin_fixture {
     }
 
     upstream::simulation_settings settings{initial()};
+    test::fake_clock clock;
+    auth_throttle throttle{clock};
     admin_handlers handlers;
     http::router router;
 };
@@ -129,6 +134,33 @@ TEST(admin_handler, accepts_the_scheme_in_any_case)
     admin_fixture f;
     EXPECT_EQ(f.put(R"({"failure_rate":0.5})", "bearer s3cret-token").status, 200U);
     EXPECT_EQ(f.put(R"({"failure_rate":0.5})", "BEARER  s3cret-token ").status, 200U);
+}
+
+TEST(admin_handler, refuses_a_client_after_ten_wrong_tokens_whatever_it_sends_next)
+{
+    admin_fixture f;
+    for (int i = 0; i < 10; ++i) {
+        EXPECT_EQ(f.put(R"({"failure_rate":1})", "Bearer wrong").status, 401U) << i;
+    }
+    const auto refused = f.put(R"({"failure_rate":1})", "Bearer s3cret-token");
+    EXPECT_EQ(refused.status, 429U);
+    EXPECT_EQ(json_of(refused).at("code"), "RATE_LIMIT_EXCEEDED");
+    EXPECT_EQ(refused.get("Retry-After"), "60");
+    EXPECT_DOUBLE_EQ(f.settings.failure_rate(), 0.1);
+    // The right token from another client still works.
+    EXPECT_EQ(f.put(R"({"failure_rate":1})", "Bearer s3cret-token", "192.0.2.11").status, 200U);
+    // Once the minute has passed, the first client may try again.
+    f.clock.advance(60s);
+    EXPECT_EQ(f.put(R"({"failure_rate":0.5})", "Bearer s3cret-token").status, 200U);
+}
+
+TEST(admin_handler, counts_only_wrong_tokens_against_a_client)
+{
+    admin_fixture f;
+    for (int i = 0; i < 20; ++i) {
+        EXPECT_EQ(f.put(R"({"failure_rate":1})", std::nullopt).status, 401U) << i;
+    }
+    EXPECT_EQ(f.put(R"({"failure_rate":1})", "Bearer s3cret-token").status, 200U);
 }
 
 // ---- body -----------------------------------------------------------------------------------

@@ -64,8 +64,9 @@ std::map<operation_key, std::set<unsigned>> handler_statuses()
         // 503: CIRCUIT_OPEN, EXTERNAL_SERVICE_ERROR, STORAGE_UNAVAILABLE.
         {{"get", "/api/metrics/summary"}, {200, 422, 503}},
         {{"get", "/api/circuit-breaker/status"}, {200}},
+        // 429: too many wrong tokens from one client.
         // 503 STORAGE_UNAVAILABLE: the settings could not be stored for every instance.
-        {{"put", "/api/admin/external-service"}, {200, 400, 401, 403, 413, 422, 503}},
+        {{"put", "/api/admin/external-service"}, {200, 400, 401, 403, 413, 422, 429, 503}},
         {{"get", "/metrics"}, {200}},
     };
     const api::docs_handlers docs;

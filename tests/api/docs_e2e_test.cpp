@@ -32,7 +32,7 @@ using namespace std::chrono_literals;
 using env = std::map<std::string, std::string>;
 using openapi::operation_key;
 
-constexpr std::string_view admin_token = "docs-e2e-token";
+constexpr std::string_view admin_token = "docs-e2e-admin-token";
 
 std::string metric(std::string_view type, double value)
 {

@@ -1,6 +1,7 @@
 #include "api/health_handlers.hpp"
 
 #include "http/router.hpp"
+#include "support/fake_clock.hpp"
 #include "support/run_coro.hpp"
 
 #include <boost/json/parse.hpp>
@@ -8,9 +9,13 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
+#include <string>
 
 namespace analytics::api {
 namespace {
+
+using namespace std::chrono_literals;
 
 std::string_view no_headers(const void*, std::string_view)
 {
@@ -28,9 +33,11 @@ redis::node_state replica(std::string address, std::string health = "online")
 }
 
 struct health_fixture {
-    redis_health state;
+    redis_health state{true, true, {master("127.0.0.1:6379", 16384, true)}, false};
     std::atomic<bool> shutting_down{false};
-    health_handlers handlers{[this] { return state; }, shutting_down};
+    test::fake_clock clock;
+    redis::write_refusals refusals{clock, 2s};
+    health_handlers handlers{[this] { return state; }, shutting_down, refusals};
     http::router router;
 
     health_fixture() { handlers.register_routes(router); }
@@ -41,6 +48,19 @@ struct health_fixture {
         http::request_context ctx;
         http::request req(http::method::get, path, {}, nullptr, &no_headers, ctx);
         return test::run_coro(ioc, router.dispatch(req));
+    }
+
+    boost::json::object body(std::string_view path)
+    {
+        return boost::json::parse(get(path).body).as_object();
+    }
+
+    void refuse_writes()
+    {
+        redis::reply r;
+        r.type = redis::reply::kind::error;
+        r.str = "OOM command not allowed when used memory > 'maxmemory'.";
+        refusals.observe(r);
     }
 
     // Three shards of a cluster, the second with its master `second_up`.
@@ -141,6 +161,44 @@ TEST(health_handlers, a_node_address_is_escaped_in_the_body)
     const auto body = boost::json::parse(f.get("/health").body).as_object();
     EXPECT_EQ(body.at("redis_nodes").as_array()[0].as_object().at("address").as_string(),
               "evil\"host\\:7000");
+}
+
+TEST(health_handlers, say_healthy_without_a_reason)
+{
+    health_fixture f;
+    const auto body = f.body("/health");
+    EXPECT_EQ(body.at("status"), "healthy");
+    EXPECT_FALSE(body.contains("reason"));
+    EXPECT_EQ(f.get("/ready").status, 200U);
+}
+
+TEST(health_handlers, say_degraded_because_redis_is_unreachable)
+{
+    health_fixture f;
+    f.state = {false, false, {master("127.0.0.1:6379", 16384, false)}, false};
+    const auto body = f.body("/health");
+    EXPECT_EQ(body.at("status"), "degraded");
+    EXPECT_EQ(body.at("reason"), "redis_unreachable");
+    EXPECT_EQ(body.at("redis_connected"), false);
+    EXPECT_EQ(f.get("/health").status, 200U);
+    EXPECT_EQ(f.get("/ready").status, 503U);
+}
+
+TEST(health_handlers, say_degraded_while_redis_refuses_writes_and_stay_ready)
+{
+    health_fixture f;
+    f.refuse_writes();
+    const auto body = f.body("/health");
+    EXPECT_EQ(body.at("status"), "degraded");
+    EXPECT_EQ(body.at("reason"), "redis_refusing_writes");
+    EXPECT_EQ(body.at("refusal"), "oom");
+    EXPECT_EQ(body.at("redis_connected"), true);
+    // Every instance shares the Redis: taking this one out of rotation helps no one.
+    EXPECT_EQ(f.get("/ready").status, 200U);
+    EXPECT_EQ(boost::json::parse(f.get("/ready").body).at("reason"), "redis_refusing_writes");
+
+    f.clock.advance(2s);
+    EXPECT_EQ(f.body("/health").at("status"), "healthy");
 }
 
 }  // namespace

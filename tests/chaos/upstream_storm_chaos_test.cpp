@@ -26,7 +26,7 @@ namespace {
 
 using namespace std::chrono_literals;
 
-const std::map<std::string, std::string> admin_auth{{"Authorization", "Bearer chaos-admin"}};
+const std::map<std::string, std::string> admin_auth{{"Authorization", "Bearer chaos-admin-token"}};
 constexpr int threshold = 5;
 
 void set_upstream(std::uint16_t port, const std::string& body)
@@ -110,7 +110,7 @@ TEST(upstream_storm_chaos, a_failing_or_slow_upstream_opens_the_breaker_and_the_
 {
     redis_process redis;
     service_process svc(
-        chaos_env(redis.port(), {{"ADMIN_TOKEN", "chaos-admin"},
+        chaos_env(redis.port(), {{"ADMIN_TOKEN", "chaos-admin-token"},
                                  {"CIRCUIT_BREAKER_FAILURE_THRESHOLD", std::to_string(threshold)},
                                  {"CIRCUIT_BREAKER_RESET_TIMEOUT", "1"},
                                  {"CACHE_TTL_SECONDS", "1"},

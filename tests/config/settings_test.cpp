@@ -33,6 +33,9 @@ const std::vector<std::string> k_all_variables = {
     "HTTP_BODY_LIMIT_BYTES",
     "HTTP_BATCH_BODY_LIMIT_BYTES",
     "TRUSTED_PROXIES",
+    "HTTP_MAX_CONNECTIONS_PER_CLIENT",
+    "HTTP_MAX_BUFFERED_BODY_BYTES",
+    "SHUTDOWN_DRAIN_SECONDS",
     "REDIS_HOST",
     "REDIS_PORT",
     "REDIS_DB",
@@ -46,6 +49,7 @@ const std::vector<std::string> k_all_variables = {
     "RATE_LIMIT_REQUESTS",
     "RATE_LIMIT_WINDOW_SECONDS",
     "RATE_LIMIT_FAILURE_MODE",
+    "RATE_LIMIT_IPV6_PREFIX",
     "CIRCUIT_BREAKER_FAILURE_THRESHOLD",
     "CIRCUIT_BREAKER_RESET_TIMEOUT",
     "CIRCUIT_BREAKER_SCOPE",
@@ -188,6 +192,12 @@ TEST(from_env, applies_a_valid_override_of_every_variable)
          [](const settings& s) {
              return s.http.trusted_proxies == *parse_cidr_list("10.0.0.0/8,fd00::/8");
          }},
+        {"HTTP_MAX_CONNECTIONS_PER_CLIENT", "16",
+         [](const settings& s) { return s.http.max_connections_per_client == 16; }},
+        {"HTTP_MAX_BUFFERED_BODY_BYTES", "1000000",
+         [](const settings& s) { return s.http.max_buffered_body_bytes == 1000000; }},
+        {"SHUTDOWN_DRAIN_SECONDS", "0",
+         [](const settings& s) { return s.http.shutdown_drain == 0s; }},
         {"REDIS_HOST", "redis", [](const settings& s) { return s.redis.host == "redis"; }},
         {"REDIS_PORT", "6380", [](const settings& s) { return s.redis.port == 6380; }},
         {"REDIS_DB", "15", [](const settings& s) { return s.redis.db == 15; }},
@@ -208,6 +218,8 @@ TEST(from_env, applies_a_valid_override_of_every_variable)
          [](const settings& s) { return s.ratelimit.window == 1s; }},
         {"RATE_LIMIT_FAILURE_MODE", "open",
          [](const settings& s) { return s.ratelimit.on_redis_failure == failure_mode::open; }},
+        {"RATE_LIMIT_IPV6_PREFIX", "48",
+         [](const settings& s) { return s.ratelimit.ipv6_prefix == 48; }},
         {"CIRCUIT_BREAKER_FAILURE_THRESHOLD", "3",
          [](const settings& s) { return s.breaker.failure_threshold == 3; }},
         {"CIRCUIT_BREAKER_RESET_TIMEOUT", "0.5",
@@ -235,7 +247,8 @@ TEST(from_env, applies_a_valid_override_of_every_variable)
          [](const settings& s) { return s.metrics.type_idle == 864000s; }},
         {"LOG_LEVEL", "debug", [](const settings& s) { return s.log.level == log_level::debug; }},
         {"LOG_FORMAT", "TEXT", [](const settings& s) { return s.log.format == log_format::text; }},
-        {"ADMIN_TOKEN", "t0ken", [](const settings& s) { return s.admin_token == "t0ken"; }},
+        {"ADMIN_TOKEN", "t0ken-of-16-chars",
+         [](const settings& s) { return s.admin_token == "t0ken-of-16-chars"; }},
         {"INSTANCE_ID", "api-7.eu:8000",
          [](const settings& s) { return s.instance_id == "api-7.eu:8000"; }},
     };
@@ -393,6 +406,24 @@ TEST(from_env, rejects_a_prefix_length_out_of_range)
     EXPECT_EQ(error_for("TRUSTED_PROXIES", "10.0.0.0/33"),
               R"(TRUSTED_PROXIES: expected a comma-separated list of CIDR networks, )"
               R"(got "10.0.0.0/33")");
+}
+
+TEST(from_env, rejects_an_admin_token_shorter_than_16_characters_without_printing_it)
+{
+    EXPECT_EQ(error_for("ADMIN_TOKEN", "t"), "ADMIN_TOKEN: expected at least 16 characters, got 1");
+    const auto fifteen = error_for("ADMIN_TOKEN", "secret-15-chars");
+    EXPECT_EQ(fifteen, "ADMIN_TOKEN: expected at least 16 characters, got 15");
+    EXPECT_EQ(fifteen.find("secret"), std::string::npos);
+    EXPECT_EQ(error_for("ADMIN_TOKEN", "secret-16-chars!"), "");
+}
+
+TEST(from_env, limits_the_ipv6_prefix_to_1_through_128)
+{
+    EXPECT_EQ(parse({{"RATE_LIMIT_IPV6_PREFIX", "128"}}).ratelimit.ipv6_prefix, 128U);
+    EXPECT_EQ(error_for("RATE_LIMIT_IPV6_PREFIX", "0"),
+              R"(RATE_LIMIT_IPV6_PREFIX: expected an integer 1..128, got "0")");
+    EXPECT_EQ(error_for("RATE_LIMIT_IPV6_PREFIX", "129"),
+              R"(RATE_LIMIT_IPV6_PREFIX: expected an integer 1..128, got "129")");
 }
 
 TEST(from_env, quotes_the_value_as_given_before_trimming)
@@ -812,7 +843,8 @@ TEST(to_log_json, says_only_whether_secrets_are_set)
     EXPECT_NE(unset.find(R"("REDIS_PASSWORD":"unset")"), std::string::npos) << unset;
     EXPECT_NE(unset.find(R"("ADMIN_TOKEN":"unset")"), std::string::npos) << unset;
 
-    const auto set = json_of({{"REDIS_PASSWORD", "hunter2-redis"}, {"ADMIN_TOKEN", "t0ken-xyz"}});
+    const auto set =
+        json_of({{"REDIS_PASSWORD", "hunter2-redis"}, {"ADMIN_TOKEN", "t0ken-xyz-0123456789"}});
     EXPECT_NE(set.find(R"("REDIS_PASSWORD":"set")"), std::string::npos) << set;
     EXPECT_NE(set.find(R"("ADMIN_TOKEN":"set")"), std::string::npos) << set;
     EXPECT_EQ(set.find("hunter2"), std::string::npos) << set;

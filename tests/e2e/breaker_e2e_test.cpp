@@ -20,12 +20,12 @@ namespace {
 using namespace std::chrono_literals;
 using env = std::map<std::string, std::string>;
 
-const std::map<std::string, std::string> admin_auth{{"Authorization", "Bearer s3cret-token"}};
+const std::map<std::string, std::string> admin_auth{{"Authorization", "Bearer s3cret-admin-tok"}};
 
 env breaker_env(env extra = {})
 {
     extra.emplace("RATE_LIMIT_REQUESTS", "1000000");
-    extra.emplace("ADMIN_TOKEN", "s3cret-token");
+    extra.emplace("ADMIN_TOKEN", "s3cret-admin-tok");
     extra.emplace("CIRCUIT_BREAKER_RESET_TIMEOUT", "1");
     extra.emplace("CACHE_TTL_SECONDS", "1");
     return extra;

@@ -10,6 +10,7 @@
 
 #include <algorithm>
 #include <cctype>
+#include <cerrno>
 #include <stdexcept>
 #include <sys/socket.h>
 #include <sys/time.h>
@@ -37,9 +38,14 @@ struct http_connection::impl {
     bool ok = true;
 };
 
-http_connection::http_connection(std::uint16_t port, std::chrono::milliseconds timeout)
+http_connection::http_connection(std::uint16_t port, std::chrono::milliseconds timeout,
+                                 std::string_view source)
     : impl_(std::make_unique<impl>())
 {
+    if (!source.empty()) {
+        impl_->socket.open(asio::ip::tcp::v4());
+        impl_->socket.bind({asio::ip::make_address(std::string(source)), 0});
+    }
     impl_->socket.connect({asio::ip::make_address("127.0.0.1"), port});
     timeval tv{};
     tv.tv_sec = static_cast<long>(timeout.count() / 1000);
@@ -139,6 +145,16 @@ bool http_connection::wait_closed()
             return errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
         }
     }
+}
+
+bool http_connection::closed_by_server()
+{
+    char byte;
+    const ssize_t n = ::recv(impl_->socket.native_handle(), &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    if (n == 0) {
+        return true;
+    }
+    return n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR;
 }
 
 http_reply http_request(std::uint16_t port, std::string_view method, std::string_view target,

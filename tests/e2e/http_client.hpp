@@ -27,8 +27,11 @@ struct http_reply {
 
 class http_connection {
 public:
+    /// Connects to 127.0.0.1:`port`, from `source` when given (another loopback address, e.g.
+    /// 127.0.0.2, to be another client).
     explicit http_connection(std::uint16_t port,
-                             std::chrono::milliseconds timeout = std::chrono::seconds(10));
+                             std::chrono::milliseconds timeout = std::chrono::seconds(10),
+                             std::string_view source = {});
     ~http_connection();
 
     http_connection(const http_connection&) = delete;
@@ -49,6 +52,10 @@ public:
 
     /// False once a read or write failed.
     bool open() const;
+
+    /// True when the server has closed the connection (EOF or reset), looking without waiting:
+    /// a client checks this before it writes a request on a kept-alive connection.
+    bool closed_by_server();
 
 private:
     std::optional<http_reply> read_reply_to(bool head);

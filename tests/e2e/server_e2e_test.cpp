@@ -332,7 +332,7 @@ TEST(server_e2e, connections_over_the_cap_are_refused)
 
 TEST(server_e2e, sigterm_finishes_the_request_in_flight_and_exits_0)
 {
-    service_process svc;
+    service_process svc(env{{"SHUTDOWN_DRAIN_SECONDS", "1"}});
     http_connection busy(svc.port());
     http_connection idle(svc.port());
     EXPECT_EQ(idle.request("GET", "/health").status, 200U);

@@ -1,5 +1,7 @@
 #include "http/client_ip.hpp"
 
+#include "http/message.hpp"
+
 #include <boost/beast/http/fields.hpp>
 
 #include <gtest/gtest.h>
@@ -143,6 +145,42 @@ TEST(joined_forwarded_for, joins_every_header_line_in_order_and_ignores_other_fi
     f.insert("Host", "x");
     f.insert("x-forwarded-for", "10.0.0.5");
     EXPECT_EQ(joined_forwarded_for(f), "6.6.6.6, 198.51.100.1,10.0.0.5");
+}
+
+TEST(client_network, keeps_an_ipv4_address_whole)
+{
+    EXPECT_EQ(client_network(addr("203.0.113.7"), 64).to_string(), "203.0.113.7");
+    EXPECT_EQ(client_network(addr("::ffff:203.0.113.7"), 64).to_string(), "203.0.113.7");
+}
+
+TEST(client_network, reduces_an_ipv6_address_to_its_prefix)
+{
+    EXPECT_EQ(client_network(addr("2001:db8:1:2:3:4:5:6"), 64).to_string(), "2001:db8:1:2::");
+    EXPECT_EQ(client_network(addr("2001:db8:1:2:3:4:5:6"), 48).to_string(), "2001:db8:1::");
+    EXPECT_EQ(client_network(addr("2001:db8:1:2:3:4:5:6"), 60).to_string(), "2001:db8:1::");
+    EXPECT_EQ(client_network(addr("2001:db8:1:fff2::1"), 60).to_string(), "2001:db8:1:fff0::");
+    EXPECT_EQ(client_network(addr("2001:db8:1:2:3:4:5:6"), 128).to_string(),
+              "2001:db8:1:2:3:4:5:6");
+    EXPECT_EQ(client_network(addr("ffff::1"), 1).to_string(), "8000::");
+}
+
+TEST(request_context, keys_an_ipv6_client_by_its_network_and_an_ipv4_client_by_its_address)
+{
+    request_context ctx;
+    ctx.ipv6_prefix = 64;
+    ctx.client = addr("2001:db8:1:2:3:4:5:6");
+    EXPECT_EQ(ctx.client_key(), "2001:db8:1:2::/64");
+    EXPECT_EQ(ctx.client_text(), "2001:db8:1:2:3:4:5:6");
+
+    request_context v4;
+    v4.ipv6_prefix = 64;
+    v4.client = addr("203.0.113.7");
+    EXPECT_EQ(v4.client_key(), "203.0.113.7");
+
+    request_context whole;
+    whole.ipv6_prefix = 128;
+    whole.client = addr("2001:db8::1");
+    EXPECT_EQ(whole.client_key(), "2001:db8::1");
 }
 
 }  // namespace
