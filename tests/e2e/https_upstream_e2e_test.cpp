@@ -8,7 +8,7 @@
 #include "e2e/service_process.hpp"
 #include "support/redis_admin.hpp"
 #include "support/redis_server.hpp"
-#include "upstream/test_pki.hpp"
+#include "support/test_pki.hpp"
 #include "upstream/tls_upstream.hpp"
 
 #include <boost/json.hpp>
