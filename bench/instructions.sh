@@ -12,6 +12,12 @@
 # path through the event loop (with several, how many requests share a wakeup varies from run
 # to run, and the count by about 1.5%); repeated runs then agree within about 0.5%. Extra VAR=VALUE pairs go to the
 # service's environment. Stops what it started, by PID.
+#
+# INSTRUCTIONS_WRK_SCRIPT=bench/wrk/ingest_batch.lua (any wrk Lua script) makes the requests
+# instead of GET PATH, e.g. POSTs with a body; the script names its own path (PATH is then only
+# where wrk connects). Any answer other than 2xx or 3xx fails the count.
+# INSTRUCTIONS_PROFILE=FILE keeps the callgrind profile of the counted run there (read it with
+# callgrind_annotate).
 set -euo pipefail
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
 # shellcheck source=scripts/lib.sh
@@ -48,14 +54,22 @@ url="http://127.0.0.1:$port$path"
 [[ -n "$port" && $(http_status "http://127.0.0.1:$port/ready") == 200 ]] \
     || { cat "$work/service.log" >&2; echo "instructions.sh: the service never became ready" >&2; exit 1; }
 curl -s -o /dev/null "$url"
+script=()
+[[ -n "${INSTRUCTIONS_WRK_SCRIPT:-}" ]] && script=(-s "$INSTRUCTIONS_WRK_SCRIPT")
 
 callgrind_control --instr=on "$pid" >/dev/null 2>&1
-wrk -t1 -c1 -d1s "$url" >/dev/null
+wrk -t1 -c1 -d1s "${script[@]}" "$url" >/dev/null
 callgrind_control --zero "$pid" >/dev/null 2>&1
-wrk -t1 -c1 -d8s "$url" >"$work/wrk.out"
+wrk -t1 -c1 -d8s "${script[@]}" "$url" >"$work/wrk.out"
 callgrind_control --dump "$pid" >/dev/null 2>&1
+if grep -q 'Non-2xx or 3xx responses' "$work/wrk.out"; then
+    cat "$work/wrk.out" >&2
+    echo "instructions.sh: some answers were errors" >&2
+    exit 1
+fi
 
 instructions=$(awk '/^totals:/ { print $2 }' "$work"/callgrind.out.*)
+[[ -n "${INSTRUCTIONS_PROFILE:-}" ]] && cat "$work"/callgrind.out.* >"$INSTRUCTIONS_PROFILE"
 requests=$(awk '/requests in/ { print $1 }' "$work/wrk.out")
 [[ -n "$instructions" && -n "$requests" && "$requests" -gt 0 ]] \
     || { cat "$work/wrk.out" >&2; echo "instructions.sh: nothing counted" >&2; exit 1; }

@@ -1,10 +1,12 @@
-// Fuzzes the POST /api/metrics body: metrics::parse_metric (Boost.JSON's event parser with our
-// depth limit, then the schema of API.md § Metric body) and the value formatting that answers
-// and Redis members use. Properties: the outcome agrees with Boost.JSON's document parser on
+// Fuzzes the POST /api/metrics and /api/metrics/batch bodies: metrics::parse_metric and
+// metrics::parse_metric_batch (Boost.JSON's event parser with our depth limit, then the schema of
+// docs/contract.md, "Metric body") and the value formatting that answers and Redis members use. Properties: the outcome agrees with Boost.JSON's document parser on
 // what is JSON, and with the schema read from that document on every field (which fields fail,
 // and the values of an accepted metric); an accepted metric has a valid type, a finite value and
 // a timestamp that round-trips; the 201 body built from any accepted metric is valid JSON that
-// echoes it; every value formats to the shortest text that reads back as exactly that value.
+// echoes it; every value formats to the shortest text that reads back as exactly that value. The
+// same bytes, and the same bytes as a batch's one item, go through the batch parser, which must
+// agree with the document item by item.
 
 #include "common/rfc3339.hpp"
 #include "metrics/metric.hpp"
@@ -58,6 +60,59 @@ std::vector<std::string> failing_fields(const boost::json::object& obj)
         out.emplace_back("type");
     }
     return out;
+}
+
+// parse_metric_batch against the schema read from Boost.JSON's document: the same verdict on
+// what is JSON, the same failing fields named by item, and, when every item passes, the same
+// metrics in the same order.
+void check_batch(std::string_view body)
+{
+    using status = metrics::parse_outcome::status;
+    const auto out = metrics::parse_metric_batch(body);
+    boost::json::parse_options opts;
+    opts.max_depth = 32;
+    boost::system::error_code ec;
+    const auto reference = boost::json::parse(body, ec, {}, opts);
+    FUZZ_CHECK((out.result == status::invalid_json) == bool(ec));
+    if (ec) {
+        FUZZ_CHECK(out.errors.empty() && out.values.empty());
+        return;
+    }
+    std::vector<std::string> got;
+    for (const auto& e : out.errors) {
+        got.push_back(e.field);
+    }
+    if (!reference.is_array() || reference.get_array().empty() ||
+        reference.get_array().size() > metrics::max_batch_size) {
+        FUZZ_CHECK(out.result == status::invalid && out.values.empty());
+        FUZZ_CHECK(got == std::vector<std::string>{"body"});
+        return;
+    }
+    const auto& items = reference.get_array();
+    std::vector<std::string> expected;
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        const std::string item = "[" + std::to_string(i) + "]";
+        if (!items[i].is_object()) {
+            expected.push_back(item);
+            continue;
+        }
+        for (const auto& field : failing_fields(items[i].get_object())) {
+            expected.push_back(item + "." + field);
+        }
+    }
+    FUZZ_CHECK(got == expected);
+    if (!expected.empty()) {
+        FUZZ_CHECK(out.result == status::invalid && out.values.empty());
+        return;
+    }
+    FUZZ_CHECK(out.result == status::ok && out.values.size() == items.size());
+    for (std::size_t i = 0; i < items.size(); ++i) {
+        const auto& obj = items[i].get_object();
+        FUZZ_CHECK(out.values[i].type == std::string_view(obj.at("type").get_string()));
+        FUZZ_CHECK(out.values[i].value == obj.at("value").to_number<double>());
+        FUZZ_CHECK(out.values[i].timestamp ==
+                   *common::parse_rfc3339(obj.at("timestamp").get_string()));
+    }
 }
 
 }  // namespace
@@ -127,6 +182,10 @@ extern "C" int LLVMFuzzerTestOneInput(const std::uint8_t* data, std::size_t size
         FUZZ_CHECK(out.errors.empty());
         break;
     }
+
+    // The same bytes as a batch body, and as the one item of a batch.
+    fuzz::check_batch(body);
+    fuzz::check_batch("[" + std::string(body) + "]");
 
     // Any eight bytes as a double, including NaN, infinities, -0 and subnormals.
     if (size >= sizeof(double)) {

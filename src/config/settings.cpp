@@ -686,6 +686,8 @@ constexpr auto k_variables = std::to_array<variable>({
         "REDIS_TLS_SERVER_NAME", "SNI and name verified (none: the Redis host)"),
     make<boolean_kind<redis_field<&redis_options::tls_verify>>>(
         "REDIS_TLS_VERIFY", "verify Redis's certificate (false: insecure)"),
+    make<integer_kind<redis_field<&redis_options::wait_replicas>, 0, 64>>(
+        "REDIS_WAIT_REPLICAS", "replicas that must hold an ingest before its 201 (WAIT)"),
     make<integer_kind<cache_field<&cache_options::ttl>, 1, k_unbounded>>(
         "CACHE_TTL_SECONDS", "lifetime of a cached summary"),
     make<integer_kind<cache_field<&cache_options::stale_ttl>, 1, k_unbounded>>(

@@ -30,16 +30,16 @@ enum class failure_mode { local, open };
 enum class breaker_scope { instance, cluster };
 
 struct http_options {
-    std::string host = "0.0.0.0";              // APP_HOST
-    std::uint16_t port = 8000;                 // APP_PORT
-    std::uint16_t metrics_port = 0;            // METRICS_PORT (0: /metrics on APP_PORT)
-    unsigned threads = 0;                      // APP_THREADS (0 until resolved: number of cores)
-    std::size_t max_connections = 10000;       // HTTP_MAX_CONNECTIONS
-    std::chrono::seconds read_timeout{10};     // HTTP_READ_TIMEOUT_SECONDS
-    std::chrono::seconds idle_timeout{60};     // HTTP_IDLE_TIMEOUT_SECONDS
-    std::chrono::seconds shutdown_timeout{8};  // HTTP_SHUTDOWN_TIMEOUT_SECONDS
-    std::size_t header_limit = 8 * 1024;       // HTTP_HEADER_LIMIT_BYTES
-    std::size_t body_limit = 64 * 1024;        // HTTP_BODY_LIMIT_BYTES
+    std::string host = "0.0.0.0";                // APP_HOST
+    std::uint16_t port = 8000;                   // APP_PORT
+    std::uint16_t metrics_port = 0;              // METRICS_PORT (0: /metrics on APP_PORT)
+    unsigned threads = 0;                        // APP_THREADS (0 until resolved: number of cores)
+    std::size_t max_connections = 10000;         // HTTP_MAX_CONNECTIONS
+    std::chrono::seconds read_timeout{10};       // HTTP_READ_TIMEOUT_SECONDS
+    std::chrono::seconds idle_timeout{60};       // HTTP_IDLE_TIMEOUT_SECONDS
+    std::chrono::seconds shutdown_timeout{8};    // HTTP_SHUTDOWN_TIMEOUT_SECONDS
+    std::size_t header_limit = 8 * 1024;         // HTTP_HEADER_LIMIT_BYTES
+    std::size_t body_limit = 64 * 1024;          // HTTP_BODY_LIMIT_BYTES
     std::size_t batch_body_limit = 1024 * 1024;  // HTTP_BATCH_BODY_LIMIT_BYTES
     std::vector<cidr> trusted_proxies = default_trusted_proxies();  // TRUSTED_PROXIES
 };
@@ -67,6 +67,8 @@ struct redis_options {
     std::string tls_key_file;      // REDIS_TLS_KEY_FILE
     std::string tls_server_name;   // REDIS_TLS_SERVER_NAME (empty: the host connected to)
     bool tls_verify = true;        // REDIS_TLS_VERIFY (false: any certificate is accepted)
+    // REDIS_WAIT_REPLICAS: an ingest is acknowledged only once this many replicas hold it.
+    std::uint32_t wait_replicas = 0;
 };
 
 struct cache_options {
@@ -98,10 +100,10 @@ struct upstream_options {
 };
 
 struct metrics_options {
-    std::chrono::seconds retention{7 * 24 * 3600};  // METRICS_RETENTION_SECONDS
-    std::uint32_t max_points_per_type = 100000;     // METRICS_MAX_POINTS_PER_TYPE
-    std::chrono::seconds max_future{300};           // METRICS_MAX_FUTURE_SECONDS
-    std::uint32_t max_types = 10000;                // METRICS_MAX_TYPES
+    std::chrono::seconds retention{7 * 24 * 3600};   // METRICS_RETENTION_SECONDS
+    std::uint32_t max_points_per_type = 100000;      // METRICS_MAX_POINTS_PER_TYPE
+    std::chrono::seconds max_future{300};            // METRICS_MAX_FUTURE_SECONDS
+    std::uint32_t max_types = 10000;                 // METRICS_MAX_TYPES
     std::chrono::seconds type_idle{30 * 24 * 3600};  // METRICS_TYPE_IDLE_SECONDS
 };
 

@@ -96,7 +96,8 @@ void append_item(common::string_writer& w, const listed_point& lp)
 }  // namespace
 
 metric_store::metric_store(redis::client& redis, const config::metrics_options& options,
-                           std::chrono::milliseconds timeout, const common::clock& clock)
+                           std::chrono::milliseconds timeout, const common::clock& clock,
+                           unsigned wait_replicas)
     : redis_(redis),
       options_(options),
       settings_{std::chrono::duration_cast<std::chrono::milliseconds>(options.retention).count(),
@@ -104,10 +105,11 @@ metric_store::metric_store(redis::client& redis, const config::metrics_options& 
                 std::chrono::duration_cast<std::chrono::milliseconds>(options.type_idle).count(),
                 std::chrono::duration_cast<std::chrono::milliseconds>(options.max_future).count()},
       timeout_(timeout),
+      wait_replicas_(wait_replicas),
       clock_(clock),
-      registry_(redis, options.max_types, std::chrono::duration_cast<std::chrono::milliseconds>(
-                                              options.type_idle),
-                timeout, clock),
+      registry_(redis, options.max_types,
+                std::chrono::duration_cast<std::chrono::milliseconds>(options.type_idle), timeout,
+                clock),
       nonces_(std::random_device{}()),
       ingest_(
           redis.get_executor(), max_batch,
@@ -117,6 +119,9 @@ metric_store::metric_store(redis::client& redis, const config::metrics_options& 
           },
           result<outcome>(redis::make_error_code(redis::errc::stopped)))
 {
+    // Pipelines and MULTI send EVALSHA without falling back to EVAL: the script must be loaded
+    // on every connection.
+    redis_.register_script(scripts::store());
 }
 
 std::int64_t metric_store::next_arrival()
@@ -154,17 +159,129 @@ net::awaitable<result<metric_store::outcome>> metric_store::add(const metric& m,
 net::awaitable<result<store_call::outcome>> metric_store::run_call(
     store_call& call, std::chrono::milliseconds timeout)
 {
+    if (wait_replicas_ > 0) {
+        auto outcomes = co_await run_pipelined(std::span(&call, 1), timeout, false);
+        co_return std::move(outcomes.front());
+    }
     const std::vector<std::string_view> keys = call.keys();
     const std::vector<std::string_view> args = call.args();
     auto r = co_await redis_.eval(scripts::store(), keys, args, timeout);
+    co_return read_outcome(std::move(r));
+}
+
+result<store_call::outcome> metric_store::read_outcome(result<redis::reply> r)
+{
     if (const error_code ec = transport_error(r, "ingest")) {
-        co_return ec;
+        return ec;
     }
     auto read = store_call::read_reply(std::move(*r));
     if (!read) {
         log::error("metrics.unexpected_reply", {{"operation", "ingest"}});
     }
-    co_return read;
+    return read;
+}
+
+net::awaitable<std::vector<result<store_call::outcome>>> metric_store::run_calls(
+    std::span<store_call> calls, std::chrono::milliseconds timeout, bool atomic)
+{
+    if (redis_.is_cluster()) {
+        // Each tag's call on the master of its slot, all at once.
+        std::vector<net::awaitable<result<store_call::outcome>>> running;
+        running.reserve(calls.size());
+        for (store_call& call : calls) {
+            running.push_back(run_call(call, timeout));
+        }
+        co_return co_await common::when_all(std::move(running));
+    }
+    if (calls.size() == 1) {
+        std::vector<result<store_call::outcome>> out;
+        out.push_back(co_await run_call(calls.front(), timeout));
+        co_return out;
+    }
+    co_return co_await run_pipelined(calls, timeout, atomic);
+}
+
+net::awaitable<std::vector<result<store_call::outcome>>> metric_store::run_pipelined(
+    std::span<store_call> calls, std::chrono::milliseconds timeout, bool atomic)
+{
+    // EVALSHA sha numkeys keys... args... for each call, the views kept alive in this frame.
+    const std::string& sha = scripts::store().sha1();
+    std::vector<std::string> numkeys;
+    std::vector<std::vector<std::string_view>> evals;
+    numkeys.reserve(calls.size());
+    evals.reserve(calls.size());
+    for (store_call& call : calls) {
+        const std::vector<std::string_view> keys = call.keys();
+        const std::vector<std::string_view> args = call.args();
+        numkeys.push_back(std::to_string(keys.size()));
+        auto& eval = evals.emplace_back();
+        eval.reserve(3 + keys.size() + args.size());
+        eval.insert(eval.end(), {"EVALSHA", sha, numkeys.back()});
+        eval.insert(eval.end(), keys.begin(), keys.end());
+        eval.insert(eval.end(), args.begin(), args.end());
+    }
+    static constexpr std::array<std::string_view, 1> multi{"MULTI"};
+    static constexpr std::array<std::string_view, 1> exec{"EXEC"};
+    // WAIT gets half the deadline: Redis notices a WAIT's timeout only at its next cron tick
+    // (every 100 ms at the default hz 10), and its count should arrive before the deadline.
+    const std::string replicas = std::to_string(wait_replicas_);
+    const std::string wait_ms = std::to_string(std::max<std::int64_t>(1, timeout.count() / 2));
+    const std::array<std::string_view, 3> wait{"WAIT", replicas, wait_ms};
+
+    std::vector<std::span<const std::string_view>> commands;
+    commands.reserve(evals.size() + 3);
+    if (atomic) {
+        commands.emplace_back(multi);
+    }
+    for (const auto& eval : evals) {
+        commands.emplace_back(eval);
+    }
+    if (atomic) {
+        commands.emplace_back(exec);
+    }
+    if (wait_replicas_ > 0) {
+        commands.emplace_back(wait);
+    }
+    const auto ch = wait_replicas_ > 0 ? redis::channel::write : redis::channel::shared;
+    auto sent = co_await redis_.pipeline(calls.front().keys().front(), commands, timeout, ch);
+
+    std::vector<result<store_call::outcome>> out;
+    out.reserve(calls.size());
+    auto fail_all = [&](error_code ec) {
+        out.assign(calls.size(), result<store_call::outcome>(ec));
+        return std::move(out);
+    };
+    if (!sent) {
+        co_return fail_all(sent.error());
+    }
+    std::vector<redis::reply>& replies = *sent;
+    if (replies.size() != commands.size()) {
+        log::error("metrics.unexpected_reply", {{"operation", "ingest"}});
+        co_return fail_all(redis::errc::unexpected_reply);
+    }
+    if (wait_replicas_ > 0) {
+        const redis::reply& acked = replies.back();
+        if (acked.type != redis::reply::kind::integer || acked.integer < wait_replicas_) {
+            co_return fail_all(redis::errc::too_few_replicas);
+        }
+    }
+    if (atomic) {
+        // MULTI's OK, a QUEUED per call, then EXEC's array of the calls' replies; an error
+        // instead (EXECABORT) means nothing ran.
+        redis::reply& done = replies[evals.size() + 1];
+        if (done.type != redis::reply::kind::array || done.elements.size() != evals.size()) {
+            error_code ec = transport_error(result<redis::reply>(std::move(done)), "ingest");
+            co_return fail_all(ec ? ec : redis::make_error_code(redis::errc::unexpected_reply));
+        }
+        for (redis::reply& r : done.elements) {
+            out.push_back(read_outcome(std::move(r)));
+        }
+        co_return out;
+    }
+    for (std::size_t c = 0; c < evals.size(); ++c) {
+        out.push_back(read_outcome(std::move(replies[c])));
+    }
+    co_return out;
 }
 
 void metric_store::renew(const std::vector<std::string_view>& types_of_call,
@@ -244,8 +361,8 @@ net::awaitable<void> metric_store::store_queued(std::span<const queued> batch,
         const std::vector<tag_plan> plans = plan_ingest(points);
         const std::int64_t arrival = next_arrival();
         std::vector<store_call> calls;
-        std::vector<std::vector<std::size_t>> items_of_call;   // batch positions
-        std::vector<std::vector<std::size_t>> record_items;    // batch positions, record order
+        std::vector<std::vector<std::size_t>> items_of_call;  // batch positions
+        std::vector<std::vector<std::size_t>> record_items;   // batch positions, record order
         std::vector<std::vector<std::string_view>> types_of_call;
         calls.reserve(plans.size());
         for (const tag_plan& plan : plans) {
@@ -269,12 +386,7 @@ net::awaitable<void> metric_store::store_queued(std::span<const queued> batch,
                 }
             }
         }
-        std::vector<net::awaitable<result<store_call::outcome>>> running;
-        const auto timeout = remaining();
-        for (store_call& call : calls) {
-            running.push_back(run_call(call, timeout));
-        }
-        const auto outcomes = co_await common::when_all(std::move(running));
+        const auto outcomes = co_await run_calls(calls, remaining(), false);
 
         pending = std::move(later);
         for (std::size_t c = 0; c < calls.size(); ++c) {
@@ -363,12 +475,7 @@ net::awaitable<result<metric_store::outcome>> metric_store::add_batch(
             call.add_record(idempotency_key, answer);
         }
     }
-    std::vector<net::awaitable<result<store_call::outcome>>> running;
-    const auto timeout = remaining();
-    for (store_call& call : calls) {
-        running.push_back(run_call(call, timeout));
-    }
-    const auto outcomes = co_await common::when_all(std::move(running));
+    const auto outcomes = co_await run_calls(calls, remaining(), true);
 
     outcome out{outcome::kind::stored, {}};
     error_code failed;
@@ -408,9 +515,11 @@ net::awaitable<result<std::string>> metric_store::list_json(std::string_view typ
     // this type's last list found (every block holds at least one), plus one.
     const std::size_t wanted = type.empty() ? limit : std::min<std::size_t>(limit, cap);
     std::size_t first_read = wanted;
-    if (const auto it = points_per_block_.find(sources.front().key); it != points_per_block_.end()) {
+    if (const auto it = points_per_block_.find(sources.front().key);
+        it != points_per_block_.end()) {
         first_read = std::min<std::size_t>(
-            wanted, static_cast<std::size_t>(std::ceil(static_cast<double>(wanted) / it->second)) + 1);
+            wanted,
+            static_cast<std::size_t>(std::ceil(static_cast<double>(wanted) / it->second)) + 1);
     }
     for (list_source& source : sources) {
         source.next_read = first_read;
@@ -434,8 +543,8 @@ net::awaitable<result<std::string>> metric_store::list_json(std::string_view typ
             }
             ranges.push_back({std::to_string(source.rank),
                               std::to_string(source.rank + std::int64_t(source.next_read) - 1)});
-            commands.push_back(redis::command("ZREVRANGE", source.key, ranges.back()[0],
-                                              ranges.back()[1]));
+            commands.push_back(
+                redis::command("ZREVRANGE", source.key, ranges.back()[0], ranges.back()[1]));
             reads.push_back(redis_.exec(commands.back(), timeout_));
             read_from.push_back(s);
         }
@@ -498,10 +607,9 @@ net::awaitable<result<std::string>> metric_store::list_json(std::string_view typ
             }
             bool blocked = false;
             for (list_source& source : sources) {
-                if (!source.exhausted &&
-                    (source.last_micros > lp.p.timestamp.micros ||
-                     (source.last_micros == lp.p.timestamp.micros &&
-                      source.last_arrival >= lp.arrival))) {
+                if (!source.exhausted && (source.last_micros > lp.p.timestamp.micros ||
+                                          (source.last_micros == lp.p.timestamp.micros &&
+                                           source.last_arrival >= lp.arrival))) {
                     source.read_more = true;
                     blocked = true;
                 }

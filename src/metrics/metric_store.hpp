@@ -65,8 +65,14 @@ public:
     /// Single metrics stored by one coalesced batch at most.
     static constexpr std::size_t max_batch = 256;
 
+    /// Each Redis call may take `timeout`. With `wait_replicas` > 0 an ingest succeeds only
+    /// once that many replicas acknowledged its writes (WAIT, on the client's write channel),
+    /// so a failover right after a 201 loses nothing; fewer acknowledgements within the
+    /// deadline fail it with redis::errc::too_few_replicas (the metrics are stored on the
+    /// master all the same: a retry with the same Idempotency-Key is safe).
     metric_store(redis::client& redis, const config::metrics_options& options,
-                 std::chrono::milliseconds timeout, const common::clock& clock);
+                 std::chrono::milliseconds timeout, const common::clock& clock,
+                 unsigned wait_replicas = 0);
 
     metric_store(const metric_store&) = delete;
     metric_store& operator=(const metric_store&) = delete;
@@ -91,8 +97,8 @@ public:
                                         std::string_view answer);
 
     /// Stores a validated batch (1..1000 metrics): all of it, or on a single Redis node nothing
-    /// when a call fails; on a cluster a failing shard leaves the other shards' parts stored,
-    /// and a retry with the same `idempotency_key` stores only the rest.
+    /// when a call fails (one MULTI/EXEC); on a cluster a failing shard leaves the other shards'
+    /// parts stored, and a retry with the same `idempotency_key` stores only the rest.
     net::awaitable<result<outcome>> add_batch(std::span<const metric> batch,
                                               std::string_view idempotency_key,
                                               std::string_view answer);
@@ -124,8 +130,19 @@ private:
     net::awaitable<void> store_queued(std::span<const queued> batch,
                                       std::span<result<outcome>> results,
                                       ingest_queue::clock::time_point opened);
+    // Runs the calls of one ingest and gives each one's outcome. On one Redis node they go out
+    // in one pipeline, inside MULTI/EXEC when `atomic` (a batch request is stored whole or not
+    // at all); on a cluster each goes to the master of its tag, all at once. With
+    // wait_replicas, each pipeline ends with a WAIT, and too few acknowledgements fail every
+    // call of it.
+    net::awaitable<std::vector<result<store_call::outcome>>> run_calls(
+        std::span<store_call> calls, std::chrono::milliseconds timeout, bool atomic);
+    net::awaitable<std::vector<result<store_call::outcome>>> run_pipelined(
+        std::span<store_call> calls, std::chrono::milliseconds timeout, bool atomic);
+    // One call (with its WAIT when replicas are required).
     net::awaitable<result<store_call::outcome>> run_call(store_call& call,
                                                          std::chrono::milliseconds timeout);
+    static result<store_call::outcome> read_outcome(result<redis::reply> r);
     void renew(const std::vector<std::string_view>& types_of_call,
                const store_call::stored& stored);
     std::int64_t now_ms() const;
@@ -137,6 +154,7 @@ private:
     config::metrics_options options_;
     store_settings settings_;
     std::chrono::milliseconds timeout_;
+    unsigned wait_replicas_;
     const common::clock& clock_;
     type_registry registry_;
     std::int64_t last_arrival_ = 0;

@@ -39,6 +39,8 @@ public:
             return "the redis cluster kept redirecting the command";
         case errc::cross_slot:
             return "the keys of one call hash to different cluster slots";
+        case errc::too_few_replicas:
+            return "fewer redis replicas than required acknowledged the write in time";
         }
         return "unknown redis error " + std::to_string(value);
     }

@@ -19,6 +19,7 @@ enum class errc {
     try_again,           // the slot kept being migrated (TRYAGAIN) until the deadline; not run
     too_many_redirects,  // MOVED/ASK kept pointing elsewhere; nothing was run
     cross_slot,          // the keys of one call hash to different slots; nothing was sent
+    too_few_replicas,    // WAIT: fewer replicas than required acknowledged a write that ran
 };
 
 const boost::system::error_category& error_category() noexcept;
@@ -31,4 +32,5 @@ inline boost::system::error_code make_error_code(errc e) noexcept
 }  // namespace analytics::redis
 
 template <>
-struct boost::system::is_error_code_enum<analytics::redis::errc> : std::true_type {};
+struct boost::system::is_error_code_enum<analytics::redis::errc> : std::true_type {
+};

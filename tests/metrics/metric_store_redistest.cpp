@@ -6,9 +6,12 @@
 #include "metrics/metric_store.hpp"
 #include "metrics/rollup.hpp"
 #include "redis/key_tags.hpp"
+#include "redis/slot.hpp"
 #include "support/coro_helpers.hpp"
+#include "support/cutting_proxy.hpp"
 #include "support/fake_clock.hpp"
 #include "support/redis_admin.hpp"
+#include "support/redis_cluster.hpp"
 #include "support/redis_server.hpp"
 #include "support/run_coro.hpp"
 #include "support/stored_metrics.hpp"
@@ -28,6 +31,7 @@
 #include <map>
 #include <ostream>
 #include <random>
+#include <set>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -66,7 +70,14 @@ metric point(std::string type, std::int64_t micros, double value, int digits = 0
 struct instance {
     instance(net::io_context& ioc, std::uint16_t port, const config::metrics_options& options,
              const common::clock& clock, std::chrono::milliseconds timeout = 1s)
-        : redis(ioc.get_executor(), client_options_for(port)), store(redis, options, timeout, clock)
+        : instance(ioc, client_options_for(port), options, clock, timeout)
+    {
+    }
+
+    instance(net::io_context& ioc, const redis::client_options& client,
+             const config::metrics_options& options, const common::clock& clock,
+             std::chrono::milliseconds timeout, unsigned wait_replicas = 0)
+        : redis(ioc.get_executor(), client), store(redis, options, timeout, clock, wait_replicas)
     {
         net::co_spawn(ioc, redis.run(), [this](std::exception_ptr) { run_returned = true; });
     }
@@ -95,8 +106,8 @@ std::vector<item> items_of(const std::string& body)
     const boost::json::value doc = boost::json::parse(body);
     for (const auto& v : doc.as_array()) {
         const auto& o = v.as_object();
-        out.push_back({std::string(o.at("timestamp").as_string()), o.at("value").to_number<double>(),
-                       std::string(o.at("type").as_string())});
+        out.push_back({std::string(o.at("timestamp").as_string()),
+                       o.at("value").to_number<double>(), std::string(o.at("type").as_string())});
     }
     return out;
 }
@@ -294,14 +305,14 @@ TEST_F(metric_store_redis, admits_at_most_the_capped_number_of_types_even_when_i
             metric_store& store = i == 0 ? a.store : b.store;
             auto r = co_await store.add(point(i == 0 ? "three_a" : "three_b", now_us(), 1), {}, {});
             EXPECT_TRUE(r);
-            results[static_cast<std::size_t>(i)] = r ? r->result : metric_store::outcome::kind::stored;
+            results[static_cast<std::size_t>(i)] =
+                r ? r->result : metric_store::outcome::kind::stored;
         });
-        const auto admitted = std::count(results.begin(), results.end(),
-                                         metric_store::outcome::kind::stored);
+        const auto admitted =
+            std::count(results.begin(), results.end(), metric_store::outcome::kind::stored);
         EXPECT_EQ(admitted, 1);
-        EXPECT_EQ(std::count(results.begin(), results.end(),
-                             metric_store::outcome::kind::type_limit),
-                  1);
+        EXPECT_EQ(
+            std::count(results.begin(), results.end(), metric_store::outcome::kind::type_limit), 1);
         // A known type still stores; a batch with a new type stores nothing at all.
         co_await add_ok(a.store, point("one", now_us(), 2));
         const std::vector<metric> refused{point("two", now_us(), 3), point("four", now_us(), 3)};
@@ -542,7 +553,118 @@ TEST_F(metric_store_redis, spreads_a_batch_over_its_types_tags)
         tags_used += admin_.integer({"EXISTS", index_key(t)}) == 1 ? 1 : 0;
     }
     EXPECT_GE(tags_used, 12U) << "50 types land in most of the 16 tags";
-    EXPECT_EQ(admin_.integer({"EXISTS", "metrics:index:points"}), 0) << "no key every ingest writes";
+    EXPECT_EQ(admin_.integer({"EXISTS", "metrics:index:points"}), 0)
+        << "no key every ingest writes";
+}
+
+// Types of `count` different tags.
+std::vector<std::string> types_of_distinct_tags(std::size_t count)
+{
+    std::vector<std::string> types;
+    std::vector<bool> taken(redis::tag_count);
+    for (int i = 0; types.size() < count; ++i) {
+        std::string type = "atomic" + std::to_string(i);
+        if (!taken[redis::tag_index(type)]) {
+            taken[redis::tag_index(type)] = true;
+            types.push_back(std::move(type));
+        }
+    }
+    return types;
+}
+
+// On one node a batch is one MULTI/EXEC: a connection lost before EXEC reached Redis leaves
+// none of it stored, although whole script calls of it had reached Redis.
+TEST_F(metric_store_redis, a_batch_whose_connection_breaks_before_exec_stores_nothing)
+{
+    test::cutting_proxy proxy(test::redis_test_port());
+    auto client = client_options_for(proxy.port());
+    client.health_check_interval = 0ms;  // no PING may join the pipeline that is cut
+    instance api(ioc_, client, store_options(), clock_, 1s);
+    const auto types = types_of_distinct_tags(4);
+    std::vector<metric> first;
+    std::vector<metric> second;
+    for (const auto& type : types) {
+        first.push_back(point(type, now_us(), 1));
+        second.push_back(point(type, now_us(), 2));
+    }
+    run(api, [&]() -> net::awaitable<void> {
+        auto stored = co_await api.store.add_batch(first, {}, {});
+        CO_ASSERT_TRUE(stored);
+        EXPECT_EQ(stored->result, metric_store::outcome::kind::stored);
+        proxy.arm();
+        auto cut = co_await api.store.add_batch(second, {}, {});
+        EXPECT_FALSE(cut) << "a batch whose connection broke was acknowledged";
+    });
+    EXPECT_GE(proxy.forwarded_of_cut(), 2) << "MULTI and at least one whole script call arrived";
+    for (const auto& type : types) {
+        EXPECT_EQ(test::stored_points(admin_, type).size(), 1U) << type << ": the first batch only";
+        const auto total = test::stored_rollup(admin_, type);
+        EXPECT_TRUE(total && total->count == 1) << type << ": the first batch only";
+    }
+}
+
+// A write that no replica holds yet is not acknowledged: it ran on the master, but a failover
+// now could lose it.
+TEST_F(metric_store_redis, requiring_a_replica_where_none_is_attached_acknowledges_nothing)
+{
+    // 400 ms: WAIT gets half, and Redis may notice its timeout up to 100 ms late.
+    instance api(ioc_, client_options_for(test::redis_test_port()), store_options(), clock_, 400ms,
+                 1);
+    run(api, [&]() -> net::awaitable<void> {
+        const auto single = co_await api.store.add(point("waited", now_us(), 1), {}, {});
+        EXPECT_EQ(single.error(), redis::errc::too_few_replicas);
+        const std::vector<metric> batch{point("waited", now_us(), 2), point("other", now_us(), 3)};
+        const auto whole = co_await api.store.add_batch(batch, {}, {});
+        EXPECT_EQ(whole.error(), redis::errc::too_few_replicas);
+    });
+}
+
+// On a Redis Cluster every tag's call goes to its own master, and with a replica required each
+// master's replica holds the write before it is acknowledged; lists and summaries read across
+// the masters.
+TEST_F(metric_store_redis, stores_lists_and_summarizes_on_a_cluster_with_a_replica_per_write)
+{
+    auto& cluster = test::redis_cluster::instance();
+    cluster.wait_healthy();
+    cluster.flush();
+    redis::client_options client = client_options_for(cluster.ports().front());
+    client.cluster_nodes = {{"127.0.0.1", cluster.ports().front()}};
+    instance api(ioc_, client, store_options(), clock_, 2s, 1);
+    const auto types = types_of_distinct_tags(16);
+    std::vector<metric> batch;
+    for (std::size_t i = 0; i < types.size(); ++i) {
+        batch.push_back(point(types[i], now_us() - static_cast<std::int64_t>(i), 1.0 + i));
+    }
+    run(api, [&]() -> net::awaitable<void> {
+        CO_ASSERT_TRUE(co_await eventually([&] { return api.redis.connected(); }, 10s));
+        const auto whole = co_await api.store.add_batch(batch, "cluster-batch", "{}");
+        EXPECT_TRUE(whole) << whole.error().message();
+        CO_ASSERT_TRUE(whole);
+        EXPECT_EQ(whole->result, metric_store::outcome::kind::stored);
+        const auto single = co_await api.store.add(point(types[3], now_us() + 1, 42), {}, {});
+        EXPECT_TRUE(single) << single.error().message();
+        CO_ASSERT_TRUE(single);
+        const auto again = co_await api.store.add_batch(batch, "cluster-batch", "{}");
+        CO_ASSERT_TRUE(again);
+        EXPECT_EQ(again->result, metric_store::outcome::kind::repeated);
+
+        const auto listed = co_await api.store.list_json({}, 100);
+        EXPECT_TRUE(listed) << listed.error().message();
+        CO_ASSERT_TRUE(listed);
+        const auto items = items_of(*listed);
+        EXPECT_EQ(items.size(), types.size() + 1);
+        CO_ASSERT_TRUE(!items.empty());
+        EXPECT_EQ(items.front().value, 42);
+        const auto summary = co_await api.store.summarize(types[3], period::all);
+        EXPECT_TRUE(summary) << summary.error().message();
+        CO_ASSERT_TRUE(summary);
+        EXPECT_EQ(summary->count, 2U);
+    });
+    std::set<std::uint16_t> masters_written;
+    for (const auto& type : types) {
+        masters_written.insert(cluster.master_of_slot(redis::key_slot(type_set_key(type))));
+    }
+    EXPECT_EQ(masters_written.size(), cluster.masters().size()) << "16 tags reach every master";
 }
 
 }  // namespace

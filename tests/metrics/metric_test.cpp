@@ -167,6 +167,88 @@ TEST(parse_metric, rejects_bad_types)
     }
 }
 
+std::vector<std::string> failing_fields(const batch_parse_outcome& o)
+{
+    std::vector<std::string> out;
+    for (const auto& e : o.errors) {
+        out.push_back(e.field);
+    }
+    return out;
+}
+
+std::string batch_of(std::size_t n, const std::string& element)
+{
+    std::string body = "[";
+    for (std::size_t i = 0; i < n; ++i) {
+        body += (i == 0 ? "" : ",") + element;
+    }
+    return body + "]";
+}
+
+const std::string good_element = R"({"timestamp":"2026-02-19T12:00:00Z","value":1,"type":"t"})";
+
+TEST(parse_metric_batch, keeps_every_metric_in_the_body_order)
+{
+    auto o = parse_metric_batch(
+        R"([{"timestamp":"2026-02-19T12:00:00Z","value":1,"type":"a","x":{"type":"no"}},)"
+        R"( {"type":"b","value":-2.5e3,"timestamp":"2026-02-19T12:00:01+01:00"}])");
+    ASSERT_EQ(o.result, status::ok);
+    ASSERT_EQ(o.values.size(), 2u);
+    EXPECT_EQ(o.values[0].type, "a");
+    EXPECT_EQ(o.values[0].value, 1);
+    EXPECT_EQ(o.values[1].type, "b");
+    EXPECT_EQ(o.values[1].value, -2500);
+    EXPECT_EQ(common::format_rfc3339(o.values[1].timestamp), "2026-02-19T11:00:01Z");
+    EXPECT_TRUE(o.errors.empty());
+}
+
+TEST(parse_metric_batch, names_every_failing_field_of_every_item_and_keeps_nothing)
+{
+    auto o = parse_metric_batch(R"([{"timestamp":"2026-02-19T12:00:00Z","value":1,"type":"ok"},)"
+                                R"({"value":"x","type":"t","timestamp":"2026-02-19T12:00:00Z"},)"
+                                R"(7,{"value":[{"value":1}]},null])");
+    EXPECT_EQ(o.result, status::invalid);
+    EXPECT_TRUE(o.values.empty());
+    EXPECT_EQ(failing_fields(o),
+              (std::vector<std::string>{"[1].value", "[2]", "[3].timestamp", "[3].value",
+                                        "[3].type", "[4]"}));
+}
+
+TEST(parse_metric_batch, takes_one_to_a_thousand_items)
+{
+    EXPECT_EQ(parse_metric_batch(batch_of(1, good_element)).result, status::ok);
+    auto full = parse_metric_batch(batch_of(max_batch_size, good_element));
+    ASSERT_EQ(full.result, status::ok);
+    EXPECT_EQ(full.values.size(), max_batch_size);
+    for (const std::string& body : {std::string("[]"), batch_of(max_batch_size + 1, good_element),
+                                   batch_of(max_batch_size + 1, "1")}) {
+        auto o = parse_metric_batch(body);
+        EXPECT_EQ(o.result, status::invalid);
+        EXPECT_TRUE(o.values.empty());
+        EXPECT_EQ(failing_fields(o), std::vector<std::string>{"body"});
+    }
+}
+
+TEST(parse_metric_batch, requires_an_array)
+{
+    for (const std::string& body : {good_element, std::string("1"), std::string("null")}) {
+        auto o = parse_metric_batch(body);
+        EXPECT_EQ(o.result, status::invalid) << body;
+        EXPECT_EQ(failing_fields(o), std::vector<std::string>{"body"}) << body;
+    }
+}
+
+TEST(parse_metric_batch, reports_broken_json_as_invalid_json_even_after_good_items)
+{
+    for (const std::string& body : {"[" + good_element + ",", "[" + good_element + "]x", std::string("["),
+                                   "[" + good_element + ",{\"value\":}]"}) {
+        auto o = parse_metric_batch(body);
+        EXPECT_EQ(o.result, status::invalid_json) << body;
+        EXPECT_TRUE(o.values.empty()) << body;
+        EXPECT_TRUE(o.errors.empty()) << body;
+    }
+}
+
 TEST(is_valid_type, allows_exactly_the_contract_alphabet_up_to_64)
 {
     EXPECT_TRUE(is_valid_type("cpu_usage"));

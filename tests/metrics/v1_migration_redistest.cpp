@@ -138,14 +138,16 @@ protected:
 
 TEST(v1_point, reads_both_member_forms)
 {
-    const auto a = parse_v1_point(member(1'000'000, 7, 3, "cpu", "75.5", "1970-01-01T00:00:01Z"));
+    // The parsed point's type is a view into the member: keep the member alive.
+    const auto newer = member(1'000'000, 7, 3, "cpu", "75.5", "1970-01-01T00:00:01Z");
+    const auto a = parse_v1_point(newer);
     ASSERT_TRUE(a);
     EXPECT_EQ(a->point.timestamp.micros, 1'000'000);
     EXPECT_EQ(a->arrival, 10);
     EXPECT_EQ(a->point.value, 75.5);
     EXPECT_EQ(a->type, "cpu");
-    const auto b = parse_v1_point(
-        old_member(-5, 42, "t", "-1e+21", "1969-12-31T23:59:59.999995Z"));
+    const auto older = old_member(-5, 42, "t", "-1e+21", "1969-12-31T23:59:59.999995Z");
+    const auto b = parse_v1_point(older);
     ASSERT_TRUE(b);
     EXPECT_EQ(b->point.timestamp.micros, -5);
     EXPECT_EQ(b->point.timestamp.fraction_digits, 6);
