@@ -17,7 +17,7 @@
 #   BENCH_HOLD_CONNECTIONS=10000   connections held open by the last scenario
 #   BENCH_HOLD_PATH=/health   what each held connection requests
 #   BENCH_WRK_HOOK=1          0: no Lua response hook (cheaper client; statuses and X-Cache unchecked)
-#   BENCH_SCENARIOS="nginx health ingest ingest_batch list summary_hit summary_miss ingest_refused nginx_saturated ingest_saturated telemetry connections"
+#   BENCH_SCENARIOS="nginx health ingest ingest_idempotent ingest_batch list summary_hit summary_miss ingest_refused nginx_saturated ingest_saturated telemetry connections"
 #   BENCH_BATCH_SIZE=100      metrics per request of ingest_batch (10 types)
 #   BENCH_TELEMETRY_ROUNDS=4  rounds of the telemetry scenario (each: 5 s on, 5 s off)
 #   BENCH_REDIS_AOF=everysec  appendfsync of the private Redis (as in production); "no": AOF off
@@ -44,7 +44,7 @@ WRK_HOOK=${BENCH_WRK_HOOK:-1}
 APP_THREADS=${BENCH_APP_THREADS:-$(nproc)}
 HOLD_CONNECTIONS=${BENCH_HOLD_CONNECTIONS:-10000}
 HOLD_PATH=${BENCH_HOLD_PATH:-/health}
-SCENARIOS=" ${BENCH_SCENARIOS:-nginx health ingest ingest_batch list summary_hit summary_miss ingest_refused nginx_saturated ingest_saturated telemetry connections} "
+SCENARIOS=" ${BENCH_SCENARIOS:-nginx health ingest ingest_idempotent ingest_batch list summary_hit summary_miss ingest_refused nginx_saturated ingest_saturated telemetry connections} "
 TELEMETRY_ROUNDS=${BENCH_TELEMETRY_ROUNDS:-4}
 REDIS_AOF=${BENCH_REDIS_AOF:-everysec}
 REDIS_TLS=${BENCH_REDIS_TLS:-0}
@@ -468,7 +468,7 @@ run_scenario() {
             note="429 $refused/$requests"
             ((refused * 100 >= requests * 99)) || ok=false
             ;;
-        ingest | ingest_saturated)
+        ingest | ingest_idempotent | ingest_saturated)
             note="201 $(count_of 201 "$statuses")/$requests"
             ;;
         ingest_batch)
@@ -557,6 +557,9 @@ if [[ -n "$NGINX_PORT" ]] && wants nginx; then
 fi
 wants health && run_scenario health get.lua "$MAIN_URL/health" "200" "$MAIN_PID"
 wants ingest && run_scenario ingest ingest.lua "$MAIN_URL/api/metrics" "201" "$MAIN_PID"
+# The same, every request with an Idempotency-Key of its own: what remembering the answer costs.
+wants ingest_idempotent && BENCH_IDEMPOTENCY_KEYS=1 run_scenario ingest_idempotent ingest.lua \
+    "$MAIN_URL/api/metrics" "201" "$MAIN_PID"
 wants ingest_batch && BENCH_BATCH_SIZE=$BATCH_SIZE run_scenario ingest_batch ingest_batch.lua \
     "$MAIN_URL/api/metrics/batch" "201" "$MAIN_PID"
 if wants list; then

@@ -57,6 +57,7 @@ const rateLimit = 3;
 //   ...upstreamDown  after the external service is made to fail; the breaker opens at the
 //                    second failure (the GET and HEAD of one summary), so the next is refused;
 //   ...noRedis  against the service restarted with no Redis reachable and no ADMIN_TOKEN;
+//   ...noRedisAdmin  the same with an ADMIN_TOKEN (admin settings live in Redis);
 //   code  the `code` the error body must carry.
 // HEAD and 431 (headers over the limit) are derived for every operation; 404 and 405 come from the
 // probes. Adding an operation to the document without a line here fails the coverage check.
@@ -66,6 +67,7 @@ const overQuota = { overQuota: true };
 const revalidate = { revalidate: true };
 const upstreamDown = { phase: 'upstreamDown' };
 const noRedis = { phase: 'noRedis' };
+const noRedisAdmin = { phase: 'noRedisAdmin' };
 const admin = { headers: { Authorization: `Bearer ${adminToken}` } };
 const wrongToken = { headers: { Authorization: 'Bearer not-the-admin-token' } };
 const now = () => new Date().toISOString().replace(/\.\d+Z$/, 'Z');
@@ -87,7 +89,7 @@ const cases = {
   'GET /api/metrics/list': { 200: { query: '?type=prism_cpu&limit=5' }, 422: { ...invalid, query: '?limit=0' }, 503: storageDown },
   'GET /api/metrics/summary': { 200: { query: '?type=prism_cpu&period=daily' }, 422: { ...invalid, query: '?type=prism_cpu&period=weekly' }, 503: [{ ...upstreamDown, query: '?type=prism_a', code: 'EXTERNAL_SERVICE_ERROR' }, { ...upstreamDown, query: '?type=prism_b', code: 'CIRCUIT_OPEN' }, { ...storageDown, query: '?type=prism_c' }] },
   'GET /api/circuit-breaker/status': { 200: {} },
-  'PUT /api/admin/external-service': { 200: { ...admin, body: { failure_rate: 0, latency_ms: 0 } }, 400: { ...badJson, ...admin }, 401: { ...wrongToken, body: { failure_rate: 0 }, code: 'UNAUTHORIZED' }, 403: { ...noRedis, ...admin, body: { failure_rate: 0 }, code: 'FORBIDDEN' }, 413: { ...tooLarge, ...admin }, 422: { ...invalid, ...admin, body: { failure_rate: 2 } } },
+  'PUT /api/admin/external-service': { 200: { ...admin, body: { failure_rate: 0, latency_ms: 0 } }, 400: { ...badJson, ...admin }, 401: { ...wrongToken, body: { failure_rate: 0 }, code: 'UNAUTHORIZED' }, 403: { ...noRedis, ...admin, body: { failure_rate: 0 }, code: 'FORBIDDEN' }, 503: { ...noRedisAdmin, ...admin, body: { failure_rate: 0 }, code: 'STORAGE_UNAVAILABLE' }, 413: { ...tooLarge, ...admin }, 422: { ...invalid, ...admin, body: { failure_rate: 2 } } },
   'GET /metrics': { 200: {} },
   'GET /openapi.json': { 200: {}, 304: revalidate },
   'GET /docs': { 200: {}, 304: revalidate },
@@ -473,6 +475,14 @@ async function main() {
   await waitUntil(service.port, '/health', 200, 'the service without Redis');
   for (const run of runs.filter((r) => r.phase === 'noRedis')) await runOne(run, ctx);
   await stopService(service, 'the service without Redis');
+
+  // No Redis, with an ADMIN_TOKEN: the admin settings cannot be stored.
+  service = await startService('service-without-redis-with-admin',
+    { ...serviceEnv, REDIS_PORT: '1' }, service.port);
+  ctx.service = service;
+  await waitUntil(service.port, '/health', 200, 'the service without Redis, with admin');
+  for (const run of runs.filter((r) => r.phase === 'noRedisAdmin')) await runOne(run, ctx);
+  await stopService(service, 'the service without Redis, with admin');
 
   checkCoverage();
   const seconds = ((Date.now() - started) / 1000).toFixed(1);

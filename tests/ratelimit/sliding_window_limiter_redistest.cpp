@@ -496,7 +496,9 @@ TEST_F(sliding_window_limiter_redis, sets_the_expiry_at_the_first_request_of_a_w
 
 TEST_F(sliding_window_limiter_redis, decides_at_once_by_the_local_backstop_when_nothing_listens)
 {
-    instance api(ioc_, test::free_port(), per_window(10, 60s));
+    // A Redis deadline of 2 s: a check that waited for it would show; one that does not wait
+    // answers in far less even on a loaded machine.
+    instance api(ioc_, test::free_port(), per_window(10, 60s), common::system_clock(), 2000ms);
     int admitted = 0;
     double slowest_ms = 0;
     run(
@@ -512,7 +514,7 @@ TEST_F(sliding_window_limiter_redis, decides_at_once_by_the_local_backstop_when_
         },
         false);
     report("check_while_redis_down_slowest_of_100_ms", slowest_ms, "ms");
-    EXPECT_LT(slowest_ms, 5.0);
+    EXPECT_LT(slowest_ms, 1000.0);
     EXPECT_EQ(admitted, 10);
     EXPECT_EQ(api.outages.outages(), 1U);
     EXPECT_EQ(api.outages.requests_without_redis(), 100U);
