@@ -8,7 +8,8 @@
 #   ./test.sh --quick         between edits: the unit, Redis and end-to-end suites only (an
 #                             incremental build; no documentation, contract, chaos, fuzz or
 #                             ThreadSanitizer steps)
-#   ./test.sh -L unit         only one label (unit, redis, e2e, chaos); any ctest arguments work
+#   ./test.sh -L unit         only one label (unit, redis, e2e, redis-tls, e2e-tls, chaos; -L redis
+#                             matches redis-tls too); any ctest arguments work
 #   TEST_PRESET=debug ./test.sh   without sanitizers (quicker)
 #   TEST_DOCS=0|1             skip, or force, the documentation checks (default: run them
 #                             when no ctest arguments are given)

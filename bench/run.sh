@@ -21,6 +21,8 @@
 #   BENCH_BATCH_SIZE=100      metrics per request of ingest_batch (10 types)
 #   BENCH_TELEMETRY_ROUNDS=4  rounds of the telemetry scenario (each: 5 s on, 5 s off)
 #   BENCH_REDIS_AOF=everysec  appendfsync of the private Redis (as in production); "no": AOF off
+#   BENCH_REDIS_TLS=0         1: the service reaches Redis over TLS (a test CA made with openssl;
+#                             Redis's plain port then serves only this script's INFO reads)
 #   BENCH_GBENCH=1            0: skip the Google Benchmark
 #   BENCH_GBENCH_MIN_TIME=0.05
 #   BENCH_BUILD=1             0: use the binaries already in BENCH_BUILD_DIR
@@ -47,6 +49,7 @@ HOLD_PATH=${BENCH_HOLD_PATH:-/health}
 SCENARIOS=" ${BENCH_SCENARIOS:-nginx health ingest ingest_idempotent ingest_batch list summary_hit summary_miss ingest_refused nginx_saturated ingest_saturated telemetry connections} "
 TELEMETRY_ROUNDS=${BENCH_TELEMETRY_ROUNDS:-4}
 REDIS_AOF=${BENCH_REDIS_AOF:-everysec}
+REDIS_TLS=${BENCH_REDIS_TLS:-0}
 BUILD_DIR=${BENCH_BUILD_DIR:-build/bench}
 STAMP=$(date -u +%Y%m%dT%H%M%SZ)
 OUTPUT=${BENCH_OUTPUT:-$BUILD_DIR/results-$STAMP.json}
@@ -98,7 +101,10 @@ if wants telemetry && [[ ! -x "$QUIET_API_BIN" ]]; then
 fi
 GBENCH_BIN=$ROOT/$BUILD_DIR/bench/analytics_bench
 HOLD_BIN=$ROOT/$BUILD_DIR/bench/hold_connections
-for b in "$API_BIN" "$GBENCH_BIN" "$HOLD_BIN"; do
+needed_bins=("$API_BIN")
+[[ "${BENCH_GBENCH:-1}" == 1 ]] && needed_bins+=("$GBENCH_BIN")
+wants connections && needed_bins+=("$HOLD_BIN")
+for b in "${needed_bins[@]}"; do
     [[ -x "$b" ]] || die "missing $b (run without BENCH_BUILD=0)"
 done
 mkdir -p "$(dirname "$OUTPUT")"
@@ -183,6 +189,36 @@ start_redis() {
     start_private_redis "$WORK/redis" "${args[@]}"
     STARTED_PIDS+=("$REDIS_PID")
     log "redis-server pid $REDIS_PID on 127.0.0.1:$REDIS_PORT (AOF: $REDIS_AOF)"
+    if [[ "$REDIS_TLS" == 1 ]]; then
+        start_redis_tls
+    fi
+}
+
+# The service's Redis settings beyond REDIS_HOST/REDIS_PORT (start_redis_tls sets them).
+SERVICE_REDIS_ENV=()
+
+# start_redis_tls: a CA and a server certificate for 127.0.0.1 made with openssl, and a TLS port
+# opened on the running Redis (CONFIG SET), which the service then uses.
+start_redis_tls() {
+    local dir=$WORK/tls tls_port
+    mkdir -p "$dir"
+    (
+        cd "$dir"
+        openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 \
+            -subj '/CN=bench CA' -keyout ca.key -out ca.pem
+        openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+            -subj '/CN=redis' -keyout redis.key -out redis.csr
+        printf 'subjectAltName=IP:127.0.0.1\n' >redis.ext
+        openssl x509 -req -in redis.csr -CA ca.pem -CAkey ca.key -CAcreateserial -days 1 \
+            -extfile redis.ext -out redis.pem
+    ) >"$dir/openssl.log" 2>&1 || { cat "$dir/openssl.log" >&2; die "openssl failed"; }
+    tls_port=$(( REDIS_PORT + 1 ))
+    redis-cli -p "$REDIS_PORT" config set tls-cert-file "$dir/redis.pem" tls-key-file "$dir/redis.key" \
+        tls-ca-cert-file "$dir/ca.pem" tls-auth-clients no >/dev/null
+    [[ $(redis-cli -p "$REDIS_PORT" config set tls-port "$tls_port") == OK ]] \
+        || die "could not open a TLS port on Redis"
+    SERVICE_REDIS_ENV=(REDIS_PORT="$tls_port" REDIS_TLS=true REDIS_TLS_CA_FILE="$dir/ca.pem")
+    log "redis-server TLS on 127.0.0.1:$tls_port (the service's port)"
 }
 
 NGINX_PID=
@@ -256,7 +292,7 @@ start_service() {
     mkdir -p "$dir"
     (cd "$dir" && exec env -i PATH="$PATH" HOME="${HOME:-/root}" \
         APP_HOST=127.0.0.1 APP_PORT=0 APP_THREADS="$APP_THREADS" LOG_LEVEL="$SERVICE_LOG_LEVEL" \
-        REDIS_HOST=127.0.0.1 REDIS_PORT="$REDIS_PORT" \
+        REDIS_HOST=127.0.0.1 REDIS_PORT="$REDIS_PORT" ${SERVICE_REDIS_ENV[@]+"${SERVICE_REDIS_ENV[@]}"} \
         EXTERNAL_SERVICE_FAILURE_RATE=0 EXTERNAL_SERVICE_LATENCY_MS=0 \
         "$@" "$bin" >"$dir/service.log" 2>&1) &
     SVC_PID=$!

@@ -2,6 +2,7 @@
 
 #include "api/admin_handlers.hpp"
 #include "api/auth_throttle.hpp"
+#include "app/redis_tls.hpp"
 #include "api/breaker_handlers.hpp"
 #include "api/docs_handlers.hpp"
 #include "api/health_handlers.hpp"
@@ -81,7 +82,8 @@ struct application::shared_state {
           simulation(s.upstream),
           backstop(s.ratelimit, common::system_clock()),
           outages(common::system_clock()),
-          external(upstream::make_external_service(s.upstream, simulation))
+          external(upstream::make_external_service(s.upstream, simulation)),
+          redis_tls(make_redis_tls(s.redis))
     {
     }
 
@@ -107,12 +109,16 @@ struct application::shared_state {
     api::auth_throttle admin_failures{common::system_clock()};
     net::io_context control{1};
     net::signal_set signals{control, SIGINT, SIGTERM};
+    // Every Redis connection's TLS context (null without REDIS_TLS).
+    std::shared_ptr<common::tls_context> redis_tls;
 };
 
 namespace {
 
-// `refusals`: told every command's outcome (the connections that carry the service's writes).
+// `tls`: every connection's TLS context (null without REDIS_TLS). `refusals`: told every
+// command's outcome (the connections that carry the service's writes).
 redis::client_options redis_options(const config::settings& s,
+                                    std::shared_ptr<common::tls_context> tls,
                                     redis::write_refusals* refusals = nullptr)
 {
     redis::client_options o;
@@ -120,6 +126,9 @@ redis::client_options redis_options(const config::settings& s,
     o.host = s.redis.host;
     o.port = s.redis.port;
     o.password = s.redis.password;
+    o.username = s.redis.username;
+    o.tls = std::move(tls);
+    o.tls_server_name = s.redis.tls_server_name;
     o.db = s.redis.db;
     o.command_timeout = s.redis.timeout;
     for (const auto& n : s.redis.cluster_nodes) {
@@ -152,8 +161,9 @@ std::string host_name()
 // in that order and destroyed in reverse.
 struct application::worker {
     worker(application& app, shared_state& shared)
-        : redis(ioc.get_executor(), tracked(redis_options(app.settings_, &shared.refusals))),
-          subscriber(ioc.get_executor(), redis_options(app.settings_)),
+        : redis(ioc.get_executor(),
+                tracked(redis_options(app.settings_, shared.redis_tls, &shared.refusals))),
+          subscriber(ioc.get_executor(), redis_options(app.settings_, shared.redis_tls)),
           tracking(redis, subscriber, "summary:", app.settings_.redis.timeout),
           limiter(redis, app.settings_.ratelimit, app.settings_.redis.timeout, shared.backstop,
                   shared.outages, common::system_clock()),

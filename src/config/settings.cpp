@@ -465,6 +465,26 @@ struct node_list_kind {
     static std::string expected() { return "a comma-separated list of host:port"; }
 };
 
+// A user name as Redis's ACL takes it: 1-256 printable ASCII characters, no spaces.
+template <class Field>
+struct username_kind {
+    static constexpr json_kind json = json_kind::string;
+
+    static bool parse(settings& s, std::string_view text)
+    {
+        if (text.empty() || text.size() > 256 ||
+            !std::all_of(text.begin(), text.end(), [](char c) { return c > ' ' && c < 127; })) {
+            return false;
+        }
+        Field::ref(s) = std::string(text);
+        return true;
+    }
+
+    static std::string show(const settings& s) { return Field::ref(s); }
+
+    static std::string expected() { return "1-256 printable ASCII characters without spaces"; }
+};
+
 // A name that goes into logs and JSON bodies as it is: 1-128 characters of [A-Za-z0-9._:-]
 // (what a host name, a port and a container or pod name are made of).
 template <class Field>
@@ -659,6 +679,19 @@ constexpr auto k_variables = std::to_array<variable>({
         "REDIS_TIMEOUT_MS", "deadline of each Redis command, ms"),
     make<node_list_kind<redis_field<&redis_options::cluster_nodes>>>(
         "REDIS_CLUSTER_NODES", "Redis Cluster seeds host:port,... (none: REDIS_HOST)"),
+    make<username_kind<redis_field<&redis_options::username>>>(
+        "REDIS_USERNAME", "Redis ACL user (AUTH user password; none: default)"),
+    make<boolean_kind<redis_field<&redis_options::tls>>>("REDIS_TLS", "connect to Redis over TLS"),
+    make<path_kind<redis_field<&redis_options::tls_ca_file>>>(
+        "REDIS_TLS_CA_FILE", "PEM CA bundle for Redis TLS (none: system store)"),
+    make<path_kind<redis_field<&redis_options::tls_cert_file>>>(
+        "REDIS_TLS_CERT_FILE", "PEM client certificate chain (mutual TLS)"),
+    make<path_kind<redis_field<&redis_options::tls_key_file>>>(
+        "REDIS_TLS_KEY_FILE", "PEM private key of REDIS_TLS_CERT_FILE"),
+    make<host_kind<redis_field<&redis_options::tls_server_name>>>(
+        "REDIS_TLS_SERVER_NAME", "SNI and name verified (none: the Redis host)"),
+    make<boolean_kind<redis_field<&redis_options::tls_verify>>>(
+        "REDIS_TLS_VERIFY", "verify Redis's certificate (false: insecure)"),
     make<integer_kind<redis_field<&redis_options::wait_replicas>, 0, 64>>(
         "REDIS_WAIT_REPLICAS", "replicas that must hold an ingest before its 201 (WAIT)"),
     make<integer_kind<cache_field<&cache_options::ttl>, 1, k_unbounded>>(
@@ -827,6 +860,41 @@ std::map<std::string, std::string, std::less<>> read_dotenv(const std::string& p
     return out;
 }
 
+// Settings of Redis's TLS and ACL that only make sense together.
+void check_redis_access(const redis_options& r)
+{
+    if (!r.username.empty() && r.password.empty()) {
+        throw config_error(
+            "REDIS_USERNAME: needs REDIS_PASSWORD (the service authenticates with AUTH user "
+            "password)");
+    }
+    if (!r.tls_cert_file.empty() && r.tls_key_file.empty()) {
+        throw config_error("REDIS_TLS_KEY_FILE: must be set with REDIS_TLS_CERT_FILE (a client "
+                           "certificate needs its private key)");
+    }
+    if (r.tls_cert_file.empty() && !r.tls_key_file.empty()) {
+        throw config_error("REDIS_TLS_CERT_FILE: must be set with REDIS_TLS_KEY_FILE (a private "
+                           "key needs its certificate)");
+    }
+    if (r.tls) {
+        return;
+    }
+    // A TLS setting without TLS means the deployment believes it is encrypted when it is not.
+    const std::pair<std::string_view, bool> tls_only[] = {
+        {"REDIS_TLS_CA_FILE", !r.tls_ca_file.empty()},
+        {"REDIS_TLS_CERT_FILE", !r.tls_cert_file.empty()},
+        {"REDIS_TLS_KEY_FILE", !r.tls_key_file.empty()},
+        {"REDIS_TLS_SERVER_NAME", !r.tls_server_name.empty()},
+        {"REDIS_TLS_VERIFY", !r.tls_verify},
+    };
+    for (const auto& [name, set] : tls_only) {
+        if (set) {
+            throw config_error(std::string(name) +
+                               ": set while REDIS_TLS is off; set REDIS_TLS=true to use it");
+        }
+    }
+}
+
 }  // namespace
 
 settings from_env(const env_lookup& lookup)
@@ -867,6 +935,7 @@ settings from_env(const env_lookup& lookup)
             "got " +
             quote_json(std::to_string(out.redis.db)));
     }
+    check_redis_access(out.redis);
     if (out.http.threads == 0) {
         out.http.threads = std::max(1u, std::thread::hardware_concurrency());
     }

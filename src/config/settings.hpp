@@ -63,6 +63,13 @@ struct redis_options {
     std::chrono::milliseconds timeout{100};  // REDIS_TIMEOUT_MS
     // REDIS_CLUSTER_NODES: seed nodes of a Redis Cluster (empty: the one server at REDIS_HOST).
     std::vector<redis_node> cluster_nodes;
+    std::string username;          // REDIS_USERNAME: an ACL user (needs REDIS_PASSWORD)
+    bool tls = false;              // REDIS_TLS
+    std::string tls_ca_file;       // REDIS_TLS_CA_FILE (empty: the system store)
+    std::string tls_cert_file;     // REDIS_TLS_CERT_FILE (mutual TLS, with REDIS_TLS_KEY_FILE)
+    std::string tls_key_file;      // REDIS_TLS_KEY_FILE
+    std::string tls_server_name;   // REDIS_TLS_SERVER_NAME (empty: the host connected to)
+    bool tls_verify = true;        // REDIS_TLS_VERIFY (false: any certificate is accepted)
     // REDIS_WAIT_REPLICAS: an ingest is acknowledged only once this many replicas hold it.
     std::uint32_t wait_replicas = 0;
 };

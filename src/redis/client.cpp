@@ -691,8 +691,11 @@ struct client::impl {
                 co_return false;
             }
             const auto& host = source.options().host;
+            // CLUSTER SLOTS and redirections already give the port of the caller's kind of
+            // connection; CLUSTER SHARDS gives both.
+            const bool tls = source.options().tls != nullptr;
             auto topology = shards_unknown_ ? parse_cluster_slots(answer, host)
-                                            : parse_cluster_shards(answer, host);
+                                            : parse_cluster_shards(answer, host, tls);
             if (!topology || topology->ranges.empty()) {
                 error = topology ? "the node serves no slots" : topology.error().message();
                 co_return false;

@@ -3,8 +3,8 @@
 // shape, for a single Redis server or a Redis Cluster.
 //
 // Single node (options.cluster_nodes empty): one connection to host:port, kept healthy by
-// `run()` (connect, AUTH, SELECT, load the scripts, periodic PING, reconnect with capped
-// exponential backoff and jitter). Cluster (options.cluster_nodes lists seed nodes): the slot
+// `run()` (connect, TLS handshake when options.tls is set, AUTH, SELECT, load the scripts,
+// periodic PING, reconnect with capped exponential backoff and jitter). Cluster (options.cluster_nodes lists seed nodes): the slot
 // map is read from CLUSTER SHARDS (CLUSTER SLOTS on servers before 7), refreshed every
 // cluster_refresh_interval and soon after anything suggests it changed, and every master gets
 // a connection of its own; each command goes to the master of its key's slot.
@@ -61,6 +61,10 @@
 #include <string_view>
 #include <vector>
 
+namespace analytics::common {
+class tls_context;
+}
+
 namespace analytics::redis {
 
 class write_refusals;
@@ -75,6 +79,13 @@ struct client_options {
     std::string host = "127.0.0.1";
     std::uint16_t port = 6379;
     std::string password;                                   // AUTH when not empty
+    std::string username;  // an ACL user: AUTH username password (needs the password)
+    // When set, every connection (each node's, the subscriber's) runs TLS with this context,
+    // which one process may share among all its clients: it is safe across threads.
+    std::shared_ptr<common::tls_context> tls;
+    // The name sent as SNI and required in the server's certificate; empty: the host connected to
+    // (in a cluster, each node's address as the slot map gives it).
+    std::string tls_server_name;
     int db = 0;                                             // SELECT when not 0
     std::chrono::milliseconds command_timeout{100};         // default deadline of exec()
     std::chrono::milliseconds connect_timeout{1000};

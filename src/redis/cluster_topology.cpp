@@ -78,7 +78,8 @@ std::string cluster_node::address() const
     return (v6 ? "[" + host + "]" : host) + ":" + std::to_string(port);
 }
 
-result<cluster_topology> parse_cluster_shards(const reply& r, std::string_view queried_host)
+result<cluster_topology> parse_cluster_shards(const reply& r, std::string_view queried_host,
+                                              bool tls)
 {
     if (r.type != reply::kind::array) {
         return errc::unexpected_reply;
@@ -99,9 +100,10 @@ result<cluster_topology> parse_cluster_shards(const reply& r, std::string_view q
             if (node.type != reply::kind::array) {
                 return errc::unexpected_reply;
             }
-            const reply* port_field = field(node, "port");
+            const std::string_view wanted = tls ? "tls-port" : "port";
+            const reply* port_field = field(node, wanted);
             if (port_field == nullptr) {
-                port_field = field(node, "tls-port");
+                port_field = field(node, tls ? "port" : "tls-port");
             }
             const auto port = port_field != nullptr ? as_port(*port_field) : std::nullopt;
             std::string_view host = text_field(node, "endpoint");

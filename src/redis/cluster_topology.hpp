@@ -43,10 +43,13 @@ struct cluster_topology {
 
 /// Reads a CLUSTER SHARDS reply. A node whose endpoint is unknown ("?" or empty) is reached at
 /// its IP, and failing that at `queried_host`, the host the command was sent to, as Redis
-/// documents. Nodes without a usable address are left out, and so are the slots of a shard
-/// whose master is left out. errc::unexpected_reply when the reply is not shaped as documented.
+/// documents. A node's port is its `port` field, or with `tls` its `tls-port` (a cluster with
+/// `tls-cluster yes` lists both when it also serves plain TCP); either falls back to the other.
+/// Nodes without a usable address are left out, and so are the slots of a shard whose master is
+/// left out. errc::unexpected_reply when the reply is not shaped as documented.
 boost::system::result<cluster_topology> parse_cluster_shards(const reply& r,
-                                                             std::string_view queried_host);
+                                                             std::string_view queried_host,
+                                                             bool tls = false);
 
 /// Reads a CLUSTER SLOTS reply, with the same rules. Health is not reported there.
 boost::system::result<cluster_topology> parse_cluster_slots(const reply& r,

@@ -2,12 +2,10 @@
 
 #include "common/logging.hpp"
 #include "redis/resp.hpp"
+#include "redis/transport.hpp"
 
-#include <boost/asio/connect.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/write.hpp>
 
 #include <algorithm>
 #include <array>
@@ -27,7 +25,6 @@ namespace {
 using boost::system::error_code;
 using steady_clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
-using net::experimental::awaitable_operators::operator||;
 using net::experimental::awaitable_operators::operator&&;
 
 // Pending-batch objects kept for reuse; enough for a busy worker's typical pipeline depth
@@ -66,9 +63,7 @@ struct connection::impl {
         : options_(std::move(options)),
           scripts_(scripts),
           on_state_change_(std::move(on_state_change)),
-          resolver_(executor),
-          socket_(executor),
-          connect_timer_(executor),
+          transport_(executor, options_),
           backoff_timer_(executor),
           health_timer_(executor),
           writer_wake_(executor),
@@ -82,11 +77,12 @@ struct connection::impl {
     net::awaitable<void> run()
     {
         while (!stopped_) {
-            if (auto ec = co_await connect(); ec) {
-                if (stopped_) {
-                    break;
-                }
-                log_connect_failure(ec);
+            const auto ec = co_await transport_.connect();
+            if (stopped_) {
+                break;
+            }
+            if (ec) {
+                log_connect_failure(transport_.failure());
                 attempt_failed();
                 co_await backoff();
                 continue;
@@ -105,14 +101,13 @@ struct connection::impl {
                 // A failed handshake was logged where it happened; anything else that ended a
                 // connection before it was usable (EOF, reset) is logged here.
                 if (std::string_view(session_cause_) != "handshake") {
-                    log_connect_failure(session_error_);
+                    log_connect_failure(session_error_.message());
                 }
                 attempt_failed();
             }
             co_await backoff();
         }
-        error_code ignored;
-        socket_.close(ignored);
+        transport_.close();
         wake_waiters();
         log::info("redis.stopped", {{"host", options_.host}, {"port", options_.port}});
     }
@@ -124,12 +119,9 @@ struct connection::impl {
         }
         stopped_ = true;
         stop_reason_ = reason;
-        resolver_.cancel();
-        connect_timer_.cancel();
         backoff_timer_.cancel();
         drop(reason, "stop");
-        error_code ignored;
-        socket_.close(ignored);
+        transport_.close();
         fail_all(reason);
         wake_waiters();
     }
@@ -139,66 +131,6 @@ struct connection::impl {
         ++failures_;
         ever_failed_ = true;
         wake_waiters();
-    }
-
-    // ---- connecting -------------------------------------------------------------------------
-
-    // Resolves and connects within connect_timeout. The watchdog closes the socket when the
-    // deadline passes, so the connect finishes promptly whether or not the resolver and
-    // connect operations honour per-operation cancellation.
-    net::awaitable<error_code> connect()
-    {
-        error_code ignored;
-        socket_.close(ignored);
-        connecting_ = true;
-        connect_timed_out_ = false;
-        connect_timer_.expires_after(options_.connect_timeout);
-        auto outcome = co_await (resolve_and_connect() || connect_watchdog());
-        connecting_ = false;
-        if (stopped_) {
-            socket_.close(ignored);
-            co_return errc::stopped;
-        }
-        if (outcome.index() == 1 || connect_timed_out_) {
-            socket_.close(ignored);
-            co_return errc::timeout;
-        }
-        co_return std::get<0>(outcome);
-    }
-
-    net::awaitable<error_code> resolve_and_connect()
-    {
-        auto [resolve_ec, endpoints] = co_await resolver_.async_resolve(
-            options_.host, std::to_string(options_.port), common::use_nothrow);
-        if (resolve_ec) {
-            connecting_ = false;
-            co_return resolve_ec;
-        }
-        auto [connect_ec, endpoint] =
-            co_await net::async_connect(socket_, endpoints, common::use_nothrow);
-        // From here on the watchdog must leave the socket alone, even if its deadline expired
-        // in this same loop turn.
-        connecting_ = false;
-        if (connect_ec) {
-            co_return connect_ec;
-        }
-        // Batches are written as soon as they are ready; Nagle's algorithm would only delay the
-        // next batch behind the server's acknowledgement of the previous one.
-        error_code ignored;
-        socket_.set_option(net::ip::tcp::no_delay(true), ignored);
-        socket_.set_option(net::socket_base::keep_alive(true), ignored);
-        co_return error_code{};
-    }
-
-    net::awaitable<void> connect_watchdog()
-    {
-        auto [ec] = co_await connect_timer_.async_wait(common::use_nothrow);
-        if (!ec && connecting_) {
-            connect_timed_out_ = true;
-            resolver_.cancel();
-            error_code ignored;
-            socket_.close(ignored);
-        }
     }
 
     // ---- one connection ---------------------------------------------------------------------
@@ -225,8 +157,7 @@ struct connection::impl {
     net::awaitable<void> read_loop()
     {
         while (session_alive_) {
-            auto [ec, n] =
-                co_await socket_.async_read_some(net::buffer(read_buffer_), common::use_nothrow);
+            auto [ec, n] = co_await transport_.read_some(net::buffer(read_buffer_));
             if (!session_alive_) {
                 co_return;
             }
@@ -270,8 +201,7 @@ struct connection::impl {
                 continue;
             }
             std::swap(outgoing_, writing_);
-            auto [ec, n] =
-                co_await net::async_write(socket_, net::buffer(writing_), common::use_nothrow);
+            auto [ec, n] = co_await transport_.write(net::buffer(writing_));
             writing_.clear();
             if (writing_.capacity() > max_kept_buffer_capacity) {
                 writing_.shrink_to_fit();
@@ -297,7 +227,9 @@ struct connection::impl {
         const auto deadline = steady_clock::now() + options_.connect_timeout;
         const std::string db = std::to_string(options_.db);
         command_batch batch;
-        if (!options_.password.empty()) {
+        if (!options_.username.empty()) {
+            batch.add({"AUTH", options_.username, options_.password});
+        } else if (!options_.password.empty()) {
             batch.add({"AUTH", options_.password});
         }
         if (options_.db != 0) {
@@ -348,6 +280,7 @@ struct connection::impl {
         log::info("redis.connected", {{"host", options_.host},
                                       {"port", options_.port},
                                       {"db", options_.db},
+                                      {"tls", transport_.uses_tls()},
                                       {"connects", connects_.load(std::memory_order_relaxed)}});
         wake_waiters();
         if (on_state_change_) {
@@ -397,8 +330,7 @@ struct connection::impl {
         session_error_ = ec;
         session_cause_ = cause;
         const bool was_connected = connected_.exchange(false, std::memory_order_relaxed);
-        error_code ignored;
-        socket_.close(ignored);
+        transport_.close();
         writer_wake_.cancel();
         health_timer_.cancel();
         fail_all(stopped_ ? stop_reason_ : errc::connection_lost);
@@ -437,10 +369,10 @@ struct connection::impl {
         return l;
     }
 
-    void log_connect_failure(error_code ec)
+    void log_connect_failure(const std::string& error)
     {
         log::write(failure_log_level(), "redis.connect_failed",
-                   {{"host", options_.host}, {"port", options_.port}, {"error", ec.message()}});
+                   {{"host", options_.host}, {"port", options_.port}, {"error", error}});
     }
 
     void wake_waiters()
@@ -605,9 +537,7 @@ struct connection::impl {
     const client_options options_;
     const script_registry& scripts_;
     std::function<void(bool)> on_state_change_;
-    net::ip::tcp::resolver resolver_;
-    net::ip::tcp::socket socket_;
-    net::steady_timer connect_timer_;
+    transport transport_;
     net::steady_timer backoff_timer_;
     net::steady_timer health_timer_;
     net::steady_timer writer_wake_;  // an event: cancelled to wake the writer
@@ -628,8 +558,6 @@ struct connection::impl {
     bool ever_failed_ = false;  // an attempt failed since construction
     bool stopped_ = false;
     errc stop_reason_ = errc::stopped;
-    bool connecting_ = false;
-    bool connect_timed_out_ = false;
     bool failure_logged_ = false;  // a warning was logged for the current failure streak
 
     bool session_alive_ = false;

@@ -1,7 +1,8 @@
 #pragma once
-// One pipelined connection to one Redis server, kept healthy: `run()` connects, authenticates,
-// selects the database, loads the client's scripts, checks the server with a periodic PING,
-// and reconnects with capped exponential backoff and jitter. Any number of coroutines send
+// One pipelined connection to one Redis server, kept healthy: `run()` connects (over TCP, or TLS
+// when the options carry a TLS context: redis::transport; the TLS handshake counts against the
+// connect timeout), authenticates, selects the database, loads the client's scripts, checks the
+// server with a periodic PING, and reconnects with capped exponential backoff and jitter. Any number of coroutines send
 // batches of commands over it; everything queued within one turn of the event loop goes out
 // in one write, the commands of one batch back to back, and replies are matched to callers in
 // order.

@@ -3,12 +3,10 @@
 #include "common/logging.hpp"
 #include "redis/errc.hpp"
 #include "redis/resp.hpp"
+#include "redis/transport.hpp"
 
-#include <boost/asio/connect.hpp>
 #include <boost/asio/experimental/awaitable_operators.hpp>
-#include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/steady_timer.hpp>
-#include <boost/asio/write.hpp>
 
 #include <algorithm>
 #include <array>
@@ -26,7 +24,6 @@ namespace {
 using boost::system::error_code;
 using steady_clock = std::chrono::steady_clock;
 using namespace std::chrono_literals;
-using net::experimental::awaitable_operators::operator||;
 using net::experimental::awaitable_operators::operator&&;
 
 // A pong may take at least this long: a busy server is not a dead one.
@@ -43,8 +40,7 @@ bool is_push(const reply& r, std::string_view kind, std::size_t size)
 struct subscriber::impl {
     impl(const net::any_io_executor& executor, const client_options& options)
         : options_(options),
-          resolver_(executor),
-          socket_(executor),
+          transport_(executor, options),
           timer_(executor),
           health_timer_(executor),
           rng_(std::random_device{}())
@@ -56,13 +52,14 @@ struct subscriber::impl {
     net::awaitable<void> run()
     {
         while (!stopped_) {
-            const auto ec = co_await connect();
-            if (!ec) {
+            const auto ec = co_await transport_.connect();
+            if (!ec && !stopped_) {
                 co_await session();
             } else if (!stopped_) {
-                log::write(
-                    failure_log_level(), "redis.subscriber_connect_failed",
-                    {{"host", options_.host}, {"port", options_.port}, {"error", ec.message()}});
+                log::write(failure_log_level(), "redis.subscriber_connect_failed",
+                           {{"host", options_.host},
+                            {"port", options_.port},
+                            {"error", transport_.failure()}});
             }
             if (stopped_) {
                 break;
@@ -79,8 +76,7 @@ struct subscriber::impl {
             timer_.expires_after(std::chrono::milliseconds(pick(rng_)));
             co_await timer_.async_wait(common::use_nothrow);
         }
-        error_code ignored;
-        socket_.close(ignored);
+        transport_.close();
     }
 
     void stop()
@@ -88,57 +84,9 @@ struct subscriber::impl {
         stopped_ = true;
         up_.store(false, std::memory_order_relaxed);
         client_id_ = 0;
-        resolver_.cancel();
         timer_.cancel();
         drop(errc::stopped, "stop");
-        error_code ignored;
-        socket_.close(ignored);
-    }
-
-    // Resolves and connects within connect_timeout; the watchdog closes the socket at the
-    // deadline, so the attempt ends whether or not the resolver honours cancellation.
-    net::awaitable<error_code> connect()
-    {
-        error_code ignored;
-        socket_.close(ignored);
-        connecting_ = true;
-        timer_.expires_after(options_.connect_timeout);
-        auto outcome = co_await (resolve_and_connect() || watchdog());
-        connecting_ = false;
-        if (stopped_) {
-            co_return errc::stopped;
-        }
-        if (outcome.index() == 1) {
-            socket_.close(ignored);
-            co_return errc::timeout;
-        }
-        co_return std::get<0>(outcome);
-    }
-
-    net::awaitable<error_code> resolve_and_connect()
-    {
-        auto [rec, endpoints] = co_await resolver_.async_resolve(
-            options_.host, std::to_string(options_.port), common::use_nothrow);
-        if (rec) {
-            co_return rec;
-        }
-        auto [cec, endpoint] = co_await net::async_connect(socket_, endpoints, common::use_nothrow);
-        connecting_ = false;
-        if (!cec) {
-            error_code ignored;
-            socket_.set_option(net::socket_base::keep_alive(true), ignored);
-        }
-        co_return cec;
-    }
-
-    net::awaitable<void> watchdog()
-    {
-        auto [ec] = co_await timer_.async_wait(common::use_nothrow);
-        if (!ec && connecting_ && !stopped_) {
-            resolver_.cancel();
-            error_code ignored;
-            socket_.close(ignored);
-        }
+        transport_.close();
     }
 
     // ---- one connection ---------------------------------------------------------------------
@@ -152,12 +100,16 @@ struct subscriber::impl {
         }
         alive_ = true;
         was_up_ = false;
-        awaiting_auth_ = !options_.password.empty();
+        awaiting_auth_ = !options_.password.empty() || !options_.username.empty();
         awaiting_id_ = true;
         unconfirmed_ = channels_.size();
 
         std::string hello;
-        if (awaiting_auth_) {
+        if (!options_.username.empty()) {
+            const std::array<std::string_view, 3> auth{"AUTH", options_.username,
+                                                       options_.password};
+            append_command(hello, auth);
+        } else if (awaiting_auth_) {
             const std::array<std::string_view, 2> auth{"AUTH", options_.password};
             append_command(hello, auth);
         }
@@ -170,7 +122,7 @@ struct subscriber::impl {
             }
             append_command(hello, subscribe);
         }
-        auto [ec, n] = co_await net::async_write(socket_, net::buffer(hello), common::use_nothrow);
+        auto [ec, n] = co_await transport_.write(net::buffer(hello));
         if (ec) {
             drop(ec, "write");
         } else {
@@ -182,8 +134,7 @@ struct subscriber::impl {
     net::awaitable<void> read_loop()
     {
         while (alive_) {
-            auto [ec, n] =
-                co_await socket_.async_read_some(net::buffer(read_buffer_), common::use_nothrow);
+            auto [ec, n] = co_await transport_.read_some(net::buffer(read_buffer_));
             if (!alive_) {
                 co_return;
             }
@@ -320,8 +271,7 @@ struct subscriber::impl {
                 co_return;
             }
             pong_seen_ = false;
-            auto [ec, n] =
-                co_await net::async_write(socket_, net::buffer(ping_bytes), common::use_nothrow);
+            auto [ec, n] = co_await transport_.write(net::buffer(ping_bytes));
             if (!alive_) {
                 co_return;
             }
@@ -350,8 +300,7 @@ struct subscriber::impl {
             return;
         }
         alive_ = false;
-        error_code ignored;
-        socket_.close(ignored);
+        transport_.close();
         health_timer_.cancel();
         client_id_ = 0;
         if (up_.exchange(false, std::memory_order_relaxed)) {
@@ -384,9 +333,8 @@ struct subscriber::impl {
     };
 
     const client_options& options_;
-    net::ip::tcp::resolver resolver_;
-    net::ip::tcp::socket socket_;
-    net::steady_timer timer_;         // connect deadline, then backoff
+    transport transport_;
+    net::steady_timer timer_;         // backoff
     net::steady_timer health_timer_;  // handshake deadline, ping period, pong deadline
     std::optional<resp_reader> reader_;
     std::array<char, 16 * 1024> read_buffer_{};
@@ -400,7 +348,6 @@ struct subscriber::impl {
     std::uint64_t connects_ = 0;
     unsigned failures_ = 0;
     bool stopped_ = false;
-    bool connecting_ = false;
     bool failure_logged_ = false;
 
     bool alive_ = false;  // the current connection is open

@@ -1,7 +1,8 @@
 #pragma once
 // A Redis pub/sub connection (RESP2 SUBSCRIBE), separate from redis::client because a
-// subscribed connection carries pushed messages, not one reply per command. It owns its socket
-// and keeps it healthy by itself: connect, AUTH, CLIENT ID, SUBSCRIBE to every registered
+// subscribed connection carries pushed messages, not one reply per command. It owns its
+// connection (TCP, or TLS as the options say: redis::transport) and keeps it healthy by itself:
+// connect, AUTH (with the ACL user, if any), CLIENT ID, SUBSCRIBE to every registered
 // channel, a PING every health_check_interval (a missing pong within max(command_timeout, 1 s)
 // drops the connection), and reconnect with capped exponential backoff and jitter.
 //
@@ -38,7 +39,7 @@ public:
     using message_handler = std::function<void(std::string_view channel, const reply& payload)>;
     using state_handler = std::function<void(bool up)>;
 
-    /// Connects as `options` says (host, port, password, timeouts, backoff; db and
+    /// Connects as `options` says (host, port, TLS, user and password, timeouts, backoff; db and
     /// on_connection_change do not apply: channels are server-wide).
     subscriber(net::any_io_executor executor, client_options options);
     ~subscriber();

@@ -3,7 +3,7 @@
 #include "common/logging.hpp"
 #include "common/with_timeout.hpp"
 #include "config/settings.hpp"
-#include "upstream/tls_context.hpp"
+#include "common/tls_context.hpp"
 
 #include <boost/asio/connect.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -182,7 +182,7 @@ http_service::http_service(std::string_view url, const std::string& ca_file)
     host_header_ = std::string(u.encoded_host_and_port());
     if (https) {
         try {
-            tls_ = std::make_unique<tls_context>(ca_file);
+            tls_ = std::make_unique<common::tls_context>(ca_file);
         } catch (const std::exception& e) {
             throw config::config_error((ca_file.empty()
                                             ? "EXTERNAL_SERVICE_URL: cannot use the system's CA "
@@ -219,9 +219,9 @@ net::awaitable<call_result> http_service::call(std::string_view what)
     }
 
     // Declared before the stream, whose verification callback writes to it.
-    std::optional<certificate_rejection> rejection;
+    std::optional<common::certificate_rejection> rejection;
     net::ssl::stream<tcp::socket&> stream(socket, tls_->native());
-    stream.set_verify_callback(tls_context::record_rejection(rejection));
+    stream.set_verify_callback(common::tls_context::record_rejection(rejection));
     if (!tls_->prepare(stream.native_handle(), host_)) {
         close(socket);
         co_return call_result::failure("tls: cannot set up the connection");

@@ -29,9 +29,11 @@
 #include <string>
 #include <string_view>
 
-namespace analytics::upstream {
-
+namespace analytics::common {
 class tls_context;
+}
+
+namespace analytics::upstream {
 
 class http_service final : public external_service {
 public:
@@ -55,7 +57,7 @@ private:
     std::string port_;                  // the same, as the resolver's service name
     std::string target_;                // the request target, at least "/"
     std::string host_header_;           // host[:port] as written in the URL
-    std::unique_ptr<tls_context> tls_;  // null for http://
+    std::unique_ptr<common::tls_context> tls_;  // null for http://
     common::degraded_mode certificates_rejected_{"upstream.certificate_rejected"};
 };
 

@@ -42,6 +42,13 @@ const std::vector<std::string> k_all_variables = {
     "REDIS_PASSWORD",
     "REDIS_TIMEOUT_MS",
     "REDIS_CLUSTER_NODES",
+    "REDIS_USERNAME",
+    "REDIS_TLS",
+    "REDIS_TLS_CA_FILE",
+    "REDIS_TLS_CERT_FILE",
+    "REDIS_TLS_KEY_FILE",
+    "REDIS_TLS_SERVER_NAME",
+    "REDIS_TLS_VERIFY",
     "REDIS_WAIT_REPLICAS",
     "CACHE_TTL_SECONDS",
     "CACHE_STALE_TTL_SECONDS",
@@ -165,6 +172,7 @@ struct override_case {
     std::string name;
     std::string value;
     std::function<bool(const settings&)> holds;
+    vars with = {};  // other variables the value is only valid with
 };
 
 TEST(from_env, applies_a_valid_override_of_every_variable)
@@ -208,6 +216,24 @@ TEST(from_env, applies_a_valid_override_of_every_variable)
          [](const settings& s) {
              return s.redis.cluster_nodes == std::vector<redis_node>{{"redis-1", 7000}};
          }},
+        {"REDIS_USERNAME", "analytics",
+         [](const settings& s) { return s.redis.username == "analytics"; },
+         {{"REDIS_PASSWORD", "s3cret"}}},
+        {"REDIS_TLS", "true", [](const settings& s) { return s.redis.tls; }},
+        {"REDIS_TLS_CA_FILE", "/etc/redis/ca.pem",
+         [](const settings& s) { return s.redis.tls_ca_file == "/etc/redis/ca.pem"; },
+         {{"REDIS_TLS", "true"}}},
+        {"REDIS_TLS_CERT_FILE", "/etc/redis/client.pem",
+         [](const settings& s) { return s.redis.tls_cert_file == "/etc/redis/client.pem"; },
+         {{"REDIS_TLS", "true"}, {"REDIS_TLS_KEY_FILE", "/etc/redis/client.key"}}},
+        {"REDIS_TLS_KEY_FILE", "/etc/redis/client.key",
+         [](const settings& s) { return s.redis.tls_key_file == "/etc/redis/client.key"; },
+         {{"REDIS_TLS", "true"}, {"REDIS_TLS_CERT_FILE", "/etc/redis/client.pem"}}},
+        {"REDIS_TLS_SERVER_NAME", "redis.internal",
+         [](const settings& s) { return s.redis.tls_server_name == "redis.internal"; },
+         {{"REDIS_TLS", "true"}}},
+        {"REDIS_TLS_VERIFY", "false", [](const settings& s) { return !s.redis.tls_verify; },
+         {{"REDIS_TLS", "true"}}},
         {"REDIS_WAIT_REPLICAS", "1", [](const settings& s) { return s.redis.wait_replicas == 1; }},
         {"CACHE_TTL_SECONDS", "600", [](const settings& s) { return s.cache.ttl == 600s; }},
         {"CACHE_STALE_TTL_SECONDS", "7200",
@@ -254,7 +280,9 @@ TEST(from_env, applies_a_valid_override_of_every_variable)
     };
     std::vector<std::string> covered;
     for (const auto& c : cases) {
-        EXPECT_TRUE(c.holds(parse({{c.name, c.value}}))) << c.name << "=" << c.value;
+        vars v = c.with;
+        v[c.name] = c.value;
+        EXPECT_TRUE(c.holds(parse(v))) << c.name << "=" << c.value;
         EXPECT_FALSE(c.holds(parse({}))) << c.name << ": the override equals the default";
         covered.push_back(c.name);
     }
@@ -390,6 +418,44 @@ TEST(from_env, refuses_a_redis_database_other_than_zero_on_a_cluster)
 
 // ----- malformed values ----------------------------------------------------------------------
 
+TEST(from_env, refuses_redis_access_settings_that_only_work_together_naming_the_variable)
+{
+    const auto error_of = [](vars v) -> std::string {
+        try {
+            parse(std::move(v));
+        } catch (const config_error& e) {
+            return e.what();
+        }
+        return {};
+    };
+    const std::vector<std::pair<vars, std::string>> cases = {
+        {{{"REDIS_USERNAME", "analytics"}}, "REDIS_USERNAME: needs REDIS_PASSWORD"},
+        {{{"REDIS_TLS", "true"}, {"REDIS_TLS_CERT_FILE", "/c.pem"}},
+         "REDIS_TLS_KEY_FILE: must be set with REDIS_TLS_CERT_FILE"},
+        {{{"REDIS_TLS", "true"}, {"REDIS_TLS_KEY_FILE", "/c.key"}},
+         "REDIS_TLS_CERT_FILE: must be set with REDIS_TLS_KEY_FILE"},
+        {{{"REDIS_TLS_CA_FILE", "/ca.pem"}}, "REDIS_TLS_CA_FILE: set while REDIS_TLS is off"},
+        {{{"REDIS_TLS", "false"}, {"REDIS_TLS_SERVER_NAME", "redis.internal"}},
+         "REDIS_TLS_SERVER_NAME: set while REDIS_TLS is off"},
+        {{{"REDIS_TLS_VERIFY", "false"}}, "REDIS_TLS_VERIFY: set while REDIS_TLS is off"},
+        {{{"REDIS_TLS_CERT_FILE", "/c.pem"}, {"REDIS_TLS_KEY_FILE", "/c.key"}},
+         "REDIS_TLS_CERT_FILE: set while REDIS_TLS is off"},
+    };
+    for (const auto& [v, expected] : cases) {
+        const auto message = error_of(v);
+        EXPECT_EQ(message.rfind(expected, 0), 0u) << message;
+    }
+    // Together they are accepted.
+    const settings s = parse({{"REDIS_USERNAME", "analytics"},
+                              {"REDIS_PASSWORD", "s3cret"},
+                              {"REDIS_TLS", "on"},
+                              {"REDIS_TLS_CERT_FILE", "/c.pem"},
+                              {"REDIS_TLS_KEY_FILE", "/c.key"}});
+    EXPECT_EQ(s.redis.username, "analytics");
+    EXPECT_TRUE(s.redis.tls);
+    EXPECT_TRUE(s.redis.tls_verify);
+}
+
 TEST(from_env, rejects_a_port_above_65535)
 {
     EXPECT_EQ(error_for("APP_PORT", "70000"), R"(APP_PORT: expected a port 0..65535, got "70000")");
@@ -491,6 +557,11 @@ TEST(from_env, rejects_every_kind_of_malformed_value_naming_variable_and_value)
         {"REDIS_CLUSTER_NODES", "re dis:7000"},
         {"REDIS_CLUSTER_NODES", "a:7000,,b:7001"},
         {"REDIS_CLUSTER_NODES", "a:7000,"},
+        {"REDIS_USERNAME", "ana lytics"},
+        {"REDIS_USERNAME", std::string(257, 'u')},
+        {"REDIS_TLS", "tls"},
+        {"REDIS_TLS_SERVER_NAME", "redis:6380"},
+        {"REDIS_TLS_VERIFY", "insecure"},
         {"CACHE_TTL_SECONDS", "0"},
         {"CACHE_TTL_SECONDS", "5m"},
         {"CACHE_STALE_TTL_SECONDS", "0"},

@@ -9,7 +9,7 @@
 #include "support/redis_admin.hpp"
 #include "support/redis_deployment.hpp"
 #include "support/redis_server.hpp"
-#include "upstream/test_pki.hpp"
+#include "support/test_pki.hpp"
 #include "upstream/tls_upstream.hpp"
 
 #include <boost/json.hpp>

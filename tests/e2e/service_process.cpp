@@ -3,6 +3,7 @@
 #include "e2e/http_client.hpp"
 #include "support/redis_deployment.hpp"
 #include "support/redis_server.hpp"
+#include "support/redis_tls.hpp"
 
 #include <gtest/gtest.h>
 
@@ -49,6 +50,14 @@ service_process::service_process(std::map<std::string, std::string> overrides, b
     }
     for (auto& [k, v] : overrides) {
         full[k] = v;
+    }
+    // A TLS test server is reached over TLS unless the test sets REDIS_TLS itself.
+    if (const auto& port = full["REDIS_PORT"];
+        overrides.count("REDIS_TLS") == 0 && !port.empty() &&
+        port.find_first_not_of("0123456789") == std::string::npos && port.size() <= 5 &&
+        is_tls_port(static_cast<std::uint16_t>(std::stoi(port)))) {
+        full["REDIS_TLS"] = "true";
+        full["REDIS_TLS_CA_FILE"] = shared_pki().ca_file();
     }
     // Start from the parent's environment (sanitizer options, PATH) minus our variables.
     std::vector<std::string> storage;

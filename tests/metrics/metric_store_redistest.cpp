@@ -576,7 +576,11 @@ std::vector<std::string> types_of_distinct_tags(std::size_t count)
 // none of it stored, although whole script calls of it had reached Redis.
 TEST_F(metric_store_redis, a_batch_whose_connection_breaks_before_exec_stores_nothing)
 {
-    test::cutting_proxy proxy(test::redis_test_port());
+    // The proxy reads the commands it forwards, so the server behind it speaks plain TCP, also
+    // when the other tests run over TLS.
+    test::redis_process server({}, {}, false);
+    test::admin_connection admin(server.port());
+    test::cutting_proxy proxy(server.port());
     auto client = client_options_for(proxy.port());
     client.health_check_interval = 0ms;  // no PING may join the pipeline that is cut
     instance api(ioc_, client, store_options(), clock_, 1s);
@@ -597,8 +601,8 @@ TEST_F(metric_store_redis, a_batch_whose_connection_breaks_before_exec_stores_no
     });
     EXPECT_GE(proxy.forwarded_of_cut(), 2) << "MULTI and at least one whole script call arrived";
     for (const auto& type : types) {
-        EXPECT_EQ(test::stored_points(admin_, type).size(), 1U) << type << ": the first batch only";
-        const auto total = test::stored_rollup(admin_, type);
+        EXPECT_EQ(test::stored_points(admin, type).size(), 1U) << type << ": the first batch only";
+        const auto total = test::stored_rollup(admin, type);
         EXPECT_TRUE(total && total->count == 1) << type << ": the first batch only";
     }
 }

@@ -58,10 +58,7 @@ protected:
 
     static client_options options_for(std::uint16_t port)
     {
-        client_options o;
-        o.host = test::redis_test_host();
-        o.port = port;
-        o.reconnect_min = 10ms;
+        client_options o = test::client_options_for(port);
         o.reconnect_max = 200ms;
         return o;
     }
@@ -419,6 +416,32 @@ TEST_F(redis_client, authenticates_and_selects_the_configured_database)
     EXPECT_EQ(admin.command({"GET", "where"}), "$nil");
     EXPECT_EQ(admin.command({"SELECT", "3"}), "+OK");
     EXPECT_EQ(admin.command({"GET", "where"}), "$db3");
+}
+
+TEST_F(redis_client, authenticates_as_an_acl_user_and_is_held_to_its_acl)
+{
+    redis_process server;
+    admin_connection admin(server.port());
+    ASSERT_EQ(admin.command({"ACL", "SETUSER", "app", "on", ">app-pass", "~app:*", "+ping", "+set",
+                             "+get"}),
+              "+OK");
+    auto options = test::client_options_for(server.port());
+    options.username = "app";
+    options.password = "app-pass";
+
+    with_client(options, [&](client& c) -> net::awaitable<void> {
+        auto mine = co_await c.exec(command("SET", "app:k", "v"));
+        auto other_key = co_await c.exec(command("SET", "other:k", "v"));
+        auto other_command = co_await c.exec(command("FLUSHALL"));
+        CO_ASSERT_TRUE(mine && other_key && other_command);
+        EXPECT_EQ(mine->str, "OK");
+        EXPECT_TRUE(other_key->is_error() && other_key->str.starts_with("NOPERM"))
+            << other_key->str;
+        EXPECT_TRUE(other_command->is_error() && other_command->str.starts_with("NOPERM"))
+            << other_command->str;
+    });
+    EXPECT_EQ(admin.command({"GET", "app:k"}), "$v");
+    EXPECT_EQ(admin.command({"EXISTS", "other:k"}), ":0");
 }
 
 TEST_F(redis_client, stays_disconnected_and_keeps_retrying_when_the_password_is_wrong)

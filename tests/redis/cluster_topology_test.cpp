@@ -117,6 +117,33 @@ TEST(parse_cluster_shards, leaves_out_the_slots_of_a_shard_without_a_reachable_m
     EXPECT_EQ(t->nodes[t->ranges[0].master].address(), "10.0.0.2:7001");
 }
 
+TEST(parse_cluster_shards, gives_a_tls_client_the_tls_port_and_a_plain_client_the_plain_one)
+{
+    // `tls-cluster yes` with a plain port too: Redis 7.0 lists both.
+    const auto both = arr({bulk("id"), bulk(a_id), bulk("port"), num(6379), bulk("tls-port"),
+                           num(6380), bulk("ip"), bulk("10.0.0.1"), bulk("endpoint"),
+                           bulk("10.0.0.1"), bulk("role"), bulk("master"), bulk("health"),
+                           bulk("online")});
+    // TLS only (`port 0`): no plain port listed.
+    const auto tls_only = arr({bulk("id"), bulk(b_id), bulk("tls-port"), num(6390), bulk("ip"),
+                               bulk("10.0.0.2"), bulk("endpoint"), bulk("10.0.0.2"), bulk("role"),
+                               bulk("master"), bulk("health"), bulk("online")});
+    const auto r = parse_one(arr({arr({bulk("slots"), arr({num(0), num(8191)}), bulk("nodes"),
+                                       arr({both})}),
+                                  arr({bulk("slots"), arr({num(8192), num(16383)}),
+                                       bulk("nodes"), arr({tls_only})})}));
+    const auto over_tls = parse_cluster_shards(r, "", true);
+    ASSERT_TRUE(over_tls);
+    ASSERT_EQ(over_tls->nodes.size(), 2U);
+    EXPECT_EQ(over_tls->nodes[0].address(), "10.0.0.1:6380");
+    EXPECT_EQ(over_tls->nodes[1].address(), "10.0.0.2:6390");
+    const auto plain = parse_cluster_shards(r, "");
+    ASSERT_TRUE(plain);
+    ASSERT_EQ(plain->nodes.size(), 2U);
+    EXPECT_EQ(plain->nodes[0].address(), "10.0.0.1:6379");
+    EXPECT_EQ(plain->nodes[1].address(), "10.0.0.2:6390");
+}
+
 TEST(parse_cluster_shards, refuses_replies_of_the_wrong_shape)
 {
     for (const std::string& resp :

@@ -227,6 +227,26 @@ TEST(redis_subscriber, authenticates_and_stays_down_with_a_wrong_password)
     EXPECT_TRUE(r.states.empty());
 }
 
+TEST(redis_subscriber, subscribes_as_an_acl_user_allowed_its_channel)
+{
+    redis_process server;
+    ASSERT_EQ(admin_connection(server.port())
+                  .command({"ACL", "SETUSER", "listener", "on", ">pw", "resetchannels",
+                            "&sub.acl", "+ping", "+subscribe", "+client|id"}),
+              "+OK");
+    net::io_context ioc;
+    auto options = test::client_options_for(server.port());
+    options.username = "listener";
+    options.password = "pw";
+    recorder r(ioc, options, {"sub.acl"});
+    with_subscriber(r, ioc, [&]() -> net::awaitable<void> {
+        EXPECT_EQ(admin_connection(server.port()).integer({"PUBLISH", "sub.acl", "hello"}), 1);
+        EXPECT_TRUE(co_await eventually([&] { return r.messages.size() == 1; }, 2s));
+    });
+    ASSERT_EQ(r.messages.size(), 1U);
+    EXPECT_EQ(r.messages[0].text, "hello");
+}
+
 TEST(redis_subscriber, stop_before_run_makes_run_return_at_once)
 {
     net::io_context ioc;

@@ -1,5 +1,7 @@
 #include "support/redis_admin.hpp"
 
+#include "support/redis_tls.hpp"
+
 #include <boost/asio/read.hpp>
 #include <boost/asio/read_until.hpp>
 #include <boost/asio/write.hpp>
@@ -8,7 +10,10 @@
 #include <spawn.h>
 #include <unistd.h>
 
+#include <cstdlib>
 #include <filesystem>
+#include <mutex>
+#include <set>
 #include <stdexcept>
 #include <sys/wait.h>
 #include <thread>
@@ -20,9 +25,48 @@ namespace analytics::test {
 namespace net = boost::asio;
 using namespace std::chrono_literals;
 
+namespace {
+
+std::mutex tls_ports_mutex;
+std::set<std::uint16_t> tls_ports;  // of this process's TLS redis_process objects
+
+void set_tls_port(std::uint16_t port, bool tls)
+{
+    const std::lock_guard lock(tls_ports_mutex);
+    if (tls) {
+        tls_ports.insert(port);
+    } else {
+        tls_ports.erase(port);
+    }
+}
+
+}  // namespace
+
+bool redis_tls_run()
+{
+    const char* v = std::getenv("REDIS_TEST_TLS");
+    return v != nullptr && std::string_view(v) == "1";
+}
+
+bool is_tls_port(std::uint16_t port)
+{
+    const std::lock_guard lock(tls_ports_mutex);
+    return tls_ports.contains(port);
+}
+
 admin_connection::admin_connection(std::uint16_t port, std::string_view password) : socket_(ioc_)
 {
     socket_.connect({net::ip::make_address("127.0.0.1"), port});
+    if (is_tls_port(port)) {
+        tls_context_ = std::make_unique<net::ssl::context>(net::ssl::context::tls_client);
+        // Whatever certificate the server presents (some tests give it a bad one on purpose);
+        // the client certificate serves servers that require one.
+        tls_context_->set_verify_mode(net::ssl::verify_none);
+        tls_context_->use_certificate_chain_file(shared_pki().client().cert_file);
+        tls_context_->use_private_key_file(shared_pki().client().key_file, net::ssl::context::pem);
+        tls_ = std::make_unique<net::ssl::stream<net::ip::tcp::socket&>>(socket_, *tls_context_);
+        tls_->handshake(net::ssl::stream_base::client);
+    }
     if (!password.empty()) {
         const std::string r = command({"AUTH", password});
         if (r != "+OK") {
@@ -44,7 +88,7 @@ std::string admin_connection::command(const std::vector<std::string>& args)
         out += a;
         out += "\r\n";
     }
-    net::write(socket_, net::buffer(out));
+    send(out);
     return read_reply();
 }
 
@@ -65,7 +109,7 @@ std::vector<std::string> admin_connection::strings(const std::vector<std::string
         out += a;
         out += "\r\n";
     }
-    net::write(socket_, net::buffer(out));
+    send(out);
     const std::string line = read_line();
     if (line.starts_with('$')) {
         return {read_bulk(line)};
@@ -85,6 +129,15 @@ std::vector<std::string> admin_connection::strings(const std::vector<std::string
     return elements;
 }
 
+void admin_connection::send(const std::string& bytes)
+{
+    if (tls_) {
+        net::write(*tls_, net::buffer(bytes));
+    } else {
+        net::write(socket_, net::buffer(bytes));
+    }
+}
+
 std::string admin_connection::read_bulk(const std::string& line)
 {
     const long len = std::stol(line.substr(1));
@@ -93,8 +146,12 @@ std::string admin_connection::read_bulk(const std::string& line)
     }
     const auto need = static_cast<std::size_t>(len) + 2;
     if (buffer_.size() < need) {
-        net::read(socket_, net::dynamic_buffer(buffer_),
-                  net::transfer_exactly(need - buffer_.size()));
+        const auto more = net::transfer_exactly(need - buffer_.size());
+        if (tls_) {
+            net::read(*tls_, net::dynamic_buffer(buffer_), more);
+        } else {
+            net::read(socket_, net::dynamic_buffer(buffer_), more);
+        }
     }
     std::string value = buffer_.substr(0, static_cast<std::size_t>(len));
     buffer_.erase(0, need);
@@ -103,7 +160,8 @@ std::string admin_connection::read_bulk(const std::string& line)
 
 std::string admin_connection::read_line()
 {
-    const std::size_t n = net::read_until(socket_, net::dynamic_buffer(buffer_), "\r\n");
+    const std::size_t n = tls_ ? net::read_until(*tls_, net::dynamic_buffer(buffer_), "\r\n")
+                               : net::read_until(socket_, net::dynamic_buffer(buffer_), "\r\n");
     std::string line = buffer_.substr(0, n - 2);
     buffer_.erase(0, n);
     return line;
@@ -160,9 +218,23 @@ void wait_until_answering(std::uint16_t port, std::string_view password,
     }
 }
 
-redis_process::redis_process(std::vector<std::string> extra_args, std::string password)
+redis_process::redis_process(std::vector<std::string> extra_args, std::string password,
+                             bool tls)
     : port_(free_port()), extra_args_(std::move(extra_args)), password_(std::move(password))
 {
+    if (tls) {
+        tls_port_ = port_;
+        set_tls_port(port_, true);
+        const test_pki& pki = shared_pki();
+        // TLS only, so that nothing reaches it over plain TCP unnoticed. Client certificates are
+        // verified when a client presents one, required only when a test adds
+        // "--tls-auth-clients", "yes".
+        extra_args_.insert(extra_args_.begin(),
+                           {"--port", "0", "--tls-port", std::to_string(port_), "--tls-cert-file",
+                            pki.good().cert_file, "--tls-key-file", pki.good().key_file,
+                            "--tls-ca-cert-file", pki.ca_file(), "--tls-auth-clients",
+                            "optional"});
+    }
     std::string dir_template =
         (std::filesystem::temp_directory_path() / "analytics-redis-test-XXXXXX").string();
     if (::mkdtemp(dir_template.data()) == nullptr) {
@@ -175,6 +247,9 @@ redis_process::redis_process(std::vector<std::string> extra_args, std::string pa
 redis_process::~redis_process()
 {
     kill();
+    if (tls_port_ != 0) {
+        set_tls_port(port_, false);
+    }
     std::error_code ignored;
     std::filesystem::remove_all(dir_, ignored);
 }

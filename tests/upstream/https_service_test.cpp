@@ -6,7 +6,7 @@
 #include "config/settings.hpp"
 #include "support/run_coro.hpp"
 #include "upstream/http_service.hpp"
-#include "upstream/test_pki.hpp"
+#include "support/test_pki.hpp"
 #include "upstream/tls_upstream.hpp"
 
 #include <boost/asio/co_spawn.hpp>

@@ -8,7 +8,7 @@
 //
 // Thread safety: every public function may be called from any thread while it serves.
 
-#include "upstream/test_pki.hpp"
+#include "support/test_pki.hpp"
 
 #include <cstdint>
 #include <memory>

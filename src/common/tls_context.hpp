@@ -1,15 +1,18 @@
 #pragma once
-// The client side of TLS towards one server: an OpenSSL context that verifies the server's
+// The client side of TLS towards a server: an OpenSSL context that verifies the server's
 // certificate chain against a PEM bundle of trusted CAs (or the system store) and the
-// certificate's name against the host being called, plus the most recent session, which the
-// next connection offers so that the server can resume it: an abbreviated handshake, without the
-// certificate chain, its verification and the server's signature.
+// certificate's name against the host being called, optionally presents a certificate of its own
+// (mutual TLS), and keeps the most recent session, which the next connection offers so that the
+// server can resume it: an abbreviated handshake, without the certificate chain, its verification
+// and the server's signature. The HTTPS upstream and every Redis connection use it.
 //
 // Owns: the SSL_CTX (through net::ssl::context) and one cached SSL_SESSION.
 //
-// Thread safety: after construction the context is only read, which OpenSSL allows from any
-// number of threads (each connection makes its own SSL object from it); the cached session sits
-// behind a mutex, so `prepare` and `keep_session` may run concurrently on any thread.
+// Thread safety: set up (constructor, use_certificate_chain_file, use_private_key_file,
+// skip_verification) on one thread before any connection uses it; afterwards the context is only
+// read, which OpenSSL allows from any number of threads (each connection makes its own SSL object
+// from it); the cached session sits behind a mutex, so `prepare` and `keep_session` may run
+// concurrently on any thread.
 
 #include "common/asio.hpp"
 
@@ -21,7 +24,7 @@
 #include <optional>
 #include <string>
 
-namespace analytics::upstream {
+namespace analytics::common {
 
 /// What verifying a server's certificates objected to: the first failure only.
 struct certificate_rejection {
@@ -43,6 +46,24 @@ public:
     tls_context(const tls_context&) = delete;
     tls_context& operator=(const tls_context&) = delete;
 
+    /// Presents the certificate chain of the PEM file `cert_file` (the leaf first, then any
+    /// intermediates) to servers that ask for one. Throws std::runtime_error saying what is wrong
+    /// with the file, as the constructor does.
+    void use_certificate_chain_file(const std::string& cert_file);
+
+    /// The private key of that certificate, from the PEM file `key_file`. Throws
+    /// std::runtime_error when the file cannot serve, the key is protected by a passphrase (there
+    /// is nobody to type it), or it does not belong to the certificate; call it after
+    /// use_certificate_chain_file.
+    void use_private_key_file(const std::string& key_file);
+
+    /// Accepts any certificate from the server: no chain, expiry or name check. The connection is
+    /// still encrypted, but anyone on the path can impersonate the server.
+    void skip_verification();
+
+    /// False after skip_verification().
+    bool verifies() const noexcept { return verifies_; }
+
     /// The context new TLS streams are made from.
     net::ssl::context& native() noexcept { return ctx_; }
 
@@ -62,8 +83,9 @@ public:
 
 private:
     net::ssl::context ctx_;
+    bool verifies_ = true;
     std::mutex session_mutex_;
     SSL_SESSION* session_ = nullptr;  // owned: one reference, released by the destructor
 };
 
-}  // namespace analytics::upstream
+}  // namespace analytics::common

@@ -1,4 +1,4 @@
-#include "upstream/test_pki.hpp"
+#include "support/test_pki.hpp"
 
 #include <cstdlib>
 #include <filesystem>
@@ -38,6 +38,7 @@ test_pki::test_pki()
         wrong_name_ = make_server("wrong-name", "ca", "DNS:wrong.example", 1);
         // openssl takes a negative validity: notAfter lies a day before notBefore (now).
         expired_ = make_server("expired", "ca", right_names, -1);
+        client_ = make_identity("client", "ca", "extendedKeyUsage=clientAuth\n", 1);
     } catch (...) {
         std::error_code ignored;
         std::filesystem::remove_all(dir_, ignored);
@@ -74,13 +75,18 @@ void test_pki::make_ca(const std::string& name) const
 tls_identity test_pki::make_server(const std::string& name, const std::string& ca,
                                    const std::string& san, int days) const
 {
+    return make_identity(name, ca, "extendedKeyUsage=serverAuth\nsubjectAltName=" + san + "\n",
+                         days);
+}
+
+tls_identity test_pki::make_identity(const std::string& name, const std::string& ca,
+                                     const std::string& extensions, int days) const
+{
     {
         std::ofstream ext(path(name + ".ext"));
         ext << "basicConstraints=CA:FALSE\n"
                "keyUsage=critical,digitalSignature\n"
-               "extendedKeyUsage=serverAuth\n"
-               "subjectAltName="
-            << san << "\n";
+            << extensions;
     }
     run("openssl req -new -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj '/CN=" +
         name + "' -keyout " + name + ".key -out " + name + ".csr");

@@ -1,8 +1,8 @@
 #pragma once
 // Certificates for the TLS tests, made at run time by the `openssl` command in a fresh temporary
-// directory that is removed again: a trusted CA, and server certificates that are good, signed by
-// a CA nobody trusts, issued for another name, or expired. EC P-256 keys, so the whole set takes
-// a fraction of a second.
+// directory that is removed again: a trusted CA, server certificates that are good, signed by a
+// CA nobody trusts, issued for another name, or expired, and a client certificate for mutual TLS.
+// EC P-256 keys, so the whole set takes a fraction of a second.
 //
 // Thread safety: built once, then only read.
 
@@ -37,6 +37,9 @@ public:
     /// Signed by the trusted CA for the right names, expired since yesterday.
     const tls_identity& expired() const { return expired_; }
 
+    /// Signed by the trusted CA for client authentication (mutual TLS), valid for a day.
+    const tls_identity& client() const { return client_; }
+
     /// A path inside the temporary directory (for files a test writes itself).
     std::string path(const std::string& name) const { return dir_ + "/" + name; }
 
@@ -45,6 +48,8 @@ private:
     void make_ca(const std::string& name) const;
     tls_identity make_server(const std::string& name, const std::string& ca, const std::string& san,
                              int days) const;
+    tls_identity make_identity(const std::string& name, const std::string& ca,
+                               const std::string& extensions, int days) const;
 
     std::string dir_;
     std::string ca_file_;
@@ -52,6 +57,7 @@ private:
     tls_identity untrusted_;
     tls_identity wrong_name_;
     tls_identity expired_;
+    tls_identity client_;
 };
 
 }  // namespace analytics::test

@@ -1,4 +1,4 @@
-#include "upstream/tls_context.hpp"
+#include "common/tls_context.hpp"
 
 #include <boost/asio/ip/address.hpp>
 
@@ -18,7 +18,7 @@
 #include <sys/stat.h>
 #include <utility>
 
-namespace analytics::upstream {
+namespace analytics::common {
 
 namespace {
 
@@ -42,8 +42,9 @@ std::string openssl_reason()
     return reason != nullptr ? reason : "error " + std::to_string(code);
 }
 
-// Far above any real bundle (Debian's whole system store is about 200 KiB).
-constexpr std::size_t max_bundle_bytes = 16 * 1024 * 1024;
+// Far above any real bundle (Debian's whole system store is about 200 KiB), certificate chain or
+// key.
+constexpr std::size_t max_file_bytes = 16 * 1024 * 1024;
 
 // POSIX calls rather than a stream, so that the reason is the system's own ("No such file or
 // directory", "Permission denied"). Only a regular file: a directory, FIFO or device would
@@ -79,8 +80,8 @@ std::string read_regular_file(const std::string& path)
             return text;
         }
         text.append(chunk, static_cast<std::size_t>(n));
-        if (text.size() > max_bundle_bytes) {
-            fail(path, "larger than 16 MiB, not a CA bundle");
+        if (text.size() > max_file_bytes) {
+            fail(path, "larger than 16 MiB, not a PEM file of certificates or a key");
         }
     }
 }
@@ -162,6 +163,51 @@ tls_context::tls_context(const std::string& ca_file) : ctx_(net::ssl::context::t
     }
 }
 
+void tls_context::use_certificate_chain_file(const std::string& cert_file)
+{
+    const std::string pem = read_regular_file(cert_file);
+    boost::system::error_code ec;
+    ctx_.use_certificate_chain(net::buffer(pem), ec);
+    ERR_clear_error();
+    if (ec) {
+        fail(cert_file, "not a PEM certificate chain: " + ec.message());
+    }
+}
+
+void tls_context::use_private_key_file(const std::string& key_file)
+{
+    const std::string pem = read_regular_file(key_file);
+    // OpenSSL's default would ask for the passphrase on the terminal and wait for an answer.
+    if (pem.find("ENCRYPTED") != std::string::npos) {
+        fail(key_file, "the key is protected by a passphrase, which is not supported");
+    }
+    const bio_ptr bio(BIO_new_mem_buf(pem.data(), static_cast<int>(pem.size())), &BIO_free);
+    if (!bio) {
+        fail(key_file, openssl_reason());
+    }
+    pem_password_cb* no_passphrase = [](char*, int, int, void*) { return 0; };
+    const std::unique_ptr<EVP_PKEY, decltype(&EVP_PKEY_free)> key(
+        PEM_read_bio_PrivateKey(bio.get(), nullptr, no_passphrase, nullptr), &EVP_PKEY_free);
+    if (!key) {
+        fail(key_file, "not a usable PEM private key: " + openssl_reason());
+    }
+    SSL_CTX* ctx = ctx_.native_handle();
+    if (const X509* cert = SSL_CTX_get0_certificate(ctx);
+        cert != nullptr && X509_check_private_key(cert, key.get()) != 1) {
+        ERR_clear_error();
+        fail(key_file, "does not belong to the certificate");
+    }
+    if (SSL_CTX_use_PrivateKey(ctx, key.get()) != 1) {
+        fail(key_file, "cannot be used: " + openssl_reason());
+    }
+}
+
+void tls_context::skip_verification()
+{
+    ctx_.set_verify_mode(net::ssl::verify_none);
+    verifies_ = false;
+}
+
 tls_context::~tls_context()
 {
     SSL_SESSION_free(session_);
@@ -233,4 +279,4 @@ std::function<bool(bool, net::ssl::verify_context&)> tls_context::record_rejecti
     };
 }
 
-}  // namespace analytics::upstream
+}  // namespace analytics::common
