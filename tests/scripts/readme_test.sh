@@ -159,6 +159,7 @@ awk -v dir="$work/blocks" '
 normalize() {
     tr -d '\r' | sed -E \
         -e 's/[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\.[0-9]+)?(Z|[+-][0-9]{2}:[0-9]{2})/<time>/g' \
+        -e 's/"address":"[^"]*"/"address":"<address>"/g' \
         -e 's/^(X-Request-Id|traceparent|Date|Content-Length): .*/\1: <varies>/I' \
         -e 's/^(X-RateLimit-Remaining|X-RateLimit-Reset|Retry-After): [0-9]+$/\1: <n>/I' \
         -e 's/(remaining|reset)=[0-9]+/\1=<n>/g' \
