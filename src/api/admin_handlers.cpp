@@ -163,8 +163,8 @@ admin_handlers::admin_handlers(std::string admin_token, upstream::settings_write
 std::optional<http::response> admin_handlers::check_authorization(const http::request& req) const
 {
     if (admin_token_.empty()) {
-        // API.md: with ADMIN_TOKEN unset the admin API answers 403 to everyone; there is no
-        // credential that could help, so no 401 challenge.
+        // docs/contract.md, Admin: with ADMIN_TOKEN unset the admin API answers 403 to everyone;
+        // there is no credential that could help, so no 401 challenge.
         return http::error_response(403, "FORBIDDEN",
                                     "The admin API is disabled: ADMIN_TOKEN is not set");
     }

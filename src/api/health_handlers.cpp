@@ -33,8 +33,8 @@ net::awaitable<http::response> health_handlers::ready(http::request&)
     if (connected && !stopping) {
         co_return http::json_response(200, body(true));
     }
-    // API.md: a 503 carries the /health body; every error also has code and message, so the
-    // body holds both shapes.
+    // docs/contract.md, Endpoints: a 503 carries the /health body; every error also has code and
+    // message, so the body holds both shapes.
     std::string out = body(connected);
     out.pop_back();
     out.append(stopping ? R"(,"code":"SHUTTING_DOWN","message":"The service is shutting down"})"

@@ -1,7 +1,7 @@
 #pragma once
-// GET /health (liveness) and GET /ready (readiness). API.md: /health is always 200 with
-// `status` healthy or degraded (Redis unreachable); /ready answers 503 with the same body while
-// Redis is unreachable or the process is shutting down.
+// GET /health (liveness) and GET /ready (readiness). docs/contract.md, Endpoints: /health is always
+// 200 with `status` healthy or degraded (Redis unreachable); /ready answers 503 with the same body
+// while Redis is unreachable or the process is shutting down.
 //
 // Thread safety: one instance per worker; reads the worker's Redis client and a process-wide flag.
 

@@ -63,7 +63,7 @@ constexpr unsigned days_in_month(std::int64_t y, unsigned m)
     return m == 2 && is_leap(y) ? 29 : days[m - 1];
 }
 
-// API.md: timestamps are years 0001..9999 once normalised to UTC, the range four digits hold.
+// Timestamps are years 0001..9999 once normalised to UTC, the range four digits hold.
 constexpr std::int64_t k_min_micros =
     days_from_civil(1, 1, 1) * k_seconds_per_day * k_micros_per_second;
 constexpr std::int64_t k_max_micros =

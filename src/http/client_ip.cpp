@@ -95,7 +95,8 @@ boost::asio::ip::address client_address(const boost::asio::ip::address& peer,
                                         std::string_view x_forwarded_for,
                                         std::span<const config::cidr> trusted)
 {
-    // API.md: the header is believed only when the hop that sent it is a trusted proxy.
+    // docs/contract.md, Rate limiting: the header is believed only when the hop that sent it is a
+    // trusted proxy.
     if (!is_trusted(peer, trusted) || trim(x_forwarded_for).empty()) {
         return unmapped(peer);
     }

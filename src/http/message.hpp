@@ -1,6 +1,6 @@
 #pragma once
-// The HTTP request and response as handlers see them: plain values with no Beast types, so the
-// api/ and domain code compiles without Beast and only http/session.cpp knows the wire format.
+// The HTTP request and response as handlers see them: plain values with no Beast types, so the api/
+// and domain code compiles without Beast and only http/server.cpp knows the wire format.
 //
 // Thread safety: values owned by one session on one worker thread.
 
@@ -58,8 +58,8 @@ struct response {
 /// Per-request facts the session establishes before routing.
 class request_context {
 public:
-    /// API.md: the client's own X-Request-Id when it is 1-128 characters of [A-Za-z0-9._:-],
-    /// else a generated one (32 lowercase hex digits).
+    /// docs/contract.md, Conventions: the client's own X-Request-Id when it is 1-128 characters of
+    /// [A-Za-z0-9._:-], else a generated one (32 lowercase hex digits).
     void assign_request_id(std::string_view from_client);
     std::string_view request_id() const noexcept { return {id_.data(), id_len_}; }
 

@@ -69,8 +69,9 @@ decision decide(const window_sample& s, bool admitted, const window_policy& p,
     d.window = p.window();
     d.source = source;
     if (!admitted) {
-        // API.md: Retry-After is when the same request would pass, i.e. when the scaled count
-        // drops to (limit - 1) * window. Until then nothing remains, so reset is the same moment.
+        // docs/contract.md, Rate limiting: Retry-After is when the same request would pass, i.e.
+        // when the scaled count drops to (limit - 1) * window. Until then nothing remains, so reset
+        // is the same moment.
         const std::int64_t wait = ms_until_scaled_count_at_most(s, p, (p.limit - 1) * p.window_ms);
         d.remaining = 0;
         d.retry_after = std::chrono::milliseconds(std::max<std::int64_t>(wait, 1));

@@ -4,11 +4,11 @@
 // sliding_window_limiter.cpp mirrors `admits` line for line; the local backstop calls these
 // functions directly, so both paths answer alike.
 //
-// API.md: the weighted count is previous * (1 - elapsed/window) + current. Every comparison is
-// made on that count multiplied by the window (in milliseconds), so it stays an exact integer:
-// scaled = previous * (window - elapsed) + current * window. Exact integers matter twice: Lua
-// numbers are doubles (exact below 2^53, which max_scaled_count guards), and Retry-After must be
-// exact to the second, which a floating-point ceiling could miss by one.
+// docs/contract.md, Rate limiting: the weighted count is previous * (1 - elapsed/window) + current.
+// Every comparison is made on that count multiplied by the window (in milliseconds), so it stays an
+// exact integer: scaled = previous * (window - elapsed) + current * window. Exact integers matter
+// twice: Lua numbers are doubles (exact below 2^53, which max_scaled_count guards), and Retry-After
+// must be exact to the second, which a floating-point ceiling could miss by one.
 //
 // Thread safety: pure functions over values.
 
