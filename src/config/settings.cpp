@@ -1,6 +1,7 @@
 #include "config/settings.hpp"
 
 #include "common/logging.hpp"
+#include "ratelimit/window_math.hpp"
 
 #include <boost/asio/ip/address.hpp>
 #include <boost/url/parse.hpp>
@@ -862,6 +863,14 @@ settings from_env(const env_lookup& lookup)
                            std::to_string(out.metrics.retention.count()) +
                            ") must not exceed METRICS_TYPE_IDLE_SECONDS (" +
                            std::to_string(out.metrics.type_idle.count()) + ")");
+    }
+    // The limiter's arithmetic must stay exact in a Lua number (ratelimit/window_math.hpp).
+    if (!ratelimit::window_policy::fits(out.ratelimit.requests, out.ratelimit.window)) {
+        throw config_error("RATE_LIMIT_REQUESTS x RATE_LIMIT_WINDOW_SECONDS: " +
+                           std::to_string(out.ratelimit.requests) + " x " +
+                           std::to_string(out.ratelimit.window.count()) +
+                           " is too large (the product must stay below " +
+                           std::to_string(ratelimit::max_scaled_count / 1000) + ")");
     }
     return out;
 }

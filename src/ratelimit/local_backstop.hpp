@@ -29,8 +29,8 @@ namespace analytics::ratelimit {
 
 class local_backstop {
 public:
-    /// `max_clients` bounds the number of clients tracked at once, over all shards. Throws
-    /// config::config_error when the options are out of range (window_policy::checked).
+    /// `max_clients` bounds the number of clients tracked at once, over all shards. `options`
+    /// are within range (window_policy::fits; from_env checks it).
     local_backstop(const config::ratelimit_options& options, const common::clock& clock,
                    std::size_t max_clients = 65'536);
 

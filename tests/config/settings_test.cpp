@@ -341,6 +341,21 @@ TEST(from_env, refuses_a_metrics_port_equal_to_the_api_port_naming_both)
     EXPECT_NE(error_for("METRICS_PORT", "8000").find("(both are 8000)"), std::string::npos);
 }
 
+TEST(from_env, refuses_a_rate_limit_whose_arithmetic_would_not_stay_exact_naming_both)
+{
+    try {
+        parse({{"RATE_LIMIT_REQUESTS", "2000000000"}, {"RATE_LIMIT_WINDOW_SECONDS", "86400"}});
+        FAIL() << "no config_error";
+    } catch (const config_error& e) {
+        EXPECT_EQ(std::string(e.what()),
+                  "RATE_LIMIT_REQUESTS x RATE_LIMIT_WINDOW_SECONDS: 2000000000 x 86400 is too "
+                  "large (the product must stay below 9007199254740)");
+    }
+    const auto largest = parse(
+        {{"RATE_LIMIT_REQUESTS", "104249991"}, {"RATE_LIMIT_WINDOW_SECONDS", "86400"}});
+    EXPECT_EQ(largest.ratelimit.requests, 104'249'991U);
+}
+
 TEST(from_env, accepts_port_zero_for_both_listeners_and_distinct_ports)
 {
     const auto any = parse({{"APP_PORT", "0"}, {"METRICS_PORT", "0"}});
