@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Walks through the seed's three examples against a running service, printing every request and
-# response, and checks each answer against what the seed (and API.md) says:
+# response, and checks each answer against what the seed (and docs/contract.md) says:
 #   1. metrics in, summary out: the first summary is computed (X-Cache: MISS), the second is
 #      served from the cache (X-Cache: HIT);
 #   2. rate limiting: RATE_LIMIT_REQUESTS requests accepted (201), the next one refused with
@@ -338,7 +338,7 @@ else
             fail "$accepted requests accepted before the 429, expected $limit"
         fi
     else
-        # Without a trusted proxy in between, X-Forwarded-For is ignored (API.md) and this
+        # Without a trusted proxy in between, X-Forwarded-For is ignored (docs/contract.md) and this
         # client is the demo's own address, which may have spent part of its quota already.
         printf '  %snote%s  X-Forwarded-For was not believed (the service does not trust this\n' "$yellow" "$reset"
         printf '        address as a proxy: TRUSTED_PROXIES), so this client had spent part of\n'

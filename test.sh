@@ -14,7 +14,7 @@
 #   TEST_DOCS=0|1             skip, or force, the documentation checks (default: run them
 #                             when no ctest arguments are given)
 #   TEST_CONTRACT=0|1         the same for the OpenAPI contract test through Stoplight Prism
-#   TEST_CHAOS=0|1, TEST_FUZZ=0|1, TEST_TSAN=0|1   the same for the steps of issue 10
+#   TEST_CHAOS=0|1, TEST_FUZZ=0|1, TEST_TSAN=0|1   the same for chaos, fuzzing and TSan
 #   FUZZ_SECONDS=30           how long each fuzz target runs
 #   TEST_TSAN_E2E=0           ThreadSanitizer on the shared objects' unit tests only, without
 #                             the TSan build of the service driven by e2e and chaos tests
@@ -78,7 +78,7 @@ promtool check config deploy/prometheus/prometheus.yml
 promtool test rules deploy/prometheus/alerts_test.yml
 echo "test.sh: Prometheus alert rules checked and unit-tested"
 
-# --- API documentation (issue 8) ------------------------------------------------------------------
+# --- API documentation ----------------------------------------------------------------------------
 # docs/openapi.json through Redocly's linter; then the service just built, on a free port with
 # the test redis-server, and /docs and /redoc driven in Debian's headless Chromium
 # (tests/browser/docs.test.mjs). Screenshots go to build/<preset>/screenshots/.
@@ -149,7 +149,7 @@ if [[ "${TEST_CONTRACT:-$default_contract}" == 1 ]]; then
     echo "test.sh: Prism contract test passed ($((SECONDS - started)) s)"
 fi
 
-# --- Fault injection, fuzzing, ThreadSanitizer (issue 10) -----------------------------------------
+# --- Fault injection, fuzzing, ThreadSanitizer ----------------------------------------------------
 # The chaos suite (tests/chaos/, label chaos): the service just built, under faults, against
 # private redis-servers; what it measured is printed and kept in build/<preset>/chaos-tests.log.
 # Then every fuzz target for FUZZ_SECONDS (scripts/fuzz.sh: clang, its own build in build/fuzz),

@@ -10,11 +10,12 @@
 #include "common/field_error.hpp"
 #include "common/rfc3339.hpp"
 #include "http/response.hpp"
-#include "metrics/metric.hpp"
 #include "metrics/block.hpp"
 #include "metrics/ingest_batch.hpp"
+#include "metrics/metric.hpp"
 #include "metrics/rollup.hpp"
 #include "metrics/summary.hpp"
+#include "ratelimit/refusal_memory.hpp"
 #include "ratelimit/window_math.hpp"
 #include "redis/resp.hpp"
 
@@ -270,6 +271,22 @@ void window_decide_refused(benchmark::State& state)
     }
 }
 BENCHMARK(window_decide_refused);
+
+// A client refused recently is answered from memory: the lookup every refused request pays
+// instead of a Redis round trip (compare with bench/run.sh's figures for an admitted check).
+void refusal_memory_refused_for(benchmark::State& state)
+{
+    ratelimit::refusal_memory memory;
+    const common::clock::mono_time now{};
+    for (int i = 0; i < 1'000; ++i) {
+        memory.remember("198.51.100." + std::to_string(i), now, std::chrono::seconds(30));
+    }
+    const std::string client = "198.51.100.500";
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(memory.refused_for(client, now));
+    }
+}
+BENCHMARK(refusal_memory_refused_for);
 
 // Redis's replies, read by the connection's long-lived reader: a list page (ZREVRANGE of 25
 // blocks of 4 points, as GET /api/metrics/list?limit=100 reads under single-metric ingest) and

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# bench/run.sh: the reproducible benchmark of issue 7 (see bench/README.md).
+# bench/run.sh: the reproducible benchmark (see bench/README.md).
 #
 # Builds the release preset with the benchmarks (build/bench), runs the Google Benchmark of the hot
 # functions, then starts a private redis-server, nginx serving a small static JSON file (the
@@ -580,7 +580,7 @@ if [[ -n "$NGINX_PORT" ]] && wants nginx_saturated; then
 fi
 wants ingest_saturated && run_scenario ingest_saturated ingest.lua "$MAIN_URL/api/metrics" "201" "$MAIN_PID"
 
-# The cost of recording metrics (issue 9): cached summaries from the main instance (recording
+# The cost of recording metrics: cached summaries from the main instance (recording
 # on) and from one built with ANALYTICS_TELEMETRY=OFF (same settings, same Redis), in alternating
 # 5 s runs so that both see the same machine; the medians of requests/s and of the service's CPU
 # time per request are compared (CPU per request is the steadier of the two on a busy machine).

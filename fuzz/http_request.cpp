@@ -6,10 +6,10 @@
 // need no Redis: /health, /ready, the breaker status, the admin API; the three metric routes are
 // stand-ins that answer as they do while Redis is down, so 404/405 see the real route table.
 //
-// Input: byte 0 picks the read size, byte 1 the peer address and whether Redis is "up"; the
-// rest is the connection. Properties: no crash, no escaped exception (the session would answer
-// 500), every answer in API.md's shapes (error format, Allow on 405), header values without
-// CR, LF or NUL, and a response Beast can serialise.
+// Input: byte 0 picks the read size, byte 1 the peer address and whether Redis is "up"; the rest is
+// the connection. Properties: no crash, no escaped exception (the session would answer 500), every
+// answer in the contract's shapes (error format, Allow on 405), header values without CR, LF or
+// NUL, and a response Beast can serialise.
 //
 // The parsing steps mirror http::listener::session (src/http/server.cpp), which reads from a
 // socket and cannot be driven without one.
@@ -190,7 +190,8 @@ void check_response(const http::response& res, const http::request_context& ctx,
         FUZZ_CHECK(h.value.find_first_of(std::string_view("\r\n\0", 3)) == std::string::npos);
     }
 
-    // API.md: the client's own X-Request-Id when valid, else 32 generated hex digits.
+    // docs/contract.md, Conventions: the client's own X-Request-Id when valid, else 32 generated
+    // hex digits.
     if (http::valid_request_id(client_id)) {
         FUZZ_CHECK(ctx.request_id() == client_id);
     } else {

@@ -31,7 +31,7 @@ runtime_pkgs=(
     ca-certificates curl
 )
 
-# The fuzz targets (fuzz/, issue 10) need clang's -fsanitize=fuzzer: libFuzzer and the clang
+# The fuzz targets (fuzz/) need clang's -fsanitize=fuzzer: libFuzzer and the clang
 # sanitizer runtimes are in libclang-rt-14-dev.
 fuzz_pkgs=(clang libclang-rt-14-dev)
 
@@ -61,7 +61,7 @@ if [[ ${#missing[@]} -gt 0 ]]; then
     $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
 fi
 
-# --- API documentation and its browser test (issue 8) -------------------------------------------
+# --- API documentation and its browser test ------------------------------------------------------
 # The build embeds Swagger UI and ReDoc from the npm packages pinned in tools/package.json
 # (cmake/embed.cmake); ./test.sh lints docs/openapi.json and drives /docs and /redoc in Debian's
 # Chromium with the tools pinned in tests/browser/package.json, and runs the service behind

@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# ThreadSanitizer over the parts of the service that run on several threads (issue 10).
+# ThreadSanitizer over the parts of the service that run on several threads.
 #
 #   scripts/test-tsan.sh             both steps below (about 3 minutes on two idle cores)
 #   TSAN_E2E=0 scripts/test-tsan.sh  only the unit tests of the shared objects (about a minute)

@@ -1,7 +1,7 @@
--- GET /api/metrics/summary for a type never asked before on every request, so every one is a
--- cache miss (rollup read + simulated upstream call through the breaker + SETEX), cycling the
--- period through all, daily and hourly. The types hold no metrics (count 0, nulls): the cost is
--- the miss path itself, which API.md says must not depend on how much is stored.
+-- GET /api/metrics/summary for a type never asked before on every request, so every one is a cache
+-- miss (rollup read + simulated upstream call through the breaker + SETEX), cycling the period
+-- through all, daily and hourly. The types hold no metrics (count 0, nulls): the cost is the miss
+-- path itself, which docs/contract.md (Summary) says must not depend on how much is stored.
 --   wrk -t2 -c64 -d10s -s bench/wrk/summary_miss.lua http://127.0.0.1:PORT
 local dir = debug.getinfo(1, "S").source:match("^@(.*/)") or "./"
 dofile(dir .. "report.lua")

@@ -4,6 +4,9 @@
 #include "common/logging.hpp"
 #include "http/response.hpp"
 
+#include <boost/algorithm/string/classification.hpp>
+#include <boost/algorithm/string/trim.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/json/parse.hpp>
 #include <boost/json/value.hpp>
 
@@ -21,50 +24,20 @@ namespace {
 constexpr std::string_view failure_rate_message = "must be a number between 0 and 1";
 constexpr std::string_view latency_message = "must be an integer between 0 and 600000";
 
-bool is_ows(char c) noexcept
-{
-    return c == ' ' || c == '\t';
-}
-
-std::string_view trim(std::string_view s) noexcept
-{
-    while (!s.empty() && is_ows(s.front())) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && is_ows(s.back())) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
-
-bool iequals(std::string_view a, std::string_view b) noexcept
-{
-    if (a.size() != b.size()) {
-        return false;
-    }
-    const auto lower = [](char c) {
-        return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-    };
-    for (std::size_t i = 0; i < a.size(); ++i) {
-        if (lower(a[i]) != lower(b[i])) {
-            return false;
-        }
-    }
-    return true;
-}
-
 // The token of an `Authorization: Bearer <token>` header, or nullopt when the header is absent
 // or uses another scheme. RFC 7235: the scheme name is case-insensitive and followed by at
 // least one space.
 std::optional<std::string_view> bearer_token(std::string_view header) noexcept
 {
-    header = trim(header);
+    const auto ows = boost::algorithm::is_any_of(" \t");
+    header = boost::algorithm::trim_copy_if(header, ows);
     constexpr std::string_view scheme = "bearer";
-    if (header.size() <= scheme.size() || !iequals(header.substr(0, scheme.size()), scheme) ||
+    if (header.size() <= scheme.size() ||
+        !boost::beast::iequals(header.substr(0, scheme.size()), scheme) ||
         header[scheme.size()] != ' ') {
         return std::nullopt;
     }
-    return trim(header.substr(scheme.size()));
+    return boost::algorithm::trim_copy_if(header.substr(scheme.size()), ows);
 }
 
 http::response unauthorized(std::string_view message, std::string challenge)
@@ -164,8 +137,8 @@ admin_handlers::admin_handlers(std::string admin_token, upstream::settings_write
 std::optional<http::response> admin_handlers::check_authorization(const http::request& req) const
 {
     if (admin_token_.empty()) {
-        // API.md: with ADMIN_TOKEN unset the admin API answers 403 to everyone; there is no
-        // credential that could help, so no 401 challenge.
+        // docs/contract.md, Admin: with ADMIN_TOKEN unset the admin API answers 403 to everyone;
+        // there is no credential that could help, so no 401 challenge.
         return http::error_response(403, "FORBIDDEN",
                                     "The admin API is disabled: ADMIN_TOKEN is not set");
     }

@@ -1,7 +1,7 @@
 #pragma once
-// PUT /api/admin/external-service (API.md § Admin): changes the simulated upstream's failure
-// rate and latency at run time and answers the settings now in force,
-// 200 {"failure_rate": x, "latency_ms": n}.
+// PUT /api/admin/external-service (docs/contract.md, Admin): changes the simulated upstream's
+// failure rate and latency at run time and answers the settings now in force, 200 {"failure_rate":
+// x, "latency_ms": n}.
 //
 //     403 FORBIDDEN           ADMIN_TOKEN is unset or empty: the admin API is off for everyone
 //     401 UNAUTHORIZED        no `Authorization: Bearer <token>`, or the wrong token

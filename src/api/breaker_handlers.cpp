@@ -24,8 +24,8 @@ std::string breaker_handlers::status_body(const breaker::scoped_status& status,
     body["failure_count"] = s.failure_count;
     body["success_count"] = s.success_count;
     if (s.opened_at) {
-        // API.md: response timestamps are RFC 3339 in UTC; with no client input to follow,
-        // whole seconds like every other `timestamp` we produce.
+        // docs/contract.md, Conventions: response timestamps are RFC 3339 in UTC; with no client
+        // input to follow, whole seconds like every other `timestamp` we produce.
         const auto secs = std::chrono::floor<std::chrono::seconds>(s.opened_at->time_since_epoch());
         body["opened_at"] = common::format_rfc3339_seconds(secs.count());
     }

@@ -2,6 +2,9 @@
 
 #include "api/docs_assets.hpp"
 
+#include <boost/algorithm/string/classification.hpp>
+#include <boost/algorithm/string/trim.hpp>
+
 #include <array>
 #include <cstdint>
 
@@ -61,17 +64,6 @@ std::string entity_tag(std::string_view bytes)
     return tag;
 }
 
-std::string_view trim(std::string_view s) noexcept
-{
-    while (!s.empty() && (s.front() == ' ' || s.front() == '\t')) {
-        s.remove_prefix(1);
-    }
-    while (!s.empty() && (s.back() == ' ' || s.back() == '\t')) {
-        s.remove_suffix(1);
-    }
-    return s;
-}
-
 std::string_view strip_weak(std::string_view tag) noexcept
 {
     if (tag.starts_with("W/")) {
@@ -87,7 +79,8 @@ bool if_none_match_matches(std::string_view header, std::string_view etag) noexc
     const std::string_view wanted = strip_weak(etag);
     while (!header.empty()) {
         const auto comma = header.find(',');
-        const std::string_view item = trim(header.substr(0, comma));
+        const std::string_view item = boost::algorithm::trim_copy_if(
+            header.substr(0, comma), boost::algorithm::is_any_of(" \t"));
         if (item == "*" || (!item.empty() && strip_weak(item) == wanted)) {
             return true;
         }

@@ -1,6 +1,6 @@
 #pragma once
 // GET /openapi.json (the OpenAPI 3.1 document), GET /docs (Swagger UI), GET /redoc (ReDoc) and
-// the scripts, stylesheet and icon those two pages load (issue 8). Every byte served is built
+// the scripts, stylesheet and icon those two pages load. Every byte served is built
 // into the binary by cmake/embed.cmake: docs/openapi.json, the pages in docs/ui/, and the npm
 // packages swagger-ui-dist and redoc at the versions tools/package.json pins. So the pages work
 // with no internet access and no files beside the executable, and "Try it out" talks to the

@@ -177,7 +177,8 @@ void circuit_breaker::apply(bool trial, outcome o, std::string_view reason,
         assert(state_ == state::half_open && trial_in_flight_);
         trial_in_flight_ = false;
         if (o == outcome::success) {
-            // API.md: trial success closes the breaker with the counters reset.
+            // docs/contract.md, Circuit breaker: trial success closes the breaker with the counters
+            // reset.
             failure_count_ = 0;
             move_to(state::closed, "trial_succeeded", {}, changes);
         } else {
@@ -225,7 +226,8 @@ void circuit_breaker::move_to(state to, std::string_view reason, std::string_vie
     state_ = to;
     ++generation_;
     ++transitions_[static_cast<std::size_t>(from)][static_cast<std::size_t>(to)];
-    // API.md: success_count counts successful calls since the breaker last changed state.
+    // docs/contract.md, Circuit breaker: success_count counts successful calls since the breaker
+    // last changed state.
     success_count_ = 0;
     assert(changes.size < static_cast<int>(std::size(changes.items)));
     if (changes.size < static_cast<int>(std::size(changes.items))) {

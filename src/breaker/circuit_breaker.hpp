@@ -1,6 +1,6 @@
 #pragma once
 // The circuit breaker around the external service: a state machine with no I/O, driven by an
-// injected clock (API.md § Circuit breaker).
+// injected clock (docs/contract.md, Circuit breaker).
 //
 //     CLOSED    counts consecutive failures (a success resets the count); at
 //               `failure_threshold` it opens.
@@ -74,7 +74,7 @@ class circuit_breaker;
 ///
 /// When `allowed()`, report the outcome exactly once with `record_success()` or
 /// `record_failure()`; a ticket destroyed without a report records a failure ("abandoned").
-/// When rejected, `retry_after()` says how long to wait (API.md: Retry-After).
+/// When rejected, `retry_after()` says how long to wait (the Retry-After of a 503 CIRCUIT_OPEN).
 class ticket {
 public:
     ticket() = default;

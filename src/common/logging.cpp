@@ -1,5 +1,7 @@
 #include "common/logging.hpp"
 
+#include "common/json_escape.hpp"
+
 #include <spdlog/sinks/stdout_sinks.h>
 #include <spdlog/spdlog.h>
 
@@ -78,7 +80,7 @@ void append_value_json(std::string& out, const field::value_type& v)
 {
     if (const auto* s = std::get_if<std::string_view>(&v)) {
         out.push_back('"');
-        append_json_escaped(out, *s);
+        common::append_json_escaped(out, *s);
         out.push_back('"');
     } else if (const auto* i = std::get_if<std::int64_t>(&v)) {
         append_number(out, *i);
@@ -103,7 +105,7 @@ void append_value_text(std::string& out, const field::value_type& v)
         const bool quote = s->empty() || s->find_first_of(" \"=\t\n") != std::string_view::npos;
         if (quote) {
             out.push_back('"');
-            append_json_escaped(out, *s);
+            common::append_json_escaped(out, *s);
             out.push_back('"');
         } else {
             out.append(*s);
@@ -183,11 +185,11 @@ void write_line(level l, std::string_view event, std::initializer_list<field> fi
         line.append(R"(","level":")");
         line.append(level_name(l));
         line.append(R"(","event":")");
-        append_json_escaped(line, event);
+        common::append_json_escaped(line, event);
         line.push_back('"');
         for (const auto& f : fields) {
             line.append(",\"");
-            append_json_escaped(line, f.name);
+            common::append_json_escaped(line, f.name);
             line.append("\":");
             append_value_json(line, f.value);
         }
@@ -216,87 +218,5 @@ void write_line(level l, std::string_view event, std::initializer_list<field> fi
 }
 
 }  // namespace
-
-namespace {
-
-// Length of the valid UTF-8 sequence starting at s[i], or 0 when the bytes there are not one
-// (overlong forms, surrogates and code points above U+10FFFF are invalid).
-std::size_t utf8_sequence_length(std::string_view s, std::size_t i) noexcept
-{
-    const auto byte = [&](std::size_t k) { return static_cast<unsigned char>(s[i + k]); };
-    const auto cont = [&](std::size_t k) { return i + k < s.size() && (byte(k) & 0xC0) == 0x80; };
-    const unsigned char b0 = byte(0);
-    if (b0 >= 0xC2 && b0 <= 0xDF) {
-        return cont(1) ? 2 : 0;
-    }
-    if (b0 >= 0xE0 && b0 <= 0xEF) {
-        if (!cont(1) || !cont(2)) {
-            return 0;
-        }
-        if ((b0 == 0xE0 && byte(1) < 0xA0) || (b0 == 0xED && byte(1) >= 0xA0)) {
-            return 0;
-        }
-        return 3;
-    }
-    if (b0 >= 0xF0 && b0 <= 0xF4) {
-        if (!cont(1) || !cont(2) || !cont(3)) {
-            return 0;
-        }
-        if ((b0 == 0xF0 && byte(1) < 0x90) || (b0 == 0xF4 && byte(1) >= 0x90)) {
-            return 0;
-        }
-        return 4;
-    }
-    return 0;
-}
-
-}  // namespace
-
-void append_json_escaped(std::string& out, std::string_view s)
-{
-    static constexpr char hex[] = "0123456789abcdef";
-    for (std::size_t i = 0; i < s.size();) {
-        const auto c = static_cast<unsigned char>(s[i]);
-        if (c >= 0x80) {
-            // Client bytes reach logs and error bodies: invalid UTF-8 becomes U+FFFD so the
-            // output stays valid JSON.
-            const std::size_t n = utf8_sequence_length(s, i);
-            if (n == 0) {
-                out.append("\\ufffd");
-                ++i;
-            } else {
-                out.append(s.substr(i, n));
-                i += n;
-            }
-            continue;
-        }
-        switch (c) {
-        case '"':
-            out.append("\\\"");
-            break;
-        case '\\':
-            out.append("\\\\");
-            break;
-        case '\n':
-            out.append("\\n");
-            break;
-        case '\r':
-            out.append("\\r");
-            break;
-        case '\t':
-            out.append("\\t");
-            break;
-        default:
-            if (c < 0x20 || c == 0x7f) {
-                out.append("\\u00");
-                out.push_back(hex[c >> 4]);
-                out.push_back(hex[c & 0xf]);
-            } else {
-                out.push_back(static_cast<char>(c));
-            }
-        }
-        ++i;
-    }
-}
 
 }  // namespace analytics::log

@@ -83,7 +83,4 @@ inline void error(std::string_view event, std::initializer_list<field> fields = 
     write(level::error, event, fields);
 }
 
-/// Appends `s` to `out` as the inside of a JSON string (quotes not included).
-void append_json_escaped(std::string& out, std::string_view s);
-
 }  // namespace analytics::log

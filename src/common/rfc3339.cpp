@@ -2,14 +2,16 @@
 
 #include <algorithm>
 #include <array>
+#include <chrono>
 #include <cstddef>
 
 namespace analytics::common {
 
 namespace {
 
+namespace chr = std::chrono;
+
 constexpr std::int64_t k_micros_per_second = 1'000'000;
-constexpr std::int64_t k_seconds_per_day = 86'400;
 
 // `YYYY-MM-DDTHH:MM:SS` is 19 bytes, a fraction at most 10 (`.` and nine digits, nanoseconds,
 // the finest any producer we know writes) and an offset at most 6, so nothing longer can be
@@ -20,54 +22,16 @@ constexpr std::size_t k_max_input = 19 + 1 + k_max_fraction_digits + 6;
 // `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
 constexpr std::size_t k_max_output = 27;
 
-// Howard Hinnant's days_from_civil: days since 1970-01-01 in the proleptic Gregorian calendar.
-// Pure arithmetic, so the result does not depend on the process's time zone or locale.
-constexpr std::int64_t days_from_civil(std::int64_t y, unsigned m, unsigned d)
+// Microseconds since 1970-01-01T00:00:00Z at the start of `day`. The calendar is the proleptic
+// Gregorian one of <chrono>: pure arithmetic, independent of the time zone and the locale.
+constexpr std::int64_t micros_at(chr::sys_days day)
 {
-    y -= m <= 2 ? 1 : 0;
-    const std::int64_t era = (y >= 0 ? y : y - 399) / 400;
-    const auto yoe = static_cast<unsigned>(y - era * 400);
-    const unsigned doy = (153 * (m > 2 ? m - 3 : m + 9) + 2) / 5 + d - 1;
-    const unsigned doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;
-    return era * 146097 + static_cast<std::int64_t>(doe) - 719468;
+    return chr::duration_cast<chr::microseconds>(day.time_since_epoch()).count();
 }
 
-struct civil_date {
-    std::int64_t year;
-    unsigned month;
-    unsigned day;
-};
-
-// The inverse of days_from_civil.
-constexpr civil_date civil_from_days(std::int64_t z)
-{
-    z += 719468;
-    const std::int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-    const auto doe = static_cast<unsigned>(z - era * 146097);
-    const unsigned yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-    const unsigned doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    const unsigned mp = (5 * doy + 2) / 153;
-    const unsigned d = doy - (153 * mp + 2) / 5 + 1;
-    const unsigned m = mp < 10 ? mp + 3 : mp - 9;
-    return {static_cast<std::int64_t>(yoe) + era * 400 + (m <= 2 ? 1 : 0), m, d};
-}
-
-constexpr bool is_leap(std::int64_t y)
-{
-    return y % 4 == 0 && (y % 100 != 0 || y % 400 == 0);
-}
-
-constexpr unsigned days_in_month(std::int64_t y, unsigned m)
-{
-    constexpr std::array<unsigned, 12> days{31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
-    return m == 2 && is_leap(y) ? 29 : days[m - 1];
-}
-
-// API.md: timestamps are years 0001..9999 once normalised to UTC, the range four digits hold.
-constexpr std::int64_t k_min_micros =
-    days_from_civil(1, 1, 1) * k_seconds_per_day * k_micros_per_second;
-constexpr std::int64_t k_max_micros =
-    days_from_civil(10000, 1, 1) * k_seconds_per_day * k_micros_per_second - 1;
+// Timestamps are years 0001..9999 once normalised to UTC, the range four digits hold.
+constexpr std::int64_t k_min_micros = micros_at(chr::year{1} / 1 / 1);
+constexpr std::int64_t k_max_micros = micros_at(chr::year{10000} / 1 / 1) - 1;
 
 constexpr bool is_digit(char c)
 {
@@ -108,31 +72,26 @@ void put_digits(char* end, unsigned value, int width)
 // clamped to that range rather than printed as something no parser would read back.
 std::size_t format_into(std::array<char, k_max_output>& buffer, const timestamp& t)
 {
-    const std::int64_t micros = std::clamp(t.micros, k_min_micros, k_max_micros);
-    // Floor division: instants before 1970 still have a non-negative time of day.
-    const std::int64_t micros_per_day = k_seconds_per_day * k_micros_per_second;
-    std::int64_t days = micros / micros_per_day;
-    std::int64_t in_day = micros % micros_per_day;
-    if (in_day < 0) {
-        in_day += micros_per_day;
-        --days;
-    }
-    const civil_date date = civil_from_days(days);
-    const auto second_of_day = static_cast<unsigned>(in_day / k_micros_per_second);
-    const auto fraction = static_cast<unsigned>(in_day % k_micros_per_second);
+    const chr::sys_time<chr::microseconds> instant{
+        chr::microseconds{std::clamp(t.micros, k_min_micros, k_max_micros)}};
+    // floor, not a cast: instants before 1970 still have a non-negative time of day.
+    const chr::sys_days day = chr::floor<chr::days>(instant);
+    const chr::year_month_day date{day};
+    const chr::hh_mm_ss time{instant - day};
+    const auto fraction = static_cast<unsigned>(time.subseconds().count());
 
     char* p = buffer.data();
-    put_digits(p + 4, static_cast<unsigned>(date.year), 4);
+    put_digits(p + 4, static_cast<unsigned>(static_cast<int>(date.year())), 4);
     p[4] = '-';
-    put_digits(p + 7, date.month, 2);
+    put_digits(p + 7, static_cast<unsigned>(date.month()), 2);
     p[7] = '-';
-    put_digits(p + 10, date.day, 2);
+    put_digits(p + 10, static_cast<unsigned>(date.day()), 2);
     p[10] = 'T';
-    put_digits(p + 13, second_of_day / 3600, 2);
+    put_digits(p + 13, static_cast<unsigned>(time.hours().count()), 2);
     p[13] = ':';
-    put_digits(p + 16, second_of_day / 60 % 60, 2);
+    put_digits(p + 16, static_cast<unsigned>(time.minutes().count()), 2);
     p[16] = ':';
-    put_digits(p + 19, second_of_day % 60, 2);
+    put_digits(p + 19, static_cast<unsigned>(time.seconds().count()), 2);
     std::size_t n = 19;
 
     const int fraction_digits = std::clamp(t.fraction_digits, 0, 6);
@@ -169,10 +128,12 @@ std::optional<timestamp> parse_rfc3339(std::string_view text)
         (separator != 'T' && separator != 't' && separator != ' ')) {
         return std::nullopt;
     }
+    // ok(): a month of 1..12 and a day that month has in that year (29 February in leap years).
     // Seconds stop at 59: a leap second (`:60`) has no Unix time of its own, and accepting it
     // would silently alias the next second.
-    if (*month < 1 || *month > 12 || *day < 1 || *day > days_in_month(*year, *month) ||
-        *hour > 23 || *minute > 59 || *second > 59) {
+    const chr::year_month_day date{chr::year{static_cast<int>(*year)}, chr::month{*month},
+                                   chr::day{*day}};
+    if (!date.ok() || *hour > 23 || *minute > 59 || *second > 59) {
         return std::nullopt;
     }
 
@@ -224,8 +185,8 @@ std::optional<timestamp> parse_rfc3339(std::string_view text)
     }
 
     // Local time minus its offset is UTC: 12:00+02:00 is 10:00Z.
-    const std::int64_t local_seconds = days_from_civil(*year, *month, *day) * k_seconds_per_day +
-                                       *hour * 3600 + *minute * 60 + *second;
+    const std::int64_t local_seconds = micros_at(date) / k_micros_per_second + *hour * 3600 +
+                                       *minute * 60 + *second;
     out.micros = (local_seconds - offset_seconds) * k_micros_per_second + fraction_micros;
     if (out.micros < k_min_micros || out.micros > k_max_micros) {
         return std::nullopt;

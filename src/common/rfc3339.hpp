@@ -1,8 +1,8 @@
 #pragma once
 // RFC 3339 timestamps: strict parsing of client input, and formatting in UTC with `Z`.
 //
-// API.md: input accepts `Z` or a numeric offset and is normalised to UTC; fractional seconds are
-// kept only when the input had them.
+// docs/contract.md, Conventions: input accepts `Z` or a numeric offset and is normalised to UTC;
+// fractional seconds are kept only when the input had them.
 
 #include <cstdint>
 #include <optional>

@@ -1,5 +1,8 @@
 #include "config/cidr.hpp"
 
+#include <boost/algorithm/string/classification.hpp>
+#include <boost/algorithm/string/predicate.hpp>
+#include <boost/algorithm/string/trim.hpp>
 #include <boost/asio/ip/address_v4.hpp>
 #include <boost/asio/ip/address_v6.hpp>
 
@@ -45,16 +48,6 @@ bool prefix_matches(const std::uint8_t* a, const std::uint8_t* b, unsigned prefi
     }
     const auto mask = static_cast<std::uint8_t>(0xFFu << (8 - rest));
     return (a[whole] & mask) == (b[whole] & mask);
-}
-
-std::string_view trim(std::string_view s)
-{
-    const auto first = s.find_first_not_of(" \t");
-    if (first == std::string_view::npos) {
-        return {};
-    }
-    const auto last = s.find_last_not_of(" \t");
-    return s.substr(first, last - first + 1);
 }
 
 // The longest textual IPv6 address (`ffff:ffff:ffff:ffff:ffff:ffff:255.255.255.255`) is 45
@@ -155,14 +148,15 @@ std::string to_string(const cidr& c)
 std::optional<std::vector<cidr>> parse_cidr_list(std::string_view text)
 {
     std::vector<cidr> out;
-    if (trim(text).empty()) {
+    if (boost::algorithm::all(text, boost::algorithm::is_any_of(" \t"))) {
         return out;
     }
     // Every item must parse: an empty item (`a,,b` or a trailing comma) is more likely a typo
     // than an intent, and a typo in a trust list must stop start-up rather than widen trust.
     for (;;) {
         const auto comma = text.find(',');
-        const auto item = cidr::parse(trim(text.substr(0, comma)));
+        const auto item = cidr::parse(boost::algorithm::trim_copy_if(
+            text.substr(0, comma), boost::algorithm::is_any_of(" \t")));
         if (!item) {
             return std::nullopt;
         }

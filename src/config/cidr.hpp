@@ -44,7 +44,7 @@ std::optional<std::vector<cidr>> parse_cidr_list(std::string_view text);
 /// scope names an interface, not a network or a client). Never throws, never allocates.
 std::optional<boost::asio::ip::address> parse_address(std::string_view text);
 
-/// `127.0.0.1/32,::1/128`, the API.md default.
+/// `127.0.0.1/32,::1/128`, the default of TRUSTED_PROXIES (docs/contract.md, Rate limiting).
 std::vector<cidr> default_trusted_proxies();
 
 }  // namespace analytics::config

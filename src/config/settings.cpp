@@ -1,8 +1,12 @@
 #include "config/settings.hpp"
 
-#include "common/logging.hpp"
+#include "common/json_escape.hpp"
+#include "ratelimit/window_math.hpp"
 
+#include <boost/algorithm/string/classification.hpp>
+#include <boost/algorithm/string/trim.hpp>
 #include <boost/asio/ip/address.hpp>
+#include <boost/beast/core/string.hpp>
 #include <boost/url/parse.hpp>
 #include <boost/url/url_view.hpp>
 
@@ -28,27 +32,11 @@ namespace {
 
 constexpr std::string_view k_whitespace = " \t\r\n\v\f";
 
+// The characters std::isspace knows in the C locale, named so the answer does not depend on the
+// process locale.
 std::string_view trim(std::string_view s)
 {
-    const auto first = s.find_first_not_of(k_whitespace);
-    if (first == std::string_view::npos) {
-        return {};
-    }
-    const auto last = s.find_last_not_of(k_whitespace);
-    return s.substr(first, last - first + 1);
-}
-
-char to_lower(char c)
-{
-    return c >= 'A' && c <= 'Z' ? static_cast<char>(c - 'A' + 'a') : c;
-}
-
-// ASCII only, so the answer does not depend on the process locale.
-bool iequals(std::string_view a, std::string_view b)
-{
-    return a.size() == b.size() && std::equal(a.begin(), a.end(), b.begin(), [](char x, char y) {
-               return to_lower(x) == to_lower(y);
-           });
+    return boost::algorithm::trim_copy_if(s, boost::algorithm::is_any_of(k_whitespace));
 }
 
 bool all_digits(std::string_view s)
@@ -130,7 +118,7 @@ std::string quote_json(std::string_view s)
 {
     // JSON escaping keeps a value with control characters or quotes on one readable line.
     std::string out = "\"";
-    log::append_json_escaped(out, s);
+    common::append_json_escaped(out, s);
     out += '"';
     return out;
 }
@@ -273,13 +261,13 @@ struct boolean_kind {
     static bool parse(settings& s, std::string_view text)
     {
         for (const std::string_view yes : {"true", "1", "yes", "on"}) {
-            if (iequals(text, yes)) {
+            if (boost::beast::iequals(text, yes)) {
                 Field::ref(s) = true;
                 return true;
             }
         }
         for (const std::string_view no : {"false", "0", "no", "off"}) {
-            if (iequals(text, no)) {
+            if (boost::beast::iequals(text, no)) {
                 Field::ref(s) = false;
                 return true;
             }
@@ -327,7 +315,7 @@ struct choice_kind {
     static bool parse(settings& s, std::string_view text)
     {
         for (const auto& c : Choices) {
-            if (iequals(text, c.text)) {
+            if (boost::beast::iequals(text, c.text)) {
                 Field::ref(s) = c.value;
                 return true;
             }
@@ -945,6 +933,14 @@ settings from_env(const env_lookup& lookup)
                            std::to_string(out.metrics.retention.count()) +
                            ") must not exceed METRICS_TYPE_IDLE_SECONDS (" +
                            std::to_string(out.metrics.type_idle.count()) + ")");
+    }
+    // The limiter's arithmetic must stay exact in a Lua number (ratelimit/window_math.hpp).
+    if (!ratelimit::window_policy::fits(out.ratelimit.requests, out.ratelimit.window)) {
+        throw config_error("RATE_LIMIT_REQUESTS x RATE_LIMIT_WINDOW_SECONDS: " +
+                           std::to_string(out.ratelimit.requests) + " x " +
+                           std::to_string(out.ratelimit.window.count()) +
+                           " is too large (the product must stay below " +
+                           std::to_string(ratelimit::max_scaled_count / 1000) + ")");
     }
     return out;
 }

@@ -1,5 +1,8 @@
 #include "http/client_ip.hpp"
 
+#include <boost/algorithm/string/classification.hpp>
+#include <boost/algorithm/string/predicate.hpp>
+#include <boost/algorithm/string/trim.hpp>
 #include <boost/asio/ip/address_v4.hpp>
 #include <boost/asio/ip/address_v6.hpp>
 
@@ -13,16 +16,6 @@ namespace analytics::http {
 namespace {
 
 namespace ip = boost::asio::ip;
-
-std::string_view trim(std::string_view s)
-{
-    const auto first = s.find_first_not_of(" \t");
-    if (first == std::string_view::npos) {
-        return {};
-    }
-    const auto last = s.find_last_not_of(" \t");
-    return s.substr(first, last - first + 1);
-}
 
 bool is_port(std::string_view s)
 {
@@ -115,8 +108,10 @@ boost::asio::ip::address client_address(const boost::asio::ip::address& peer,
                                         std::string_view x_forwarded_for,
                                         std::span<const config::cidr> trusted)
 {
-    // API.md: the header is believed only when the hop that sent it is a trusted proxy.
-    if (trim(x_forwarded_for).empty() || !is_trusted(peer, trusted)) {
+    // docs/contract.md, Rate limiting: the header is believed only when the hop that sent it is a
+    // trusted proxy.
+    if (!is_trusted(peer, trusted) ||
+        boost::algorithm::all(x_forwarded_for, boost::algorithm::is_any_of(" \t"))) {
         return unmapped(peer);
     }
 
@@ -127,7 +122,9 @@ boost::asio::ip::address client_address(const boost::asio::ip::address& peer,
     std::string_view rest = x_forwarded_for;
     for (;;) {
         const auto comma = rest.rfind(',');
-        const auto entry = trim(comma == std::string_view::npos ? rest : rest.substr(comma + 1));
+        const auto entry = boost::algorithm::trim_copy_if(
+            comma == std::string_view::npos ? rest : rest.substr(comma + 1),
+            boost::algorithm::is_any_of(" \t"));
         const auto addr = parse_entry(entry);
         if (!addr) {
             return unmapped(nearest_trusted);

@@ -1,6 +1,7 @@
 #pragma once
-// Who is the client? API.md: the socket's peer address; `X-Forwarded-For` is believed only when
-// the peer is inside TRUSTED_PROXIES, and then its right-most untrusted address is the client.
+// Who is the client? docs/contract.md, Rate limiting: the socket's peer address; `X-Forwarded-For`
+// is believed only when the peer is inside TRUSTED_PROXIES, and then its right-most untrusted
+// address is the client.
 //
 // Thread safety: pure functions.
 

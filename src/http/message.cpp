@@ -1,6 +1,7 @@
 #include "http/message.hpp"
 
 #include "http/client_ip.hpp"
+#include <boost/beast/core/string.hpp>
 
 #include <cassert>
 #include <cstring>
@@ -58,11 +59,7 @@ std::string_view to_string(method m) noexcept
 std::string_view response::get(std::string_view name) const noexcept
 {
     for (const auto& h : headers) {
-        if (h.name.size() == name.size() &&
-            std::equal(h.name.begin(), h.name.end(), name.begin(), [](char a, char b) {
-                return std::tolower(static_cast<unsigned char>(a)) ==
-                       std::tolower(static_cast<unsigned char>(b));
-            })) {
+        if (boost::beast::iequals(h.name, name)) {
             return h.value;
         }
     }

@@ -54,8 +54,8 @@ struct response {
 /// Per-request facts the session establishes before routing.
 class request_context {
 public:
-    /// API.md: the client's own X-Request-Id when it is 1-128 characters of [A-Za-z0-9._:-],
-    /// else a generated one (32 lowercase hex digits).
+    /// docs/contract.md, Conventions: the client's own X-Request-Id when it is 1-128 characters of
+    /// [A-Za-z0-9._:-], else a generated one (32 lowercase hex digits).
     void assign_request_id(std::string_view from_client);
     std::string_view request_id() const noexcept { return {id_.data(), id_len_}; }
 

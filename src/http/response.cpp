@@ -1,6 +1,6 @@
 #include "http/response.hpp"
 
-#include "common/logging.hpp"
+#include "common/json_escape.hpp"
 #include "common/rfc3339.hpp"
 
 #include <chrono>
@@ -12,9 +12,9 @@ namespace {
 void append_error_head(std::string& body, std::string_view code, std::string_view message)
 {
     body.append(R"({"code":")");
-    log::append_json_escaped(body, code);
+    common::append_json_escaped(body, code);
     body.append(R"(","message":")");
-    log::append_json_escaped(body, message);
+    common::append_json_escaped(body, message);
     body.append(R"(","timestamp":")");
     body.append(now_rfc3339());
     body.push_back('"');
@@ -72,9 +72,9 @@ response validation_error(std::string_view code, std::string_view message,
         }
         first = false;
         body.append(R"({"field":")");
-        log::append_json_escaped(body, e.field);
+        common::append_json_escaped(body, e.field);
         body.append(R"(","message":")");
-        log::append_json_escaped(body, e.message);
+        common::append_json_escaped(body, e.message);
         body.append(R"("})");
     }
     body.append("]}");

@@ -1,7 +1,7 @@
 #pragma once
-// Building responses in the contract's shapes. API.md: every error, whatever its status, has the
-// body {"code": "UPPER_SNAKE", "message": "human text", "timestamp": "..."}; a 422 adds
-// "errors": [{"field": ..., "message": ...}].
+// Building responses in the contract's shapes (docs/contract.md, Conventions): every error,
+// whatever its status, has the body {"code": "UPPER_SNAKE", "message": "human text", "timestamp":
+// "..."}; a 422 adds "errors": [{"field": ..., "message": ...}].
 //
 // Thread safety: free functions; the timestamp cache is per thread.
 

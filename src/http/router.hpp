@@ -1,7 +1,7 @@
 #pragma once
-// Routes a request by method and exact path to its handler. API.md: unknown path 404
-// NOT_FOUND; a known path with the wrong method 405 METHOD_NOT_ALLOWED with `Allow`.
-// HEAD is served by a path's GET handler (the session drops the body).
+// Routes a request by method and exact path to its handler (docs/contract.md, Conventions): unknown
+// path 404 NOT_FOUND; a known path with the wrong method 405 METHOD_NOT_ALLOWED with `Allow`. HEAD
+// is served by a path's GET handler (the session drops the body).
 //
 // Thread safety: built once per worker before serving, then only read.
 

@@ -1,12 +1,12 @@
 #pragma once
 // Summary periods, the time buckets that answer them, and the summary's JSON shape.
 //
-// API.md: `hourly` is the last hour before now, `daily` the last 24 hours, `all` every stored
-// metric; minute granularity at the window's edge is acceptable. Precisely: with
-// m = the current minute (floor(now / 60 s)), `hourly` covers minutes m-59 .. m and `daily`
-// minutes m-1439 .. m, i.e. metrics whose timestamp lies in [(m-59)*60 s, (m+1)*60 s) and
-// [(m-1439)*60 s, (m+1)*60 s). A window is read from at most 60 minute buckets (hourly) or
-// 59 + 24 + 59 minute and hour buckets (daily), whatever the number of stored metrics.
+// docs/contract.md, Summary: `hourly` is the last hour before now, `daily` the last 24 hours, `all`
+// every stored metric; minute granularity at the window's edge is acceptable. Precisely: with m =
+// the current minute (floor(now / 60 s)), `hourly` covers minutes m-59 .. m and `daily` minutes
+// m-1439 .. m, i.e. metrics whose timestamp lies in [(m-59)*60 s, (m+1)*60 s) and [(m-1439)*60 s,
+// (m+1)*60 s). A window is read from at most 60 minute buckets (hourly) or 59 + 24 + 59 minute and
+// hour buckets (daily), whatever the number of stored metrics.
 //
 // Thread safety: pure functions and value types.
 

@@ -41,7 +41,7 @@ struct decision {
     std::int64_t reset_seconds() const noexcept;
 
     /// Retry-After: whole seconds after which the same request would pass, rounded up so that a
-    /// request sent then does pass; at least 1 (API.md).
+    /// request sent then does pass; at least 1 (docs/contract.md, Rate limiting).
     std::int64_t retry_after_seconds() const noexcept;
 };
 

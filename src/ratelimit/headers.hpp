@@ -1,9 +1,9 @@
 #pragma once
-// How a rate-limit decision shows in a response. API.md: X-RateLimit-Limit,
-// X-RateLimit-Remaining and X-RateLimit-Reset (whole seconds until the count next drops, not an
-// epoch time), and on a refusal 429 RATE_LIMIT_EXCEEDED with Retry-After. Alongside them, the
-// fields of draft-ietf-httpapi-ratelimit-headers (revision 07): `RateLimit-Policy: 10;w=60` and
-// `RateLimit: limit=10, remaining=3, reset=42`.
+// How a rate-limit decision shows in a response (docs/contract.md, Rate limiting):
+// X-RateLimit-Limit, X-RateLimit-Remaining and X-RateLimit-Reset (whole seconds until the count
+// next drops, not an epoch time), and on a refusal 429 RATE_LIMIT_EXCEEDED with Retry-After.
+// Alongside them, the fields of draft-ietf-httpapi-ratelimit-headers (revision 07):
+// `RateLimit-Policy: 10;w=60` and `RateLimit: limit=10, remaining=3, reset=42`.
 //
 // Thread safety: free functions over values.
 

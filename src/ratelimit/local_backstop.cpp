@@ -9,7 +9,7 @@ namespace analytics::ratelimit {
 
 local_backstop::local_backstop(const config::ratelimit_options& options, const common::clock& clock,
                                std::size_t max_clients)
-    : policy_(window_policy::checked(options.requests, options.window)),
+    : policy_(window_policy::of(options.requests, options.window)),
       clock_(clock),
       max_per_shard_(std::max<std::size_t>(8, max_clients / shard_count))
 {

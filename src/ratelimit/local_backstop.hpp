@@ -1,9 +1,9 @@
 #pragma once
-// The limit this process enforces on its own while Redis cannot be reached (issue 5,
-// RATE_LIMIT_FAILURE_MODE=local): the same sliding window counter as the Redis script, kept in
-// memory on the monotonic clock, so that no client is unlimited during an outage. It counts only
-// the requests it is asked about, i.e. those that found Redis failing; with several instances a
-// client may get up to `limit` per instance while Redis is down.
+// The limit this process enforces on its own while Redis cannot be reached
+// (RATE_LIMIT_FAILURE_MODE=local, docs/contract.md, Rate limiting): the same sliding window counter
+// as the Redis script, kept in memory on the monotonic clock, so that no client is unlimited during
+// an outage. It counts only the requests it is asked about, i.e. those that found Redis failing;
+// with several instances a client may get up to `limit` per instance while Redis is down.
 //
 // Owns one map from client to its two window counters, split into shards by hash so that worker
 // threads rarely meet on a lock. Memory is bounded: once per window a shard drops the clients
@@ -29,8 +29,8 @@ namespace analytics::ratelimit {
 
 class local_backstop {
 public:
-    /// `max_clients` bounds the number of clients tracked at once, over all shards. Throws
-    /// config::config_error when the options are out of range (window_policy::checked).
+    /// `max_clients` bounds the number of clients tracked at once, over all shards. `options`
+    /// are within range (window_policy::fits; from_env checks it).
     local_backstop(const config::ratelimit_options& options, const common::clock& clock,
                    std::size_t max_clients = 65'536);
 

@@ -9,7 +9,7 @@ void outage_log::worker_failing(std::string_view error, std::string_view mode)
     if (failing_workers_.fetch_add(1) == 0) {
         started_ = clock_.steady_now().time_since_epoch().count();
         outages_.fetch_add(1);
-        // API.md: Redis unreachable means fail open, with a warning.
+        // docs/contract.md, Rate limiting: Redis unreachable means fail open, with a warning.
         log::warn("ratelimit.fail_open", {{"error", error}, {"mode", mode}});
     }
 }

@@ -1,8 +1,9 @@
 #pragma once
-// Keeps the logs of a Redis outage to two lines per process (issue 5: one warning per outage,
-// not per request): a warning when the first worker starts deciding without Redis, and one line
-// with the number of requests so decided when the last worker has Redis back. Each worker has
-// its own connection, so an outage is the time during which at least one of them is failing.
+// Keeps the logs of a Redis outage to two lines per process (one warning per outage, not per
+// request, so that an outage does not flood the log): a warning when the first worker starts
+// deciding without Redis, and one line with the number of requests so decided when the last worker
+// has Redis back. Each worker has its own connection, so an outage is the time during which at
+// least one of them is failing.
 //
 // Owns the counters behind those lines; the totals stay readable for diagnostics and tests.
 //

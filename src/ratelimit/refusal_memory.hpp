@@ -1,9 +1,9 @@
 #pragma once
-// Clients that Redis refused recently, each with the moment its request would pass again, so
-// that a client hammering the API is refused from memory until then (issue 5: the refused path
-// must cost less than the admitted one). Remembering is safe because the weighted count can only
-// grow through admissions, which were all refused meanwhile; another instance admitting the
-// client's requests only moves the moment later.
+// Clients that Redis refused recently, each with the moment its request would pass again, so that a
+// client hammering the API is refused from memory until then (the refused path must cost less than
+// the admitted one, or refusing would not protect anything). Remembering is safe because the
+// weighted count can only grow through admissions, which were all refused meanwhile; another
+// instance admitting the client's requests only moves the moment later.
 //
 // Owns a map from client to that moment, on the monotonic clock. Memory is bounded: expired
 // entries are dropped once the map reaches its capacity (a sweep at most once per expiry), and

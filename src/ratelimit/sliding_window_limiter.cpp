@@ -35,7 +35,7 @@ sliding_window_limiter::sliding_window_limiter(redis::client& redis,
                                                const common::clock& clock)
     : redis_(redis),
       options_(options),
-      policy_(window_policy::checked(options.requests, options.window)),
+      policy_(window_policy::of(options.requests, options.window)),
       redis_timeout_(redis_timeout),
       backstop_(backstop),
       outages_(outages),

@@ -75,8 +75,7 @@ public:
     /// Checks decided by one script call at most.
     static constexpr std::size_t max_batch = 256;
 
-    /// Throws config::config_error when the options are out of the arithmetic's range
-    /// (window_policy::checked).
+    /// `options` are within the arithmetic's range (window_policy::fits; from_env checks it).
     sliding_window_limiter(redis::client& redis, const config::ratelimit_options& options,
                            std::chrono::milliseconds redis_timeout, local_backstop& backstop,
                            outage_log& outages, const common::clock& clock);

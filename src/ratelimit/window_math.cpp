@@ -1,31 +1,17 @@
 #include "ratelimit/window_math.hpp"
 
-#include "config/settings.hpp"
-
 #include <algorithm>
 #include <cassert>
-#include <string>
 
 namespace analytics::ratelimit {
 
-window_policy window_policy::checked(std::uint32_t limit, std::chrono::seconds window)
+window_policy window_policy::of(std::uint32_t limit, std::chrono::seconds window) noexcept
 {
-    if (limit < 1) {
-        throw config::config_error("RATE_LIMIT_REQUESTS: must be at least 1");
-    }
-    if (window.count() < 1) {
-        throw config::config_error("RATE_LIMIT_WINDOW_SECONDS: must be at least 1");
-    }
     // The script compares products of counts and milliseconds in Lua doubles; past 2^53 they
-    // would round and the limiter would admit or refuse by accident.
-    const std::int64_t limit_i = limit;
-    if (window.count() > max_scaled_count / 1000 / limit_i) {
-        throw config::config_error(
-            "RATE_LIMIT_REQUESTS x RATE_LIMIT_WINDOW_SECONDS: " + std::to_string(limit) + " x " +
-            std::to_string(window.count()) + " is too large (the product must stay below " +
-            std::to_string(max_scaled_count / 1000) + ")");
-    }
-    return {limit_i, window.count() * 1000};
+    // would round and the limiter would admit or refuse by accident. config::from_env refuses
+    // such settings, so reaching here with them is a bug.
+    assert(fits(limit, window));
+    return {limit, window.count() * 1000};
 }
 
 std::int64_t scaled_count(const window_sample& s, const window_policy& p) noexcept
@@ -69,8 +55,9 @@ decision decide(const window_sample& s, bool admitted, const window_policy& p,
     d.window = p.window();
     d.source = source;
     if (!admitted) {
-        // API.md: Retry-After is when the same request would pass, i.e. when the scaled count
-        // drops to (limit - 1) * window. Until then nothing remains, so reset is the same moment.
+        // docs/contract.md, Rate limiting: Retry-After is when the same request would pass, i.e.
+        // when the scaled count drops to (limit - 1) * window. Until then nothing remains, so reset
+        // is the same moment.
         const std::int64_t wait = ms_until_scaled_count_at_most(s, p, (p.limit - 1) * p.window_ms);
         d.remaining = 0;
         d.retry_after = std::chrono::milliseconds(std::max<std::int64_t>(wait, 1));

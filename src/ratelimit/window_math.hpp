@@ -4,11 +4,11 @@
 // sliding_window_limiter.cpp mirrors `admits` line for line; the local backstop calls these
 // functions directly, so both paths answer alike.
 //
-// API.md: the weighted count is previous * (1 - elapsed/window) + current. Every comparison is
-// made on that count multiplied by the window (in milliseconds), so it stays an exact integer:
-// scaled = previous * (window - elapsed) + current * window. Exact integers matter twice: Lua
-// numbers are doubles (exact below 2^53, which max_scaled_count guards), and Retry-After must be
-// exact to the second, which a floating-point ceiling could miss by one.
+// docs/contract.md, Rate limiting: the weighted count is previous * (1 - elapsed/window) + current.
+// Every comparison is made on that count multiplied by the window (in milliseconds), so it stays an
+// exact integer: scaled = previous * (window - elapsed) + current * window. Exact integers matter
+// twice: Lua numbers are doubles (exact below 2^53, which max_scaled_count guards), and Retry-After
+// must be exact to the second, which a floating-point ceiling could miss by one.
 //
 // Thread safety: pure functions over values.
 
@@ -24,9 +24,12 @@ struct window_policy {
     std::int64_t limit = 10;
     std::int64_t window_ms = 60'000;
 
-    /// Throws config::config_error unless limit >= 1, window >= 1 s and limit * window (in ms)
-    /// stays within 2^53, the largest integer a Lua number (a double) holds exactly.
-    static window_policy checked(std::uint32_t limit, std::chrono::seconds window);
+    /// True when limit >= 1, window >= 1 s and limit * window (in ms) stays within 2^53, the
+    /// largest integer a Lua number (a double) holds exactly. Configuration refuses the rest.
+    static constexpr bool fits(std::int64_t limit, std::chrono::seconds window) noexcept;
+
+    /// The policy for settings that `fits` (asserted).
+    static window_policy of(std::uint32_t limit, std::chrono::seconds window) noexcept;
 
     std::chrono::seconds window() const
     {
@@ -37,6 +40,12 @@ struct window_policy {
 
 /// Largest value of limit * window_ms that the arithmetic accepts (2^53).
 inline constexpr std::int64_t max_scaled_count = std::int64_t{1} << 53;
+
+constexpr bool window_policy::fits(std::int64_t limit, std::chrono::seconds window) noexcept
+{
+    // Divided rather than multiplied, so that no product can overflow.
+    return limit >= 1 && window.count() >= 1 && window.count() <= max_scaled_count / 1000 / limit;
+}
 
 /// One client's counters as read before the current request; counts are never negative.
 struct window_sample {

@@ -91,8 +91,8 @@ struct client_options {
     std::chrono::milliseconds connect_timeout{1000};
     std::chrono::milliseconds health_check_interval{1000};  // PING period while connected
     std::chrono::milliseconds reconnect_min{50};            // first back-off delay
-    // Back-off cap. A restarted Redis is back in service within this time (plus a connect),
-    // which issue 10's chaos test holds to 1 s; a refused connect every half second or so per
+    // Back-off cap. A restarted Redis is back in service within this time (plus a connect), which
+    // the chaos suite (tests/chaos/) holds to 1 s; a refused connect every half second or so per
     // worker costs a down server nothing.
     std::chrono::milliseconds reconnect_max{500};
     // Told the outcome of every caller's command (may be null): Redis refusing writes.

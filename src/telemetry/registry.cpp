@@ -2,6 +2,8 @@
 
 #include <charconv>
 #include <cmath>
+#include <stdexcept>
+#include <string>
 
 namespace analytics::telemetry {
 
@@ -182,6 +184,14 @@ void registry::attach(std::shared_ptr<shard> s)
 
 void registry::set_routes(std::vector<std::string> templates)
 {
+    // Past the cap, routes would share the `unmatched` slot and their series would lie; a
+    // router that grew beyond it must stop start-up, not be discovered on a dashboard.
+    if (templates.size() > unmatched_route) {
+        throw std::length_error(std::to_string(templates.size()) +
+                                " routes exceed the metrics registry's " +
+                                std::to_string(unmatched_route) +
+                                " route slots (raise telemetry::max_routes)");
+    }
     std::lock_guard lock(mu_);
     routes_ = std::move(templates);
 }

@@ -134,7 +134,8 @@ class registry {
 public:
     static registry& instance();
 
-    /// Names the route ids (the router's route templates, in id order). Called once at start-up.
+    /// Names the route ids (the router's route templates, in id order). Called once at start-up;
+    /// throws std::length_error for more than max_routes - 1 routes (the last slot is unmatched).
     void set_routes(std::vector<std::string> templates);
 
     /// Appends exposition text for values read at scrape time (gauges and counters owned by

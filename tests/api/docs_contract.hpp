@@ -1,5 +1,5 @@
 #pragma once
-// Reads docs/openapi.json the way the tests of issue 8 need it: the operations it lists, the
+// Reads docs/openapi.json the way the documentation tests need it: the operations it lists, the
 // statuses and headers it documents for each, and a validator for the subset of JSON Schema
 // 2020-12 the document uses ($ref, allOf, anyOf, type, properties, required, items, enum,
 // const, minimum, maximum, minLength, maxLength, minItems, pattern, format date-time). With it the

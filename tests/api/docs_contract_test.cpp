@@ -1,4 +1,4 @@
-// docs/openapi.json against the service (issue 8): the router and the document list the same
+// docs/openapi.json against the service: the router and the document list the same
 // routes, the document lists every status each handler can answer, the router's own 404 and
 // 405 look as documented, and the document is complete enough for client generators (ids,
 // summaries, examples that pass their own schemas). A route, method or status added on one side
@@ -323,7 +323,7 @@ TEST(docs_contract, every_operation_has_what_client_generators_and_readers_need)
         for (const auto& [status, r] : o.at("responses").as_object()) {
             const auto& response = resolve(doc, r).as_object();
             const std::string at = where + " " + std::string(status);
-            // Every answer of the service carries X-Request-Id (API.md § Conventions).
+            // Every answer of the service carries X-Request-Id (docs/contract.md, Conventions).
             ASSERT_TRUE(response.contains("headers")) << at;
             EXPECT_TRUE(response.at("headers").as_object().contains("X-Request-Id")) << at;
             if (const auto* content = response.if_contains("content")) {

@@ -1,4 +1,4 @@
-// The running service against its own /openapi.json (issue 8): the real binary and the test
+// The running service against its own /openapi.json: the real binary and the test
 // redis-server are driven into every answer that can be provoked from outside (success, each
 // validation error, rate limit, breaker open, stale copy, Redis down, admin disabled, 404, 405,
 // 413, 431, malformed HTTP), and each answer's status, headers, content type and body must be

@@ -1,6 +1,6 @@
-// GET /openapi.json, /docs, /redoc and their files (issue 8), through the router: what is served
-// is what the build embedded from the repository and from the pinned npm packages, with the right
-// types and caching headers, and the pages load nothing that this service does not serve itself.
+// GET /openapi.json, /docs, /redoc and their files, through the router: what is served is what the
+// build embedded from the repository and from the pinned npm packages, with the right types and
+// caching headers, and the pages load nothing that this service does not serve itself.
 
 #include "api/docs_handlers.hpp"
 
@@ -163,8 +163,9 @@ TEST_F(docs_fixture, the_embedded_bundles_are_the_pinned_npm_versions)
 
 TEST_F(docs_fixture, the_pages_load_only_files_this_service_serves)
 {
-    // API.md and issue 8: no CDN. Every src/href of a page is relative and routed here, and the
-    // start-up scripts fetch the document from this origin.
+    // No CDN: the pages must work where the service runs without Internet access. Every src/href of
+    // a page is relative and routed here, and the start-up scripts fetch the document from this
+    // origin.
     for (const std::string page : {"/docs", "/redoc"}) {
         const auto html = get(page).body;
         EXPECT_EQ(html.find("http://"), std::string::npos) << page;

@@ -1,5 +1,5 @@
 // Drives GET /docs (Swagger UI) and GET /redoc (ReDoc) of a running analytics-api in Debian's
-// headless Chromium (issue 8):
+// headless Chromium:
 //   - /docs: expands POST /api/metrics, "Try it out" with the document's example body, Execute,
 //     and sees 201 from this very service;
 //   - /redoc: every operation of /openapi.json is listed;
@@ -36,7 +36,7 @@ const fail = (what) => {
 };
 const pass = (what) => console.log(`ok   ${what}`);
 
-// The flags MACHINE.md gives for Debian's Chromium here: no sandbox (root), no GPU, and none of
+// The flags Debian's Chromium needs in CI: no sandbox (root), no GPU, and none of
 // the background connections that a machine without internet access would refuse.
 const flags = [
   '--no-sandbox',

@@ -35,8 +35,8 @@ std::string metric_body(std::string_view type, long long value, std::string_view
 /// Milliseconds from `from` to `to`.
 double ms_between(steady::time_point from, steady::time_point to);
 
-/// True when `r` is an error in API.md's format with `code`: JSON content type, a body with
-/// that code, a message and a timestamp, and an X-Request-Id.
+/// True when `r` is an error in the contract's format (docs/contract.md, Conventions) with `code`:
+/// JSON content type, a body with that code, a message and a timestamp, and an X-Request-Id.
 ::testing::AssertionResult is_error(const http_reply& r, unsigned status, std::string_view code);
 
 /// The `code` of an error body, or empty when the body has none.

@@ -1,4 +1,4 @@
-// DESIGN.md § Failure policy, "bad input": 4xx in the error format, and the server carries on.
+// README.md, Failure behaviour, malformed HTTP: 4xx in the error format, and the server carries on.
 // Eight clients flood the service with garbage: random bytes, broken request lines, huge
 // headers, bad chunked encoding, NUL bytes, contradictory lengths and mangled copies of valid
 // requests. Every answer is a 4xx (or the connection closes without one, for bytes that never

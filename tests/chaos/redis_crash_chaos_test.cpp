@@ -1,4 +1,4 @@
-// DESIGN.md § Failure policy, "Redis down while serving": ingest answers 503 and nothing
+// README.md, Failure behaviour, Redis killed while serving: ingest answers 503 and nothing
 // acknowledged is lost. Redis (AOF, appendfsync always) is killed with SIGKILL while 16 clients
 // ingest as fast as they can, and started again on the same port and files.
 //

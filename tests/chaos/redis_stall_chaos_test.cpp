@@ -1,8 +1,8 @@
-// API.md § Configuration, REDIS_TIMEOUT_MS: "no request waits on a stalled Redis longer than
-// that plus its own work". Redis is stalled three ways while clients keep calling every endpoint:
-// CLIENT PAUSE (commands queue up unanswered), DEBUG SLEEP (the server blocks) and SIGSTOP (the
-// process freezes; the kernel still accepts connections). Every request must be answered, in
-// time, and /health must stay responsive; afterwards ingest works again.
+// docs/contract.md, Configuration, REDIS_TIMEOUT_MS: "no request waits on a stalled Redis longer
+// than that plus its own work". Redis is stalled three ways while clients keep calling every
+// endpoint: CLIENT PAUSE (commands queue up unanswered), DEBUG SLEEP (the server blocks) and
+// SIGSTOP (the process freezes; the kernel still accepts connections). Every request must be
+// answered, in time, and /health must stay responsive; afterwards ingest works again.
 //
 // A request makes up to `redis_round_trips` Redis calls one after another (ingest: the rate
 // limiter's script, then the store's), each with its own REDIS_TIMEOUT_MS deadline, so the bound

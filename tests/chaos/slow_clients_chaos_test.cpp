@@ -1,4 +1,4 @@
-// DESIGN.md § Failure policy, "overload": slow clients cannot hold workers. 500 connections
+// README.md, Failure behaviour, slow clients: slow clients cannot hold workers. 500 connections
 // hold half-sent requests (a request line cut short, headers without their end, a body shorter
 // than its Content-Length; a fifth of them trickle a byte every 200 ms, as slowloris does)
 // while four clients send normal traffic. The normal traffic keeps its p99 under 100 ms, and

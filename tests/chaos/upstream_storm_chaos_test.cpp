@@ -1,4 +1,4 @@
-// DESIGN.md § Failure policy, "external service fails / slow": counted by the circuit breaker;
+// README.md, Failure behaviour, external service failing or slow: counted by the circuit breaker;
 // a stale copy if one is held, else 503. Through the admin API (ADMIN_TOKEN) the simulated
 // upstream starts failing, then turns slow, while eight clients ask for summaries of types
 // never asked for before (each a cache miss that needs the upstream) and ingest carries on.

@@ -10,7 +10,7 @@ namespace {
 
 constexpr std::int64_t k_second = 1'000'000;
 
-// 2026-02-19T12:00:00Z, the example of API.md.
+// 2026-02-19T12:00:00Z, the instant the examples below start from.
 constexpr std::int64_t k_example = 1'771'502'400 * k_second;
 
 timestamp parse(std::string_view text)

@@ -91,15 +91,21 @@ settings parse(vars v)
     return from_env(lookup_in(std::move(v)));
 }
 
-// The config_error message for one variable, or "" when the value was accepted.
-std::string error_for(const std::string& name, const std::string& value)
+// The config_error message for these variables, or "" when they were accepted.
+std::string error_for(vars v)
 {
     try {
-        parse({{name, value}});
+        parse(std::move(v));
     } catch (const config_error& e) {
         return e.what();
     }
     return {};
+}
+
+// The same for one variable.
+std::string error_for(const std::string& name, const std::string& value)
+{
+    return error_for(vars{{name, value}});
 }
 
 std::string json_of(vars v)
@@ -380,6 +386,17 @@ TEST(from_env, refuses_a_metrics_port_equal_to_the_api_port_naming_both)
     }
     // APP_PORT keeps its default of 8000 when unset.
     EXPECT_NE(error_for("METRICS_PORT", "8000").find("(both are 8000)"), std::string::npos);
+}
+
+TEST(from_env, refuses_a_rate_limit_whose_arithmetic_would_not_stay_exact_naming_both)
+{
+    EXPECT_EQ(
+        error_for({{"RATE_LIMIT_REQUESTS", "2000000000"}, {"RATE_LIMIT_WINDOW_SECONDS", "86400"}}),
+        "RATE_LIMIT_REQUESTS x RATE_LIMIT_WINDOW_SECONDS: 2000000000 x 86400 is too large "
+        "(the product must stay below 9007199254740)");
+    const auto largest = parse(
+        {{"RATE_LIMIT_REQUESTS", "104249991"}, {"RATE_LIMIT_WINDOW_SECONDS", "86400"}});
+    EXPECT_EQ(largest.ratelimit.requests, 104'249'991U);
 }
 
 TEST(from_env, accepts_port_zero_for_both_listeners_and_distinct_ports)

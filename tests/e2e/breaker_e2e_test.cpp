@@ -1,5 +1,5 @@
 // End-to-end tests of the circuit breaker around the external service, stale-if-error and the
-// admin API (API.md § Summary, § Circuit breaker, § Admin), against the real binary and Redis.
+// admin API (docs/contract.md: Summary, Circuit breaker, Admin), against the real binary and Redis.
 
 #include "e2e/http_client.hpp"
 #include "e2e/metric_bodies.hpp"

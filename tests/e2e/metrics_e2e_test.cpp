@@ -1,5 +1,5 @@
-// End-to-end tests of ingest, list and summary (API.md § Endpoints, § Summary) against the real
-// binary and the test redis-server.
+// End-to-end tests of ingest, list and summary (docs/contract.md: Endpoints, Summary) against the
+// real binary and the test redis-server.
 
 #include "e2e/http_client.hpp"
 #include "e2e/metric_bodies.hpp"
@@ -406,7 +406,8 @@ TEST_F(metrics_e2e, the_cache_turns_hit_and_expires_after_its_ttl)
     EXPECT_EQ(first.header("x-cache"), "MISS");
     EXPECT_EQ(first.json().as_object().at("period").as_string(), "all");
 
-    // API.md: the key is summary:<type>:<period> literally, with a TTL of CACHE_TTL_SECONDS.
+    // docs/contract.md, Summary: the key is summary:<type>:<period> literally, with a TTL of
+    // CACHE_TTL_SECONDS.
     const long long ttl = admin_.integer({"PTTL", "summary:cpu:all"});
     EXPECT_GT(ttl, 0);
     EXPECT_LE(ttl, 1000);

@@ -1,5 +1,5 @@
-// End-to-end tests of rate limiting on POST /api/metrics (API.md § Rate limiting) against the
-// real binary and Redis.
+// End-to-end tests of rate limiting on POST /api/metrics (docs/contract.md, Rate limiting) against
+// the real binary and Redis.
 
 #include "e2e/http_client.hpp"
 #include "e2e/metric_bodies.hpp"

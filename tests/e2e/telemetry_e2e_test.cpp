@@ -1,4 +1,4 @@
-// End-to-end tests of GET /metrics, trace context and outage logging (issue 9) against the real
+// End-to-end tests of GET /metrics, trace context and outage logging against the real
 // binary and Redis.
 
 #include "e2e/http_client.hpp"

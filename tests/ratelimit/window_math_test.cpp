@@ -4,8 +4,6 @@
 
 #include "ratelimit/window_math.hpp"
 
-#include "config/settings.hpp"
-
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -216,18 +214,22 @@ TEST(window_math, reset_is_when_remaining_grows)
     }
 }
 
-TEST(window_policy, accepts_the_defaults_and_rejects_products_past_two_to_the_53)
+TEST(window_policy, fits_the_defaults_and_not_products_past_two_to_the_53)
 {
-    const window_policy p = window_policy::checked(10, 60s);
+    const window_policy p = window_policy::of(10, 60s);
     EXPECT_EQ(p.limit, 10);
     EXPECT_EQ(p.window_ms, 60'000);
     EXPECT_EQ(p.window(), 60s);
 
-    EXPECT_NO_THROW(window_policy::checked(1'000'000, std::chrono::seconds(9'000'000)));
-    EXPECT_THROW(window_policy::checked(4'000'000'000U, std::chrono::seconds(86'400)),
-                 config::config_error);
-    EXPECT_THROW(window_policy::checked(0, 60s), config::config_error);
-    EXPECT_THROW(window_policy::checked(10, 0s), config::config_error);
+    EXPECT_TRUE(window_policy::fits(10, 60s));
+    EXPECT_TRUE(window_policy::fits(1'000'000, std::chrono::seconds(9'000'000)));
+    // 2^53 ms / 1000 = 9,007,199,254,740 request-seconds: the last product that fits, and one past.
+    EXPECT_TRUE(window_policy::fits(1, std::chrono::seconds(max_scaled_count / 1000)));
+    EXPECT_FALSE(window_policy::fits(1, std::chrono::seconds(max_scaled_count / 1000 + 1)));
+    EXPECT_FALSE(window_policy::fits(2'000'000'000, std::chrono::seconds(86'400)));
+    EXPECT_FALSE(window_policy::fits(4'000'000'000U, std::chrono::seconds(86'400)));
+    EXPECT_FALSE(window_policy::fits(0, 60s));
+    EXPECT_FALSE(window_policy::fits(10, 0s));
 }
 
 }  // namespace

@@ -2,7 +2,10 @@
 
 #include <gtest/gtest.h>
 
+#include <stdexcept>
+#include <string>
 #include <thread>
+#include <vector>
 
 namespace analytics::telemetry {
 namespace {
@@ -71,6 +74,22 @@ TEST(telemetry, histograms_are_cumulative_with_an_inf_bucket)
     EXPECT_GE(one, small + 1);
     EXPECT_GE(inf, one + 1);
     EXPECT_EQ(inf, count);
+}
+
+TEST(telemetry, refuses_a_route_table_larger_than_its_route_slots)
+{
+    std::vector<std::string> routes(unmatched_route);
+    for (std::size_t i = 0; i < routes.size(); ++i) {
+        routes[i] = "/r" + std::to_string(i);
+    }
+    EXPECT_NO_THROW(registry::instance().set_routes(routes));
+    routes.push_back("/one-too-many");
+    EXPECT_THROW(registry::instance().set_routes(routes), std::length_error);
+    // The table in force is still the last one accepted: its last route keeps its own series.
+    local().http_request(unmatched_route - 1, http::method::get, 200, 1us);
+    EXPECT_NE(registry::instance().scrape().find("route=\"/r" + std::to_string(unmatched_route - 1) +
+                                                 "\""),
+              std::string::npos);
 }
 
 TEST(telemetry, keeps_its_series_bounded_whatever_the_routes_seen)
