@@ -93,7 +93,7 @@ TEST(redis_acl_e2e, the_documented_least_privilege_user_serves_every_endpoint_an
                          {"REDIS_PASSWORD", password},
                          {"CIRCUIT_BREAKER_SCOPE", "cluster"},
                          {"RATE_LIMIT_REQUESTS", "2"},
-                         {"ADMIN_TOKEN", "admin-token"}});
+                         {"ADMIN_TOKEN", "acl-admin-token-16chars"}});
     const auto port = svc.port();
 
     // Start-up: v1's data moved.
@@ -107,10 +107,10 @@ TEST(redis_acl_e2e, the_documented_least_privilege_user_serves_every_endpoint_an
     // Ingest, once per Idempotency-Key; a batch; the rate limit counted in Redis.
     EXPECT_EQ(post_metric(port, "10.0.0.1", "acl_cpu", 60, "acl-key-1").status, 201U);
     EXPECT_EQ(post_metric(port, "10.0.0.1", "acl_cpu", 60, "acl-key-1").status, 201U);
-    const auto batch = http_request(
-        port, "POST", "/api/metrics/batch",
-        "[" + metric_body("acl_cpu", 70) + "," + metric_body("acl_mem", 512) + "]",
-        {{"Content-Type", "application/json"}, {"X-Forwarded-For", "10.0.0.2"}});
+    const auto batch =
+        http_request(port, "POST", "/api/metrics/batch",
+                     "[" + metric_body("acl_cpu", 70) + "," + metric_body("acl_mem", 512) + "]",
+                     {{"Content-Type", "application/json"}, {"X-Forwarded-For", "10.0.0.2"}});
     EXPECT_EQ(batch.status, 201U) << batch.body;
     const auto limited = post_metric(port, "10.0.0.1", "acl_cpu", 1);
     EXPECT_EQ(limited.status, 429U) << "the third request of 10.0.0.1 in the window";
@@ -134,9 +134,10 @@ TEST(redis_acl_e2e, the_documented_least_privilege_user_serves_every_endpoint_an
     const auto breaker = http_request(port, "GET", "/api/circuit-breaker/status");
     EXPECT_EQ(breaker.status, 200U);
     EXPECT_FALSE(breaker.json().at("fallback").as_bool()) << breaker.body;
-    const auto settings = http_request(
-        port, "PUT", "/api/admin/external-service", R"({"failure_rate":0})",
-        {{"Content-Type", "application/json"}, {"Authorization", "Bearer admin-token"}});
+    const auto settings =
+        http_request(port, "PUT", "/api/admin/external-service", R"({"failure_rate":0})",
+                     {{"Content-Type", "application/json"},
+                      {"Authorization", "Bearer acl-admin-token-16chars"}});
     EXPECT_EQ(settings.status, 200U) << settings.body;
 
     // A server that lost its scripts: EVAL until they are loaded again.
@@ -159,11 +160,15 @@ TEST(redis_acl_e2e, the_documented_least_privilege_user_serves_every_endpoint_an
     ASSERT_EQ(as_user.command({"AUTH", acl.username, password}), "+OK");
     EXPECT_EQ(as_user.command({"SELECT", "1"}), "+OK");
     EXPECT_EQ(as_user.command({"GET", "summary:acl_mem:all"}).rfind("$", 0), 0U);
-    for (const auto& refused :
-         {std::vector<std::string>{"FLUSHALL"}, {"KEYS", "*"}, {"CONFIG", "GET", "*"},
-          {"GET", "someone-else:key"}, {"SET", "summary-of-nothing", "x"},
-          {"EVAL", "return redis.call('FLUSHDB')", "0"}, {"CLIENT", "KILL", "TYPE", "normal"},
-          {"ACL", "WHOAMI"}, {"SUBSCRIBE", "other-channel"}}) {
+    for (const auto& refused : {std::vector<std::string>{"FLUSHALL"},
+                                {"KEYS", "*"},
+                                {"CONFIG", "GET", "*"},
+                                {"GET", "someone-else:key"},
+                                {"SET", "summary-of-nothing", "x"},
+                                {"EVAL", "return redis.call('FLUSHDB')", "0"},
+                                {"CLIENT", "KILL", "TYPE", "normal"},
+                                {"ACL", "WHOAMI"},
+                                {"SUBSCRIBE", "other-channel"}}) {
         const auto answer = as_user.command(refused);
         // A script's command refused by the ACL comes back as "-ERR The user executing the
         // script can't run this command ...", not NOPERM.

@@ -33,7 +33,7 @@ env tls_env(const redis_process& server, const env& extra = {})
 {
     env e = service_env_for(server);
     e["REDIS_TIMEOUT_MS"] = std::to_string(redis_timeout_ms);
-    e["ADMIN_TOKEN"] = "admin-token";
+    e["ADMIN_TOKEN"] = "tls-admin-token-16chars";
     for (const auto& [k, v] : extra) {
         e[k] = v;
     }
@@ -99,10 +99,10 @@ void expect_every_endpoint_served(std::uint16_t port, const redis_process& serve
     EXPECT_EQ(health_status(port), "healthy");
     EXPECT_EQ(http_request(port, "GET", "/ready").status, 200U);
     EXPECT_EQ(post_metric(port, "tls_cpu", 61.5).status, 201U);
-    const auto batch = http_request(
-        port, "POST", "/api/metrics/batch",
-        "[" + metric_body("tls_cpu", 70) + "," + metric_body("tls_mem", 512) + "]",
-        {{"Content-Type", "application/json"}});
+    const auto batch =
+        http_request(port, "POST", "/api/metrics/batch",
+                     "[" + metric_body("tls_cpu", 70) + "," + metric_body("tls_mem", 512) + "]",
+                     {{"Content-Type", "application/json"}});
     EXPECT_EQ(batch.status, 201U) << batch.body;
     const auto list = http_request(port, "GET", "/api/metrics/list?type=tls_cpu");
     EXPECT_EQ(list.status, 200U);
@@ -116,10 +116,10 @@ void expect_every_endpoint_served(std::uint16_t port, const redis_process& serve
     admin_connection(server.port()).command({"DEL", "summary:tls_cpu:all"});
     EXPECT_TRUE(summary_becomes(port, "tls_cpu", "MISS"));
     EXPECT_EQ(http_request(port, "GET", "/api/circuit-breaker/status").status, 200U);
-    const auto admin = http_request(port, "PUT", "/api/admin/external-service",
-                                    R"({"failure_rate":0})",
-                                    {{"Content-Type", "application/json"},
-                                     {"Authorization", "Bearer admin-token"}});
+    const auto admin =
+        http_request(port, "PUT", "/api/admin/external-service", R"({"failure_rate":0})",
+                     {{"Content-Type", "application/json"},
+                      {"Authorization", "Bearer tls-admin-token-16chars"}});
     EXPECT_EQ(admin.status, 200U) << admin.body;
 }
 
@@ -174,7 +174,8 @@ TEST(redis_tls_e2e, serves_every_endpoint_over_tls_with_invalidations_over_tls)
     const std::string clients = admin_connection(server.port()).command({"CLIENT", "LIST"});
     const std::string needle = " laddr=127.0.0.1:" + std::to_string(server.port()) + " ";
     std::size_t n = 0;
-    for (auto at = clients.find(needle); at != std::string::npos; at = clients.find(needle, at + 1)) {
+    for (auto at = clients.find(needle); at != std::string::npos;
+         at = clients.find(needle, at + 1)) {
         ++n;
     }
     EXPECT_EQ(n, 5U) << clients;
@@ -184,8 +185,9 @@ TEST(redis_tls_e2e, mutual_tls_serves_with_the_client_certificate_and_is_refused
 {
     redis_process server({"--tls-auth-clients", "yes"}, {}, true);
     {
-        service_process svc(tls_env(server, {{"REDIS_TLS_CERT_FILE", shared_pki().client().cert_file},
-                                             {"REDIS_TLS_KEY_FILE", shared_pki().client().key_file}}));
+        service_process svc(
+            tls_env(server, {{"REDIS_TLS_CERT_FILE", shared_pki().client().cert_file},
+                             {"REDIS_TLS_KEY_FILE", shared_pki().client().key_file}}));
         expect_every_endpoint_served(svc.port(), server);
     }
     service_process svc(tls_env(server), false);
@@ -282,8 +284,7 @@ TEST(redis_tls_startup, a_file_that_cannot_serve_stops_start_up_with_exit_2_nami
           {{{"REDIS_USERNAME", "analytics"}}, "REDIS_USERNAME"}}) {
         const auto r = run_binary({}, vars);
         EXPECT_EQ(r.exit_status, 2) << variable << ": " << r.err;
-        EXPECT_NE(r.err.find("configuration error: " + variable + ":"), std::string::npos)
-            << r.err;
+        EXPECT_NE(r.err.find("configuration error: " + variable + ":"), std::string::npos) << r.err;
     }
 }
 
