@@ -356,6 +356,7 @@ TEST_F(fleet_e2e, a_rolling_restart_under_steady_ingest_answers_no_5xx_and_store
     struct client_record {
         std::vector<int> acknowledged;
         std::map<unsigned, int> statuses;
+        std::map<unsigned, std::string> first_body;  // of each status, for the failure message
         std::vector<std::string> errors;
     };
     constexpr int clients = 2;
@@ -372,6 +373,7 @@ TEST_F(fleet_e2e, a_rolling_restart_under_steady_ingest_answers_no_5xx_and_store
                 try {
                     const auto r = conn->request("POST", "/api/metrics", body);
                     ++rec.statuses[r.status];
+                    rec.first_body.emplace(r.status, r.body);
                     if (r.status == 201U) {
                         rec.acknowledged.push_back(seq);
                     }
@@ -402,7 +404,8 @@ TEST_F(fleet_e2e, a_rolling_restart_under_steady_ingest_answers_no_5xx_and_store
             << rec.errors.size()
             << " requests got no answer, first: " << (rec.errors.empty() ? "" : rec.errors.front());
         for (const auto& [status, n] : rec.statuses) {
-            EXPECT_EQ(status, 201U) << n << " answers " << status;
+            EXPECT_EQ(status, 201U) << n << " answers " << status << ", the first: "
+                                    << rec.first_body.at(status);
         }
         ASSERT_FALSE(rec.acknowledged.empty());
         ASSERT_LE(rec.acknowledged.size(), 1000U) << "the list below reads at most 1000";
