@@ -7,6 +7,7 @@
 #include "e2e/http_client.hpp"
 #include "e2e/metric_bodies.hpp"
 #include "e2e/service_process.hpp"
+#include "support/redis_deployment.hpp"
 #include "ratelimit/sliding_window_limiter.hpp"
 #include "support/redis_admin.hpp"
 #include "support/redis_server.hpp"
@@ -131,8 +132,8 @@ TEST(connection_limits_e2e, bodies_past_the_buffered_bytes_limit_get_503_until_r
 
 TEST(connection_limits_e2e, ipv6_clients_of_one_network_share_one_rate_limit)
 {
-    admin_connection redis(redis_test_port());
-    redis.command({"FLUSHDB"});
+    deployment_admin redis;  // one node or the cluster, as the service is given
+    redis.flush();
     service_process svc;  // RATE_LIMIT_REQUESTS 10, RATE_LIMIT_IPV6_PREFIX 64
     const auto post_from = [&](const std::string& client) {
         return http_request(svc.port(), "POST", "/api/metrics",

@@ -7,6 +7,7 @@
 #include "e2e/http_client.hpp"
 #include "e2e/metric_bodies.hpp"
 #include "e2e/service_process.hpp"
+#include "support/redis_deployment.hpp"
 #include "support/coro_helpers.hpp"
 #include "support/redis_admin.hpp"
 #include "support/redis_server.hpp"
@@ -101,8 +102,8 @@ client_tally keep_posting(std::uint16_t port, int client, const std::atomic<bool
 
 TEST(drain_e2e, keep_alive_clients_lose_no_request_across_sigterm_and_every_201_is_stored)
 {
-    admin_connection redis(redis_test_port());
-    redis.command({"FLUSHDB"});
+    deployment_admin redis;  // one node or the cluster, as the service is given
+    redis.flush();
     service_process svc(env{{"SHUTDOWN_DRAIN_SECONDS", "2"}, {"RATE_LIMIT_REQUESTS", "100000000"}});
     constexpr int clients = 6;
     std::atomic<bool> draining{false};
