@@ -424,7 +424,7 @@ note "One trial call is let through; it succeeds, so the breaker closes:"
 call GET "/api/metrics/summary?type=$demo_type&period=daily"
 expect_status 200
 expect_header X-Cache MISS
-expect_json count 2
+expect_json count 5   # the two single metrics and the batch of three
 call GET /api/circuit-breaker/status
 expect_json state CLOSED
 expect_json failure_count 0
