@@ -53,6 +53,7 @@ const rateLimit = 3;
 //   ...refused  the service must refuse it: sent through the lenient proxy (badJson, tooLarge
 //               and invalid are refused requests with the error code they get);
 //   ...overQuota  first spends the client's rate-limit quota (RATE_LIMIT_REQUESTS) directly;
+//   ...lockedOut  first sends the admin API ten wrong tokens directly, from a client of its own;
 //   ...revalidate  sends If-None-Match with the ETag the service gave a moment before;
 //   ...upstreamDown  after the external service is made to fail; the breaker opens at the
 //                    second failure (the GET and HEAD of one summary), so the next is refused;
@@ -64,6 +65,7 @@ const rateLimit = 3;
 
 const refused = { refused: true };
 const overQuota = { overQuota: true };
+const lockedOut = { lockedOut: true, headers: { Authorization: 'Bearer not-the-admin-token', 'X-Forwarded-For': '203.0.113.29' } };
 const revalidate = { revalidate: true };
 const upstreamDown = { phase: 'upstreamDown' };
 const noRedis = { phase: 'noRedis' };
@@ -89,7 +91,7 @@ const cases = {
   'GET /api/metrics/list': { 200: { query: '?type=prism_cpu&limit=5' }, 422: { ...invalid, query: '?limit=0' }, 503: storageDown },
   'GET /api/metrics/summary': { 200: { query: '?type=prism_cpu&period=daily' }, 422: { ...invalid, query: '?type=prism_cpu&period=weekly' }, 503: [{ ...upstreamDown, query: '?type=prism_a', code: 'EXTERNAL_SERVICE_ERROR' }, { ...upstreamDown, query: '?type=prism_b', code: 'CIRCUIT_OPEN' }, { ...storageDown, query: '?type=prism_c' }] },
   'GET /api/circuit-breaker/status': { 200: {} },
-  'PUT /api/admin/external-service': { 200: { ...admin, body: { failure_rate: 0, latency_ms: 0 } }, 400: { ...badJson, ...admin }, 401: { ...wrongToken, body: { failure_rate: 0 }, code: 'UNAUTHORIZED' }, 403: { ...noRedis, ...admin, body: { failure_rate: 0 }, code: 'FORBIDDEN' }, 503: { ...noRedisAdmin, ...admin, body: { failure_rate: 0 }, code: 'STORAGE_UNAVAILABLE' }, 413: { ...tooLarge, ...admin }, 422: { ...invalid, ...admin, body: { failure_rate: 2 } } },
+  'PUT /api/admin/external-service': { 200: { ...admin, body: { failure_rate: 0, latency_ms: 0 } }, 400: { ...badJson, ...admin }, 401: { ...wrongToken, body: { failure_rate: 0 }, code: 'UNAUTHORIZED' }, 403: { ...noRedis, ...admin, body: { failure_rate: 0 }, code: 'FORBIDDEN' }, 503: { ...noRedisAdmin, ...admin, body: { failure_rate: 0 }, code: 'STORAGE_UNAVAILABLE' }, 429: { ...lockedOut, body: { failure_rate: 0 }, code: 'RATE_LIMIT_EXCEEDED' }, 413: { ...tooLarge, ...admin }, 422: { ...invalid, ...admin, body: { failure_rate: 2 } } },
   'GET /metrics': { 200: {} },
   'GET /openapi.json': { 200: {}, 304: revalidate },
   'GET /docs': { 200: {}, 304: revalidate },
@@ -323,7 +325,7 @@ for (const [operation, statuses] of Object.entries(cases)) {
   }
   if (first) {
     const padded = { ...first.headers, 'X-Padding': 'p'.repeat(9000) };
-    const big = { ...first, status: 431, headers: padded, code: 'REQUEST_HEADER_FIELDS_TOO_LARGE', overQuota: false, revalidate: false };
+    const big = { ...first, status: 431, headers: padded, code: 'REQUEST_HEADER_FIELDS_TOO_LARGE', overQuota: false, lockedOut: false, revalidate: false };
     runs.push(big);
     if (method === 'GET') runs.push({ ...big, method: 'HEAD', headOf: big });
   }
@@ -396,6 +398,11 @@ async function exchange(run, ctx) {
   }
   if (run.overQuota) {
     for (let i = 0; i < rateLimit; i++) {
+      await send(ctx.service.port, run.method, run.path + (run.query ?? ''), requestOf(run));
+    }
+  }
+  if (run.lockedOut) {
+    for (let i = 0; i < 10; i++) {
       await send(ctx.service.port, run.method, run.path + (run.query ?? ''), requestOf(run));
     }
   }
