@@ -73,7 +73,11 @@ if [[ "${TSAN_E2E:-1}" == 1 ]]; then
     started=$SECONDS
     "$driver/tests/e2e_tests" --gtest_brief=1 \
         --gtest_filter='server_e2e.*:breaker_e2e.*:ratelimit_e2e.*:telemetry_e2e.*'
-    "$driver/tests/chaos/chaos_tests" --gtest_brief=1
+    # All but the check that resident memory falls back after a burst of held bodies: that one
+    # measures the C library's allocator, and under TSan the service runs on TSan's, which keeps
+    # what it freed (./test.sh checks it with the service under AddressSanitizer).
+    "$driver/tests/chaos/chaos_tests" --gtest_brief=1 \
+        --gtest_filter='-buffered_bodies_chaos.memory_returns_after_two_thousand_unfinished_bodies_close'
     check_reports "end-to-end and chaos tests"
     echo "test-tsan.sh: end-to-end subset and chaos suite clean with the service under TSan" \
         "($((SECONDS - started)) s)"
