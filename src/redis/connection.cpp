@@ -1,6 +1,7 @@
 #include "redis/connection.hpp"
 
 #include "common/logging.hpp"
+#include "redis/reply_stream.hpp"
 #include "redis/resp.hpp"
 #include "redis/transport.hpp"
 
@@ -140,8 +141,7 @@ struct connection::impl {
     // wakes the other two, so no per-operation cancellation is needed.
     net::awaitable<void> serve()
     {
-        reader_ = resp_reader::create();
-        if (!reader_) {
+        if (!replies_.reset()) {
             session_was_connected_ = false;
             session_error_ = make_error_code(boost::system::errc::not_enough_memory);
             co_return;
@@ -151,41 +151,28 @@ struct connection::impl {
         session_error_ = {};
         session_cause_ = "";
         co_await (read_loop() && write_loop() && handshake_then_health_check());
-        reader_.reset();
+        replies_.release();
     }
 
     net::awaitable<void> read_loop()
     {
-        while (session_alive_) {
-            auto [ec, n] = co_await transport_.read_some(net::buffer(read_buffer_));
-            if (!session_alive_) {
-                co_return;
-            }
-            if (ec) {
-                drop(ec, "read");
-                co_return;
-            }
-            if (!reader_->feed(std::string_view(read_buffer_.data(), n))) {
-                drop(errc::protocol_error, "protocol");
-                co_return;
-            }
-            // One read may carry many replies (or part of one); hand out every complete reply.
-            for (;;) {
-                auto next = reader_->next();
-                if (!next) {
-                    log::error("redis.protocol_error", {{"error", reader_->error()}});
-                    drop(errc::protocol_error, "protocol");
-                    co_return;
-                }
-                if (!*next) {
-                    break;
-                }
-                if (!deliver(std::move(**next))) {
-                    log::error("redis.unexpected_reply", {});
-                    drop(errc::unexpected_reply, "protocol");
-                    co_return;
-                }
-            }
+        const auto ended = co_await replies_.read(
+            transport_, [this] { return session_alive_; },
+            [this](reply&& r) { return deliver(std::move(r)); });
+        switch (ended) {
+        case reply_stream::end::stopped:
+            break;
+        case reply_stream::end::read_failed:
+            drop(replies_.read_error(), "read");
+            break;
+        case reply_stream::end::not_resp:
+            log::error("redis.protocol_error", {{"error", replies_.parse_error()}});
+            drop(errc::protocol_error, "protocol");
+            break;
+        case reply_stream::end::refused:
+            log::error("redis.unexpected_reply", {});
+            drop(errc::unexpected_reply, "protocol");
+            break;
         }
     }
 
@@ -543,8 +530,7 @@ struct connection::impl {
     net::steady_timer writer_wake_;  // an event: cancelled to wake the writer
     net::any_io_executor executor_;
 
-    std::optional<resp_reader> reader_;  // the reply parser of the current connection
-    std::array<char, 16 * 1024> read_buffer_{};
+    reply_stream replies_;  // the reply parser and read buffer of the current connection
     std::string outgoing_;  // commands queued since the current write started
     std::string writing_;   // the batch being written
     std::deque<std::shared_ptr<pending_batch>> in_flight_;  // in the order they were queued

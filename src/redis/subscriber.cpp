@@ -2,6 +2,7 @@
 
 #include "common/logging.hpp"
 #include "redis/errc.hpp"
+#include "redis/reply_stream.hpp"
 #include "redis/resp.hpp"
 #include "redis/transport.hpp"
 
@@ -94,8 +95,7 @@ struct subscriber::impl {
     // AUTH, CLIENT ID and SUBSCRIBE go out in one write; their replies come back in that order.
     net::awaitable<void> session()
     {
-        reader_ = resp_reader::create();
-        if (!reader_) {
+        if (!replies_.reset()) {
             co_return;
         }
         alive_ = true;
@@ -128,39 +128,28 @@ struct subscriber::impl {
         } else {
             co_await (read_loop() && watch_loop());
         }
-        reader_.reset();
+        replies_.release();
     }
 
     net::awaitable<void> read_loop()
     {
-        while (alive_) {
-            auto [ec, n] = co_await transport_.read_some(net::buffer(read_buffer_));
-            if (!alive_) {
-                co_return;
-            }
-            if (ec) {
-                drop(ec, "read");
-                co_return;
-            }
-            if (!reader_->feed(std::string_view(read_buffer_.data(), n))) {
-                drop(errc::protocol_error, "read");
-                co_return;
-            }
-            for (;;) {
-                auto next = reader_->next();
-                if (!next) {
-                    log::warn("redis.subscriber_protocol_error", {{"error", reader_->error()}});
-                    drop(errc::protocol_error, "read");
-                    co_return;
-                }
-                if (!*next) {
-                    break;
-                }
-                handle(**next);
-                if (!alive_) {
-                    co_return;
-                }
-            }
+        const auto ended = co_await replies_.read(
+            transport_, [this] { return alive_; },
+            [this](reply&& r) {
+                handle(r);
+                return true;
+            });
+        switch (ended) {
+        case reply_stream::end::stopped:
+        case reply_stream::end::refused:
+            break;
+        case reply_stream::end::read_failed:
+            drop(replies_.read_error(), "read");
+            break;
+        case reply_stream::end::not_resp:
+            log::warn("redis.subscriber_protocol_error", {{"error", replies_.parse_error()}});
+            drop(errc::protocol_error, "read");
+            break;
         }
     }
 
@@ -336,8 +325,7 @@ struct subscriber::impl {
     transport transport_;
     net::steady_timer timer_;         // backoff
     net::steady_timer health_timer_;  // handshake deadline, ping period, pong deadline
-    std::optional<resp_reader> reader_;
-    std::array<char, 16 * 1024> read_buffer_{};
+    reply_stream replies_;
     std::minstd_rand rng_;
 
     std::vector<subscription> channels_;
