@@ -32,39 +32,28 @@ std::string_view to_string(state s) noexcept
 
 // ---- ticket ---------------------------------------------------------------------------------
 
-ticket::ticket(ticket&& other) noexcept
-    : owner_(std::exchange(other.owner_, nullptr)),
-      generation_(other.generation_),
-      allowed_(std::exchange(other.allowed_, false)),
-      trial_(std::exchange(other.trial_, false)),
-      retry_after_(std::exchange(other.retry_after_, std::chrono::seconds(0)))
-{
-}
-
 ticket& ticket::operator=(ticket&& other) noexcept
 {
     if (this != &other) {
         // The ticket being overwritten is dropped: like destruction, that is a failure.
         ticket dropped(std::move(*this));
-        owner_ = std::exchange(other.owner_, nullptr);
-        generation_ = other.generation_;
-        allowed_ = std::exchange(other.allowed_, false);
-        trial_ = std::exchange(other.trial_, false);
-        retry_after_ = std::exchange(other.retry_after_, std::chrono::seconds(0));
+        claim_ = std::move(other.claim_);
     }
     return *this;
 }
 
 ticket::~ticket()
 {
-    if (owner_ == nullptr) {
+    auto* owner = claim_.report_to();
+    if (owner == nullptr) {
         return;
     }
     // A call whose outcome nobody reported (its coroutine was destroyed, or an exception skipped
     // the report) must still end: above all a trial, or the breaker would wait for the trial's
     // deadline. Not knowing the outcome, count it as failed. Destructors must not throw.
     try {
-        owner_->report(generation_, trial_, circuit_breaker::outcome::failure, "abandoned");
+        owner->report(claim_.generation, claim_.trial, circuit_breaker::outcome::failure,
+                      "abandoned");
     } catch (...) {
         // Locking or logging failed; the trial deadline still ends a trial.
     }
@@ -72,15 +61,15 @@ ticket::~ticket()
 
 void ticket::record_success()
 {
-    if (auto* owner = std::exchange(owner_, nullptr)) {
-        owner->report(generation_, trial_, circuit_breaker::outcome::success, {});
+    if (auto* owner = claim_.report_to()) {
+        owner->report(claim_.generation, claim_.trial, circuit_breaker::outcome::success, {});
     }
 }
 
 void ticket::record_failure(std::string_view reason)
 {
-    if (auto* owner = std::exchange(owner_, nullptr)) {
-        owner->report(generation_, trial_, circuit_breaker::outcome::failure, reason);
+    if (auto* owner = claim_.report_to()) {
+        owner->report(claim_.generation, claim_.trial, circuit_breaker::outcome::failure, reason);
     }
 }
 
@@ -106,19 +95,19 @@ ticket circuit_breaker::try_acquire()
         advance(now, changes);
         switch (state_) {
         case state::closed:
-            out = ticket(this, generation_, false);
+            out = ticket({this, generation_, false});
             break;
         case state::half_open:
             if (!trial_in_flight_) {
                 trial_in_flight_ = true;
                 trial_deadline_ = now + trial_timeout_;
-                out = ticket(this, generation_, true);
+                out = ticket({this, generation_, true});
                 break;
             }
-            out = ticket(retry_after_locked(now));
+            out = ticket(call_claim<circuit_breaker>(retry_after_locked(now)));
             break;
         case state::open:
-            out = ticket(retry_after_locked(now));
+            out = ticket(call_claim<circuit_breaker>(retry_after_locked(now)));
             break;
         }
     }

@@ -27,6 +27,7 @@
 // guards a few integers and is never held while logging. A `ticket` itself belongs to one
 // caller (not thread-safe), and the breaker must outlive its tickets.
 
+#include "breaker/call_claim.hpp"
 #include "common/clock.hpp"
 #include "config/settings.hpp"
 
@@ -78,22 +79,22 @@ class circuit_breaker;
 class ticket {
 public:
     ticket() = default;
-    ticket(ticket&& other) noexcept;
+    ticket(ticket&& other) noexcept = default;
     ticket& operator=(ticket&& other) noexcept;
     ticket(const ticket&) = delete;
     ticket& operator=(const ticket&) = delete;
     ~ticket();
 
     /// True when the call may go ahead.
-    bool allowed() const noexcept { return allowed_; }
-    explicit operator bool() const noexcept { return allowed_; }
+    bool allowed() const noexcept { return claim_.allowed; }
+    explicit operator bool() const noexcept { return claim_.allowed; }
 
     /// True when this call is the HALF_OPEN trial.
-    bool is_trial() const noexcept { return trial_; }
+    bool is_trial() const noexcept { return claim_.trial; }
 
     /// For a rejected ticket: whole seconds (>= 1) until the next call may be let through.
     /// Zero for an allowed ticket.
-    std::chrono::seconds retry_after() const noexcept { return retry_after_; }
+    std::chrono::seconds retry_after() const noexcept { return claim_.retry_after; }
 
     /// Reports that the call succeeded. Later reports on this ticket are ignored.
     void record_success();
@@ -105,17 +106,9 @@ public:
 private:
     friend class circuit_breaker;
 
-    ticket(circuit_breaker* owner, std::uint64_t generation, bool trial) noexcept
-        : owner_(owner), generation_(generation), allowed_(true), trial_(trial)
-    {
-    }
-    explicit ticket(std::chrono::seconds retry_after) noexcept : retry_after_(retry_after) {}
+    explicit ticket(call_claim<circuit_breaker> claim) noexcept : claim_(std::move(claim)) {}
 
-    circuit_breaker* owner_ = nullptr;  // null once reported, moved from, or rejected
-    std::uint64_t generation_ = 0;
-    bool allowed_ = false;
-    bool trial_ = false;
-    std::chrono::seconds retry_after_{0};
+    call_claim<circuit_breaker> claim_;
 };
 
 class circuit_breaker {

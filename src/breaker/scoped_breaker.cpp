@@ -8,35 +8,11 @@ namespace analytics::breaker {
 
 // ---- permit ---------------------------------------------------------------------------------
 
-permit::permit(permit&& other) noexcept
-    : local_(std::move(other.local_)),
-      owner_(std::exchange(other.owner_, nullptr)),
-      generation_(other.generation_),
-      allowed_(std::exchange(other.allowed_, false)),
-      trial_(std::exchange(other.trial_, false)),
-      retry_after_(std::exchange(other.retry_after_, std::chrono::seconds(0)))
-{
-}
-
-permit& permit::operator=(permit&& other) noexcept
-{
-    if (this != &other) {
-        local_ = std::move(other.local_);
-        owner_ = std::exchange(other.owner_, nullptr);
-        generation_ = other.generation_;
-        allowed_ = std::exchange(other.allowed_, false);
-        trial_ = std::exchange(other.trial_, false);
-        retry_after_ = std::exchange(other.retry_after_, std::chrono::seconds(0));
-    }
-    return *this;
-}
-
 permit permit::local(ticket t)
 {
     permit p;
-    p.allowed_ = t.allowed();
-    p.trial_ = t.is_trial();
-    p.retry_after_ = t.retry_after();
+    p.shared_ = t.allowed() ? call_claim<scoped_breaker>(nullptr, 0, t.is_trial())
+                            : call_claim<scoped_breaker>(t.retry_after());
     p.local_ = std::move(t);
     return p;
 }
@@ -44,17 +20,14 @@ permit permit::local(ticket t)
 permit permit::shared(scoped_breaker& owner, std::uint64_t generation, bool trial)
 {
     permit p;
-    p.owner_ = &owner;
-    p.generation_ = generation;
-    p.allowed_ = true;
-    p.trial_ = trial;
+    p.shared_ = call_claim<scoped_breaker>(&owner, generation, trial);
     return p;
 }
 
 permit permit::rejected(std::chrono::seconds retry_after)
 {
     permit p;
-    p.retry_after_ = retry_after;
+    p.shared_ = call_claim<scoped_breaker>(retry_after);
     return p;
 }
 
@@ -70,8 +43,8 @@ net::awaitable<void> permit::record_failure(std::string_view reason)
 
 net::awaitable<void> permit::record(bool success, std::string_view reason)
 {
-    if (auto* owner = std::exchange(owner_, nullptr)) {
-        co_await owner->report(generation_, trial_, success, reason);
+    if (auto* owner = shared_.report_to()) {
+        co_await owner->report(shared_.generation, shared_.trial, success, reason);
         co_return;
     }
     if (success) {

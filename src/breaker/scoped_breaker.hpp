@@ -22,6 +22,7 @@
 // Thread safety: one per worker, used on that worker's thread (its cluster_store is). `current()`
 // may be called from any thread.
 
+#include "breaker/call_claim.hpp"
 #include "breaker/circuit_breaker.hpp"
 #include "breaker/cluster_store.hpp"
 #include "breaker/fleet_view.hpp"
@@ -56,20 +57,20 @@ struct scoped_status {
 class permit {
 public:
     permit() = default;
-    permit(permit&& other) noexcept;
-    permit& operator=(permit&& other) noexcept;
+    permit(permit&& other) noexcept = default;
+    permit& operator=(permit&& other) noexcept = default;
     permit(const permit&) = delete;
     permit& operator=(const permit&) = delete;
     ~permit() = default;
 
-    bool allowed() const noexcept { return allowed_; }
-    explicit operator bool() const noexcept { return allowed_; }
+    bool allowed() const noexcept { return shared_.allowed; }
+    explicit operator bool() const noexcept { return shared_.allowed; }
 
     /// True when this call is the HALF_OPEN trial.
-    bool is_trial() const noexcept { return trial_; }
+    bool is_trial() const noexcept { return shared_.trial; }
 
     /// For a rejected permit: whole seconds (>= 1) until a call may pass; zero when allowed.
-    std::chrono::seconds retry_after() const noexcept { return retry_after_; }
+    std::chrono::seconds retry_after() const noexcept { return shared_.retry_after; }
 
     /// Reports that the call succeeded. Later reports on this permit are ignored.
     net::awaitable<void> record_success();
@@ -87,12 +88,9 @@ private:
 
     net::awaitable<void> record(bool success, std::string_view reason);
 
-    ticket local_;                     // instance scope, or cluster scope without Redis
-    scoped_breaker* owner_ = nullptr;  // cluster scope, until reported
-    std::uint64_t generation_ = 0;
-    bool allowed_ = false;
-    bool trial_ = false;
-    std::chrono::seconds retry_after_{0};
+    ticket local_;  // instance scope, or cluster scope without Redis
+    // What the caller sees in either scope; its owner is set in cluster scope until reported.
+    call_claim<scoped_breaker> shared_;
 };
 
 class scoped_breaker {
