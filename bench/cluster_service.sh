@@ -32,34 +32,10 @@ BUILD_DIR=${BENCH_BUILD_DIR:-build/release}
 PARTS=" ${BENCH_PARTS:-throughput share} "
 API_BIN=$ROOT/$BUILD_DIR/analytics-api
 
-log() { echo "cluster-bench: $*" >&2; }
-die() {
-    log "$*"
-    exit 1
-}
-
-if [[ ! -x "$API_BIN" ]]; then
-    log "building $BUILD_DIR"
-    cmake --preset release >/dev/null
-    cmake --build --preset release --target analytics-api
-fi
-command -v wrk >/dev/null || die "wrk is not installed (scripts/install-deps.sh)"
-
-WORK=$(mktemp -d /tmp/cluster-bench.XXXXXX)
-STARTED_PIDS=()
-cleanup() {
-    local pid
-    for pid in "${STARTED_PIDS[@]}"; do
-        stop_pid "$pid"
-    done
-    [[ -n "${REDIS_PID:-}" ]] && stop_pid "$REDIS_PID"
+bench_cleanup_extra() {
     [[ -f "$WORK/cluster/ports" ]] && scripts/redis-cluster.sh stop "$WORK/cluster" >/dev/null
-    rm -rf "$WORK"
 }
-trap cleanup EXIT
-
-start_private_redis "$WORK/redis" --appendonly yes --appendfsync everysec
-log "redis-server pid $REDIS_PID on 127.0.0.1:$REDIS_PORT"
+bench_prepare cluster-bench
 CLUSTER_NODES=$(scripts/redis-cluster.sh start "$WORK/cluster")
 log "redis cluster on $CLUSTER_NODES"
 

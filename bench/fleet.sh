@@ -31,33 +31,7 @@ API_BIN=$ROOT/$BUILD_DIR/analytics-api
 NGINX_BIN=$(command -v nginx || echo /usr/sbin/nginx)
 CLK_TCK=$(getconf CLK_TCK)
 
-log() { echo "fleet-bench: $*" >&2; }
-die() {
-    log "$*"
-    exit 1
-}
-
-if [[ ! -x "$API_BIN" ]]; then
-    log "building $BUILD_DIR"
-    cmake --preset release >/dev/null
-    cmake --build --preset release --target analytics-api
-fi
-command -v wrk >/dev/null || die "wrk is not installed (scripts/install-deps.sh)"
-
-WORK=$(mktemp -d /tmp/fleet-bench.XXXXXX)
-STARTED_PIDS=()
-cleanup() {
-    local pid
-    for pid in "${STARTED_PIDS[@]}"; do
-        stop_pid "$pid"
-    done
-    [[ -n "${REDIS_PID:-}" ]] && stop_pid "$REDIS_PID"
-    rm -rf "$WORK"
-}
-trap cleanup EXIT
-
-start_private_redis "$WORK/redis" --appendonly yes --appendfsync everysec
-log "redis-server pid $REDIS_PID on 127.0.0.1:$REDIS_PORT"
+bench_prepare fleet-bench
 
 # start_nginx PORT...: nginx (one process, one worker) in front of the given instance ports.
 # Sets NGINX_PID and NGINX_PORT.

@@ -1,5 +1,42 @@
 # Shell helpers shared by the bench scripts (sourced, after scripts/lib.sh).
 
+# bench_prepare NAME: what a bench script that starts its own services does first. Defines
+# log and die (lines prefixed "NAME: "), builds $BUILD_DIR's analytics-api when $API_BIN is
+# missing, checks for wrk, makes $WORK and arranges for everything in STARTED_PIDS, the
+# redis-server in REDIS_PID and whatever bench_cleanup_extra (if the script defines one) does
+# to be stopped however the script ends. Then starts that redis-server (AOF, fsync every second).
+bench_prepare() {
+    BENCH_NAME=$1
+    log() { echo "$BENCH_NAME: $*" >&2; }
+    die() {
+        log "$*"
+        exit 1
+    }
+    if [[ ! -x "$API_BIN" ]]; then
+        log "building $BUILD_DIR"
+        cmake --preset release -B "$BUILD_DIR" >/dev/null
+        cmake --build "$BUILD_DIR" --target analytics-api
+    fi
+    command -v wrk >/dev/null || die "wrk is not installed (scripts/install-deps.sh)"
+    WORK=$(mktemp -d "/tmp/$BENCH_NAME.XXXXXX")
+    STARTED_PIDS=()
+    trap bench_cleanup EXIT
+    start_private_redis "$WORK/redis" --appendonly yes --appendfsync everysec
+    log "redis-server pid $REDIS_PID on 127.0.0.1:$REDIS_PORT"
+}
+
+bench_cleanup() {
+    local pid
+    for pid in "${STARTED_PIDS[@]}"; do
+        stop_pid "$pid"
+    done
+    [[ -n "${REDIS_PID:-}" ]] && stop_pid "$REDIS_PID"
+    if declare -F bench_cleanup_extra >/dev/null; then
+        bench_cleanup_extra || true
+    fi
+    rm -rf "$WORK"
+}
+
 # cpu_ticks PID...: user+system clock ticks of the processes (all their threads, living or not).
 cpu_ticks() {
     local total=0 pid line rest
