@@ -1,7 +1,6 @@
 #include "config/settings.hpp"
 
 #include "common/json_escape.hpp"
-#include "ratelimit/window_math.hpp"
 
 #include <boost/algorithm/string/classification.hpp>
 #include <boost/algorithm/string/trim.hpp>
@@ -934,13 +933,13 @@ settings from_env(const env_lookup& lookup)
                            ") must not exceed METRICS_TYPE_IDLE_SECONDS (" +
                            std::to_string(out.metrics.type_idle.count()) + ")");
     }
-    // The limiter's arithmetic must stay exact in a Lua number (ratelimit/window_math.hpp).
-    if (!ratelimit::window_policy::fits(out.ratelimit.requests, out.ratelimit.window)) {
+    // The limiter's arithmetic must stay exact in a Lua number.
+    if (!ratelimit_options::fits(out.ratelimit.requests, out.ratelimit.window)) {
         throw config_error("RATE_LIMIT_REQUESTS x RATE_LIMIT_WINDOW_SECONDS: " +
                            std::to_string(out.ratelimit.requests) + " x " +
                            std::to_string(out.ratelimit.window.count()) +
                            " is too large (the product must stay below " +
-                           std::to_string(ratelimit::max_scaled_count / 1000) + ")");
+                           std::to_string(ratelimit_options::max_scaled_count / 1000) + ")");
     }
     return out;
 }

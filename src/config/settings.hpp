@@ -85,6 +85,19 @@ struct ratelimit_options {
     std::chrono::seconds window{60};                      // RATE_LIMIT_WINDOW_SECONDS
     failure_mode on_redis_failure = failure_mode::local;  // RATE_LIMIT_FAILURE_MODE
     unsigned ipv6_prefix = 64;                            // RATE_LIMIT_IPV6_PREFIX
+
+    /// The limiter compares request counts multiplied by the window in milliseconds, and the
+    /// products must stay exact integers in a Lua number (a double: exact below 2^53).
+    static constexpr std::int64_t max_scaled_count = std::int64_t{1} << 53;
+
+    /// True when limit >= 1, window >= 1 s and limit * window (in ms) stays within
+    /// max_scaled_count; from_env refuses the rest.
+    static constexpr bool fits(std::int64_t limit, std::chrono::seconds window) noexcept
+    {
+        // Divided rather than multiplied, so that no product can overflow.
+        return limit >= 1 && window.count() >= 1 &&
+               window.count() <= max_scaled_count / 1000 / limit;
+    }
 };
 
 struct breaker_options {

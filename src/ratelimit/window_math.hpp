@@ -12,6 +12,7 @@
 //
 // Thread safety: pure functions over values.
 
+#include "config/settings.hpp"
 #include "ratelimit/decision.hpp"
 
 #include <chrono>
@@ -26,7 +27,10 @@ struct window_policy {
 
     /// True when limit >= 1, window >= 1 s and limit * window (in ms) stays within 2^53, the
     /// largest integer a Lua number (a double) holds exactly. Configuration refuses the rest.
-    static constexpr bool fits(std::int64_t limit, std::chrono::seconds window) noexcept;
+    static constexpr bool fits(std::int64_t limit, std::chrono::seconds window) noexcept
+    {
+        return config::ratelimit_options::fits(limit, window);
+    }
 
     /// The policy for settings that `fits` (asserted).
     static window_policy of(std::uint32_t limit, std::chrono::seconds window) noexcept;
@@ -39,13 +43,7 @@ struct window_policy {
 };
 
 /// Largest value of limit * window_ms that the arithmetic accepts (2^53).
-inline constexpr std::int64_t max_scaled_count = std::int64_t{1} << 53;
-
-constexpr bool window_policy::fits(std::int64_t limit, std::chrono::seconds window) noexcept
-{
-    // Divided rather than multiplied, so that no product can overflow.
-    return limit >= 1 && window.count() >= 1 && window.count() <= max_scaled_count / 1000 / limit;
-}
+inline constexpr std::int64_t max_scaled_count = config::ratelimit_options::max_scaled_count;
 
 /// One client's counters as read before the current request; counts are never negative.
 struct window_sample {
