@@ -17,7 +17,13 @@
 #   7. profile cluster, on the same image: six Redis nodes, the one-shot cluster create and
 #      app-cluster; /health lists three connected masters holding every slot and three replicas;
 #      24 metric types (stored on all three masters), posted one by one and in a batch, are
-#      listed and counted by their summaries; `down -v`; dockerd is stopped.
+#      listed and counted by their summaries; `down -v`;
+#   8. profile fleet: app, app2, app3 behind lb (nginx) and prometheus; through lb, requests
+#      reach all three, ingest, list and summaries work; one admin PUT through lb is applied by
+#      every instance (each asked directly) and their failures open the one breaker
+#      (CIRCUIT_BREAKER_SCOPE=cluster) everywhere; prometheus has three targets up; with app2
+#      stopped, GETs and POSTs through lb still succeed, and lb restarts and serves; `down -v`;
+#      dockerd is stopped.
 # Takes a few minutes (most of it the first image build). Ends with "N passed, M failed".
 #
 #   scripts/test-docker.sh
@@ -498,8 +504,117 @@ cluster_s=$((SECONDS - phase_t))
 echo "test-docker: the cluster profile took $cluster_s s"
 
 # ---------------------------------------------------------------------------------------------
+step "Profile fleet: app, app2, app3 behind lb (nginx), and prometheus"
+phase_t=$SECONDS
+export COMPOSE_PROFILES=fleet
+# As README.md, "The fleet with docker-compose", suggests: one circuit breaker for the three.
+export CIRCUIT_BREAKER_SCOPE=cluster
+fleet_build_t=$SECONDS
+compose --profile fleet build lb prometheus
+fleet_build_s=$((SECONDS - fleet_build_t))
+echo "test-docker: the lb and prometheus images took $fleet_build_s s"
+stack_up=1
+on_free_ports "APP_PORT REDIS_PORT FLEET_PORT PROMETHEUS_PORT" compose --profile fleet up -d \
+    || die "docker-compose --profile fleet up -d failed"
+fbase="http://127.0.0.1:$FLEET_PORT"
+lb_ready() { request GET "$fbase/ready" && [[ "$status" == 200 ]]; }
+wait_for 30 lb_ready || die "GET /ready through lb did not answer 200: $status $body"
+echo "test-docker: the fleet profile was up in $((SECONDS - phase_t)) s"
+declare -A app_id_of
+for s in app app2 app3; do
+    app_id_of[$s]=$(compose ps -q "$s")
+done
+
+# nginx spreads requests round robin in each of its workers: nine requests reach all three.
+seen=""
+for _ in 1 2 3 4 5 6 7 8 9; do
+    request GET "$fbase/api/circuit-breaker/status"
+    seen+=" $(grep -o '"instance":"[^"]*"' <<<"$body" | cut -d'"' -f4 || true)"
+done
+seen=$(tr ' ' '\n' <<<"$seen" | sort -u | xargs)
+check "requests through lb reach app, app2 and app3 (seen: $seen)" test "$seen" = "app app2 app3"
+check "the breaker's scope is cluster ($body)" test "$(count_of '"scope":"cluster"' "$body")" -eq 1
+
+admin_put "$fbase" '{"failure_rate":0}'
+check "the admin PUT through lb answers 200 ($body)" test "$status" = 200
+ingest_and_read "$fbase" fleet 12
+
+# One admin PUT through lb makes the upstream fail. Each instance must apply it (within a second,
+# says the contract; given 5 s here: not a measurement), which it logs; then each, asked directly,
+# fails a summary miss, and two more failures through lb make five in the one breaker.
+admin_put "$fbase" '{"failure_rate":1}'
+check "the admin PUT {failure_rate: 1} through lb answers 200 ($body)" \
+    test "$status $body" = '200 {"failure_rate":1,"latency_ms":0}'
+applied_by() {  # applied_by SERVICE: its log says failure_rate 1 is in force
+    local log
+    log=$(docker logs "${app_id_of[$1]}" 2>&1)
+    grep -E '"upstream\.settings_(changed|adopted)"' <<<"$log" | grep -q '"failure_rate":1[^0-9]'
+}
+applied=""
+for s in app app2 app3; do
+    wait_for 5 applied_by "$s" && applied+=" $s"
+done
+check "every instance applies the settings stored through lb (applied:$applied)" \
+    test "$applied" = " app app2 app3"
+failing=""
+for s in app app2 app3; do
+    in_container=${app_id_of[$s]} request GET "http://127.0.0.1:8000/api/metrics/summary?type=fleet_fail_$s"
+    [[ "$status" == 503 && "$body" == *EXTERNAL_SERVICE_ERROR* ]] && failing+=" $s"
+done
+check "each instance, asked directly, fails a summary miss with 503 EXTERNAL_SERVICE_ERROR (did:$failing)" \
+    test "$failing" = " app app2 app3"
+request GET "$fbase/api/metrics/summary?type=fleet_fail_lb_1"
+request GET "$fbase/api/metrics/summary?type=fleet_fail_lb_2"
+states=""
+for s in app app2 app3; do
+    in_container=${app_id_of[$s]} request GET "http://127.0.0.1:8000/api/circuit-breaker/status"
+    states+=" $s:$(grep -o '"state":"[A-Z_]*"' <<<"$body" | cut -d'"' -f4 || true)"
+done
+check "five failures on three instances opened the one breaker: every instance says OPEN ($states)" \
+    test "$states" = " app:OPEN app2:OPEN app3:OPEN"
+admin_put "$fbase" '{"failure_rate":0}'
+
+# Prometheus scrapes each instance directly every 15 s.
+targets_up() {
+    [[ $(curl -fsS "http://127.0.0.1:$PROMETHEUS_PORT/api/v1/targets" 2>/dev/null \
+        | grep -o '"health":"up"' | wc -l) -eq 3 ]]
+}
+check "prometheus scrapes the three instances (three targets up)" wait_for 40 targets_up
+check "lb container healthy (its health check asks GET /health through nginx)" wait_healthy lb 30
+
+# One instance down: nginx must take every request to the other two.
+compose stop app2
+check "app2 stopped with exit status 0" \
+    test "$(docker inspect -f '{{.State.ExitCode}}' "${app_id_of[app2]}")" = 0
+bad=""
+paths=(/health /ready "/api/metrics/list?type=fleet_01" "/api/metrics/summary?type=fleet_01"
+    /api/circuit-breaker/status)
+for i in $(seq 1 6); do
+    for p in "${paths[@]}"; do
+        request GET "$fbase$p"
+        [[ "$status" == 200 ]] || bad+=" GET $p: $status"
+    done
+    request POST "$fbase/api/metrics" \
+        "{\"timestamp\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\",\"value\":$i,\"type\":\"fleet_after_stop\"}"
+    [[ "$status" == 201 ]] || bad+=" POST: $status $body"
+done
+check "with app2 stopped, 30 GETs through lb answer 200 and 6 POSTs 201${bad:+:$bad}" test -z "$bad"
+# nginx resolves the instances when it starts: lb must start while app2 is stopped, too.
+compose restart lb
+check "lb restarted while app2 is stopped answers GET /ready with 200" wait_for 15 lb_ready
+
+compose --profile fleet down -v
+stack_up=0
+unset COMPOSE_PROFILES CIRCUIT_BREAKER_SCOPE
+check "docker-compose --profile fleet down -v removed the containers and the volumes" \
+    bash -c "[[ -z \$(docker ps -aq --filter label=com.docker.compose.project=$COMPOSE_PROJECT_NAME) ]] &&
+             ! docker volume inspect ${COMPOSE_PROJECT_NAME}_prometheus-data >/dev/null 2>&1"
+fleet_s=$((SECONDS - phase_t))
+echo "test-docker: the fleet profile took $fleet_s s"
+
+# ---------------------------------------------------------------------------------------------
 echo
-echo "test-docker: image $image_mb MB, built in $build_s s; profile cluster $cluster_s s;" \
-     "whole run $((SECONDS - t0)) s"
+echo "test-docker: image $image_mb MB, built in $build_s s; profile cluster $cluster_s s, profile" \
+     "fleet $fleet_s s (its images built in $fleet_build_s s); whole run $((SECONDS - t0)) s"
 echo "test-docker: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]
