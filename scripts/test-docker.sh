@@ -13,7 +13,17 @@
 #   5. AOF persistence: metrics ingested before `docker-compose restart redis`, and before the
 #      Redis container is recreated on the same named volume, are still listed after;
 #   6. SIGTERM: the app container stops with exit status 0; ./stop.sh --docker keeps the data
-#      volume; `docker-compose down -v` removes it; dockerd is stopped.
+#      volume; `docker-compose down -v` removes it;
+#   7. profile cluster, on the same image: six Redis nodes, the one-shot cluster create and
+#      app-cluster; /health lists three connected masters holding every slot and three replicas;
+#      24 metric types (stored on all three masters), posted one by one and in a batch, are
+#      listed and counted by their summaries; `down -v`;
+#   8. profile fleet: app, app2, app3 behind lb (nginx) and prometheus; through lb, requests
+#      reach all three, ingest, list and summaries work; one admin PUT through lb is applied by
+#      every instance (each asked directly) and their failures open the one breaker
+#      (CIRCUIT_BREAKER_SCOPE=cluster) everywhere; prometheus has three targets up; with app2
+#      stopped, GETs and POSTs through lb still succeed, and lb restarts and serves; `down -v`;
+#      dockerd is stopped.
 # Takes a few minutes (most of it the first image build). Ends with "N passed, M failed".
 #
 #   scripts/test-docker.sh
@@ -62,6 +72,8 @@ dockerd_children=""
 dockerd_dir=""
 keep_data_root=0
 stack_up=0
+# Whatever was started (the default services, or a profile's), these take all of it down.
+all_profiles=(--profile fleet --profile cluster)
 
 stop_dockerd() {
     [[ -z "$dockerd_pid" ]] && return 0
@@ -97,9 +109,9 @@ cleanup() {
     if [[ $stack_up -eq 1 ]]; then
         if [[ $status -ne 0 || $failed -ne 0 ]]; then
             echo "test-docker: last log lines of the stack:"
-            compose logs --no-color --tail 30 2>&1 | cut -c1-400
+            compose "${all_profiles[@]}" logs --no-color --tail 30 2>&1 | cut -c1-400
         fi
-        compose down -v --remove-orphans >/dev/null 2>&1
+        compose "${all_profiles[@]}" down -v --remove-orphans >/dev/null 2>&1
     fi
     stop_dockerd
     exit "$status"
@@ -172,11 +184,12 @@ echo "test-docker: image build took $build_s s"
 # ---------------------------------------------------------------------------------------------
 step "./start.sh --docker (compose up, health checks, /ready)"
 
+# free_port [TAKEN...]: a port that nothing on 127.0.0.1 listens on and that is not one of TAKEN.
 free_port() {
     local p
     while :; do
         p=$(((RANDOM % 20000) + 20000))
-        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && [[ "$p" != "${1:-}" ]]; then
+        if ! (exec 3<>"/dev/tcp/127.0.0.1/$p") 2>/dev/null && [[ " $* " != *" $p "* ]]; then
             echo "$p"
             return
         fi
@@ -184,29 +197,42 @@ free_port() {
 }
 random_secret() { od -An -N16 -tx1 /dev/urandom | tr -d ' \n'; }
 
+# on_free_ports "VAR..." COMMAND...: exports each VAR as a free port of its own and runs the
+# command. Ports are picked just before use, yet another process may take one first: then the
+# stack is taken down and the command runs again with other ports (three tries in all).
+on_free_ports() {
+    local vars="$1" attempt var log
+    local -a taken
+    shift
+    log=$(mktemp)
+    for attempt in 1 2 3; do
+        taken=()
+        for var in $vars; do
+            printf -v "$var" '%s' "$(free_port "${taken[@]}")"
+            export "${var?}"
+            taken+=("${!var}")
+        done
+        if "$@" 2>&1 | tee "$log"; then
+            rm -f "$log"
+            return 0
+        fi
+        if [[ $attempt -lt 3 ]] && grep -qiE 'already (in use|allocated)' "$log"; then
+            echo "test-docker: a port was taken meanwhile; again with other ports"
+            compose "${all_profiles[@]}" down >/dev/null 2>&1 || true
+            continue
+        fi
+        break
+    done
+    rm -f "$log"
+    return 1
+}
+
 ADMIN_TOKEN=$(random_secret)
 REDIS_PASSWORD=$(random_secret)
 export ADMIN_TOKEN REDIS_PASSWORD
 stack_up=1
-start_log=$(mktemp)
-for attempt in 1 2 3; do
-    # Ports are picked just before use; another process may still take one first: then again.
-    APP_PORT=$(free_port)
-    REDIS_PORT=$(free_port "$APP_PORT")
-    export APP_PORT REDIS_PORT
-    start_t=$SECONDS
-    if ./start.sh --docker 2>&1 | tee "$start_log"; then
-        break
-    fi
-    if [[ $attempt -lt 3 ]] && grep -qiE 'already (in use|allocated)' "$start_log"; then
-        echo "test-docker: a port was taken meanwhile; again with other ports"
-        compose down >/dev/null 2>&1 || true
-        continue
-    fi
-    rm -f "$start_log"
-    die "./start.sh --docker failed"
-done
-rm -f "$start_log"
+start_t=$SECONDS
+on_free_ports "APP_PORT REDIS_PORT" ./start.sh --docker || die "./start.sh --docker failed"
 echo "test-docker: ./start.sh --docker took $((SECONDS - start_t)) s"
 base="http://127.0.0.1:$APP_PORT"
 app_id=$(compose ps -q app)
@@ -330,7 +356,265 @@ stack_up=0
 check "docker-compose down -v removed the data volume" bash -c "! docker volume inspect '$volume' >/dev/null 2>&1"
 
 # ---------------------------------------------------------------------------------------------
+# The two profiles, on the image built above. Every request comes from a client address of its
+# own (X-Forwarded-For, believed from the compose network's gateway and from lb), so the
+# per-client rate limit (RATE_LIMIT_REQUESTS a minute) answers none of them.
+client_n=0
+status=""
+body=""
+# request METHOD URL [BODY [HEADER]]: sets status (000 when nothing answered) and body. With
+# in_container set to a container id, curl runs in that container (one instance, directly).
+request() {
+    local -a cmd=(curl) args
+    [[ -n "${in_container:-}" ]] && cmd=(docker exec "$in_container" curl)
+    client_n=$((client_n + 1))
+    args=(-sS --max-time 10 -X "$1" -w '\n%{http_code}'
+        -H "X-Forwarded-For: 198.18.$((client_n / 250)).$((client_n % 250 + 1))")
+    [[ -n "${3:-}" ]] && args+=(-H 'Content-Type: application/json' --data-binary "$3")
+    [[ -n "${4:-}" ]] && args+=(-H "$4")
+    local out
+    out=$("${cmd[@]}" "${args[@]}" "$2" 2>&1) || true
+    status=${out##*$'\n'}
+    body=${out%$'\n'*}
+}
+admin_put() {  # admin_put BASE BODY: PUT /api/admin/external-service with the admin token
+    request PUT "$1/api/admin/external-service" "$2" "Authorization: Bearer $ADMIN_TOKEN"
+}
+count_of() { grep -o -- "$1" <<<"$2" | wc -l || true; }  # count_of STRING TEXT
+
+# ingest_and_read BASE PREFIX N: types PREFIX_01..PREFIX_N get one POST each, then one batch
+# with a second point of every type; the list must then show both points of every type, and
+# each type's summary count 2.
+ingest_and_read() {
+    local base="$1" prefix="$2" n="$3" i type ts batch="" created=0 listed=0 counted=0
+    ts=$(date -u +%Y-%m-%dT%H:%M:%SZ)
+    for i in $(seq 1 "$n"); do
+        type=$(printf '%s_%02d' "$prefix" "$i")
+        request POST "$base/api/metrics" "{\"timestamp\":\"$ts\",\"value\":$i,\"type\":\"$type\"}"
+        if [[ "$status" == 201 ]]; then created=$((created + 1)); else echo "  POST $type: $status $body"; fi
+        batch+="${batch:+,}{\"timestamp\":\"$ts\",\"value\":$((i + 100)),\"type\":\"$type\"}"
+    done
+    check "POST /api/metrics: $n metrics of $n types answered 201 ($created did)" test "$created" -eq "$n"
+    request POST "$base/api/metrics/batch" "[$batch]"
+    echo "  batch: $status $body"
+    check "POST /api/metrics/batch: $n metrics, one per type, answered 201 with count $n" \
+        test "$status $(grep -o '"count":[0-9]*' <<<"$body")" = "201 \"count\":$n"
+    request GET "$base/api/metrics/list?limit=1000"
+    for i in $(seq 1 "$n"); do
+        type=$(printf '%s_%02d' "$prefix" "$i")
+        [[ $(count_of "\"type\":\"$type\"" "$body") -eq 2 ]] && listed=$((listed + 1))
+    done
+    check "GET /api/metrics/list shows both points of every type ($listed of $n, status $status)" \
+        test "$listed" -eq "$n"
+    for i in $(seq 1 "$n"); do
+        type=$(printf '%s_%02d' "$prefix" "$i")
+        request GET "$base/api/metrics/summary?type=$type"
+        if [[ "$status" == 200 && "$body" == *'"count":2,'* ]]; then
+            counted=$((counted + 1))
+        else
+            echo "  summary $type: $status $body"
+        fi
+    done
+    echo "  e.g. $body"
+    check "GET /api/metrics/summary counts both points of every type ($counted of $n)" \
+        test "$counted" -eq "$n"
+}
+
+# node_cli SERVICE ARGS...: redis-cli in that Redis container, with its password.
+node_cli() {
+    local id
+    id=$(compose ps -q "$1")
+    shift
+    docker exec "$id" sh -c 'REDISCLI_AUTH="$REDIS_PASSWORD" exec redis-cli --no-auth-warning "$@"' \
+        redis-cli "$@"
+}
+
+# wait_for SECONDS COMMAND...: runs the command every half second until it succeeds.
+wait_for() {
+    local deadline=$((SECONDS + $1))
+    shift
+    until "$@"; do
+        ((SECONDS < deadline)) || return 1
+        sleep 0.5
+    done
+}
+
+# The graceful stop is proven above; here a stopping instance drains for 1 s, not 5.
+export SHUTDOWN_DRAIN_SECONDS=1
+
+# ---------------------------------------------------------------------------------------------
+step "Profile cluster: docker-compose --profile cluster up -d app-cluster"
+phase_t=$SECONDS
+export COMPOSE_PROFILES=cluster  # for the helpers' compose calls; the same as --profile cluster
+stack_up=1
+on_free_ports CLUSTER_APP_PORT compose --profile cluster up -d app-cluster \
+    || die "docker-compose --profile cluster up -d app-cluster failed"
+wait_healthy app-cluster 90 || die "app-cluster did not turn healthy"
+echo "test-docker: the cluster profile was up in $((SECONDS - phase_t)) s"
+cbase="http://127.0.0.1:$CLUSTER_APP_PORT"
+init_id=$(compose ps -q redis-cluster-init)
+check "redis-cluster-init created the cluster and exited 0" \
+    test "$(docker inspect -f '{{.State.ExitCode}}' "$init_id")" = 0
+node_cli redis-c1 cluster info | grep -E '^cluster_(state|size|known_nodes)' | sed 's/^/  /'
+
+# Every shard's master connected and every replica known, as /health lists them.
+cluster_health() {
+    request GET "$cbase/health"
+    [[ "$status" == 200 && "$body" == *'"status":"healthy"'* &&
+        $(count_of '"role":"master","connected":true' "$body") -eq 3 &&
+        $(count_of '"role":"replica"' "$body") -eq 3 ]]
+}
+cluster_ok=0
+wait_for 30 cluster_health && cluster_ok=1
+echo "  /health: $body"
+slots=$(grep -o '"slots":[0-9]*' <<<"$body" | awk -F: '{ s += $2 } END { print s + 0 }' || true)
+check "/health: healthy, 3 masters connected with all 16384 slots ($slots), 3 replicas" \
+    test "$cluster_ok $slots" = "1 16384"
+check "/health: no Redis node disconnected" test "$(count_of '"connected":false' "$body")" -eq 0
+request GET "$cbase/ready"
+check "GET /ready answers 200" test "$status" = 200
+admin_put "$cbase" '{"failure_rate":0}'
+check "the admin PUT answers 200 on the cluster ($body)" test "$status" = 200
+
+ingest_and_read "$cbase" cluster 24
+
+# The 24 types' points, by master: each master must hold some (their hash tags spread them).
+masters=0
+holding=0
+held=0
+per_master=""
+for n in 1 2 3 4 5 6; do
+    [[ $(node_cli "redis-c$n" role | head -n1) == master ]] || continue
+    masters=$((masters + 1))
+    k=$(node_cli "redis-c$n" --scan --pattern 'm:*:p:cluster_*' | wc -l || true)
+    per_master+=" redis-c$n:$k"
+    held=$((held + k))
+    ((k > 0)) && holding=$((holding + 1))
+done
+check "the 24 types are spread over all 3 masters (types per master:$per_master)" \
+    test "$masters $holding $held" = "3 3 24"
+
+compose --profile cluster down -v
+stack_up=0
+unset COMPOSE_PROFILES
+check "docker-compose --profile cluster down -v removed the containers and the nodes' volumes" \
+    bash -c "[[ -z \$(docker ps -aq --filter label=com.docker.compose.project=$COMPOSE_PROJECT_NAME) ]] &&
+             ! docker volume inspect ${COMPOSE_PROJECT_NAME}_redis-c1-data >/dev/null 2>&1"
+cluster_s=$((SECONDS - phase_t))
+echo "test-docker: the cluster profile took $cluster_s s"
+
+# ---------------------------------------------------------------------------------------------
+step "Profile fleet: app, app2, app3 behind lb (nginx), and prometheus"
+phase_t=$SECONDS
+export COMPOSE_PROFILES=fleet
+# As README.md, "The fleet with docker-compose", suggests: one circuit breaker for the three.
+export CIRCUIT_BREAKER_SCOPE=cluster
+fleet_build_t=$SECONDS
+compose --profile fleet build lb prometheus
+fleet_build_s=$((SECONDS - fleet_build_t))
+echo "test-docker: the lb and prometheus images took $fleet_build_s s"
+stack_up=1
+on_free_ports "APP_PORT REDIS_PORT FLEET_PORT PROMETHEUS_PORT" compose --profile fleet up -d \
+    || die "docker-compose --profile fleet up -d failed"
+fbase="http://127.0.0.1:$FLEET_PORT"
+lb_ready() { request GET "$fbase/ready" && [[ "$status" == 200 ]]; }
+wait_for 30 lb_ready || die "GET /ready through lb did not answer 200: $status $body"
+echo "test-docker: the fleet profile was up in $((SECONDS - phase_t)) s"
+declare -A app_id_of
+for s in app app2 app3; do
+    app_id_of[$s]=$(compose ps -q "$s")
+done
+
+# nginx spreads requests round robin in each of its workers: nine requests reach all three.
+seen=""
+for _ in 1 2 3 4 5 6 7 8 9; do
+    request GET "$fbase/api/circuit-breaker/status"
+    seen+=" $(grep -o '"instance":"[^"]*"' <<<"$body" | cut -d'"' -f4 || true)"
+done
+seen=$(tr ' ' '\n' <<<"$seen" | sort -u | xargs)
+check "requests through lb reach app, app2 and app3 (seen: $seen)" test "$seen" = "app app2 app3"
+check "the breaker's scope is cluster ($body)" test "$(count_of '"scope":"cluster"' "$body")" -eq 1
+
+admin_put "$fbase" '{"failure_rate":0}'
+check "the admin PUT through lb answers 200 ($body)" test "$status" = 200
+ingest_and_read "$fbase" fleet 12
+
+# One admin PUT through lb makes the upstream fail. Each instance must apply it (within a second,
+# says the contract; given 5 s here: not a measurement), which it logs; then each, asked directly,
+# fails a summary miss, and two more failures through lb make five in the one breaker.
+admin_put "$fbase" '{"failure_rate":1}'
+check "the admin PUT {failure_rate: 1} through lb answers 200 ($body)" \
+    test "$status $body" = '200 {"failure_rate":1,"latency_ms":0}'
+applied_by() {  # applied_by SERVICE: its log says failure_rate 1 is in force
+    local log
+    log=$(docker logs "${app_id_of[$1]}" 2>&1)
+    grep -E '"upstream\.settings_(changed|adopted)"' <<<"$log" | grep -q '"failure_rate":1[^0-9]'
+}
+applied=""
+for s in app app2 app3; do
+    wait_for 5 applied_by "$s" && applied+=" $s"
+done
+check "every instance applies the settings stored through lb (applied:$applied)" \
+    test "$applied" = " app app2 app3"
+failing=""
+for s in app app2 app3; do
+    in_container=${app_id_of[$s]} request GET "http://127.0.0.1:8000/api/metrics/summary?type=fleet_fail_$s"
+    [[ "$status" == 503 && "$body" == *EXTERNAL_SERVICE_ERROR* ]] && failing+=" $s"
+done
+check "each instance, asked directly, fails a summary miss with 503 EXTERNAL_SERVICE_ERROR (did:$failing)" \
+    test "$failing" = " app app2 app3"
+request GET "$fbase/api/metrics/summary?type=fleet_fail_lb_1"
+request GET "$fbase/api/metrics/summary?type=fleet_fail_lb_2"
+states=""
+for s in app app2 app3; do
+    in_container=${app_id_of[$s]} request GET "http://127.0.0.1:8000/api/circuit-breaker/status"
+    states+=" $s:$(grep -o '"state":"[A-Z_]*"' <<<"$body" | cut -d'"' -f4 || true)"
+done
+check "five failures on three instances opened the one breaker: every instance says OPEN ($states)" \
+    test "$states" = " app:OPEN app2:OPEN app3:OPEN"
+admin_put "$fbase" '{"failure_rate":0}'
+
+# Prometheus scrapes each instance directly every 15 s.
+targets_up() {
+    [[ $(curl -fsS "http://127.0.0.1:$PROMETHEUS_PORT/api/v1/targets" 2>/dev/null \
+        | grep -o '"health":"up"' | wc -l) -eq 3 ]]
+}
+check "prometheus scrapes the three instances (three targets up)" wait_for 40 targets_up
+check "lb container healthy (its health check asks GET /health through nginx)" wait_healthy lb 30
+
+# One instance down: nginx must take every request to the other two.
+compose stop app2
+check "app2 stopped with exit status 0" \
+    test "$(docker inspect -f '{{.State.ExitCode}}' "${app_id_of[app2]}")" = 0
+bad=""
+paths=(/health /ready "/api/metrics/list?type=fleet_01" "/api/metrics/summary?type=fleet_01"
+    /api/circuit-breaker/status)
+for i in $(seq 1 6); do
+    for p in "${paths[@]}"; do
+        request GET "$fbase$p"
+        [[ "$status" == 200 ]] || bad+=" GET $p: $status"
+    done
+    request POST "$fbase/api/metrics" \
+        "{\"timestamp\":\"$(date -u +%Y-%m-%dT%H:%M:%SZ)\",\"value\":$i,\"type\":\"fleet_after_stop\"}"
+    [[ "$status" == 201 ]] || bad+=" POST: $status $body"
+done
+check "with app2 stopped, 30 GETs through lb answer 200 and 6 POSTs 201${bad:+:$bad}" test -z "$bad"
+# nginx resolves the instances when it starts: lb must start while app2 is stopped, too.
+compose restart lb
+check "lb restarted while app2 is stopped answers GET /ready with 200" wait_for 15 lb_ready
+
+compose --profile fleet down -v
+stack_up=0
+unset COMPOSE_PROFILES CIRCUIT_BREAKER_SCOPE
+check "docker-compose --profile fleet down -v removed the containers and the volumes" \
+    bash -c "[[ -z \$(docker ps -aq --filter label=com.docker.compose.project=$COMPOSE_PROJECT_NAME) ]] &&
+             ! docker volume inspect ${COMPOSE_PROJECT_NAME}_prometheus-data >/dev/null 2>&1"
+fleet_s=$((SECONDS - phase_t))
+echo "test-docker: the fleet profile took $fleet_s s"
+
+# ---------------------------------------------------------------------------------------------
 echo
-echo "test-docker: image $image_mb MB, built in $build_s s; whole run $((SECONDS - t0)) s"
+echo "test-docker: image $image_mb MB, built in $build_s s; profile cluster $cluster_s s, profile" \
+     "fleet $fleet_s s (its images built in $fleet_build_s s); whole run $((SECONDS - t0)) s"
 echo "test-docker: $passed passed, $failed failed"
 [[ $failed -eq 0 ]]
