@@ -104,6 +104,9 @@ TEST_F(rate_limit_middleware, refuses_with_429_before_the_handler_once_the_limit
 
     // Another client has its own count.
     EXPECT_EQ(send(h, "2001:db8::7").status, 201U);
+    // Redis is not connected: every decision, refusal included, came from the backstop.
+    EXPECT_EQ(telemetry_.total(telemetry::counter::ratelimit_local_backstop), 5U);
+    EXPECT_EQ(telemetry_.total(telemetry::counter::ratelimit_limited), 0U);
 }
 
 TEST_F(rate_limit_middleware, decides_through_the_local_backstop_while_redis_is_not_connected)
@@ -141,6 +144,7 @@ TEST_F(rate_limit_middleware, allows_everything_without_headers_in_open_mode_whi
     EXPECT_EQ(handler_calls_, 20);
     EXPECT_EQ(backstop.size(), 0U);
     EXPECT_EQ(outages.outages(), 1U);
+    EXPECT_EQ(telemetry_.total(telemetry::counter::ratelimit_fail_open), 20U);
 }
 
 TEST_F(rate_limit_middleware, passes_every_request_through_untouched_when_disabled)
@@ -158,6 +162,12 @@ TEST_F(rate_limit_middleware, passes_every_request_through_untouched_when_disabl
         EXPECT_TRUE(r.headers.empty());
     }
     EXPECT_EQ(outages.requests_without_redis(), 0U);
+    // Nothing decided, nothing counted.
+    for (const auto c :
+         {telemetry::counter::ratelimit_allowed, telemetry::counter::ratelimit_limited,
+          telemetry::counter::ratelimit_fail_open, telemetry::counter::ratelimit_local_backstop}) {
+        EXPECT_EQ(telemetry_.total(c), 0U);
+    }
 }
 
 TEST_F(rate_limit_middleware, marks_the_worker_recovered_when_the_limiter_goes_away_mid_outage)

@@ -1,5 +1,7 @@
 #include "telemetry/registry.hpp"
 
+#include "api/docs_service_routes.hpp"
+
 #include <gtest/gtest.h>
 
 #include <stdexcept>
@@ -105,6 +107,19 @@ TEST(telemetry, refuses_a_route_table_larger_than_its_route_slots)
         1);
 }
 
+// The application names its routes at start-up and a table past the cap stops it there; the
+// service's own table must therefore fit, with room for the unmatched slot.
+TEST(telemetry, has_a_route_slot_for_every_route_the_service_serves)
+{
+    std::vector<std::string> names;
+    for (const auto& route : test::service_routes()) {
+        names.push_back(route.path);
+    }
+    ASSERT_FALSE(names.empty());
+    registry r;
+    EXPECT_NO_THROW(r.set_routes(names));
+}
+
 TEST(telemetry, keeps_its_series_bounded_whatever_the_routes_seen)
 {
     registry r;
@@ -137,6 +152,38 @@ TEST(telemetry, writes_sources_after_its_own_families)
     ASSERT_NE(source, std::string::npos);
     EXPECT_GT(source, text.find("# TYPE redis_command_duration_seconds histogram\n"));
     EXPECT_EQ(sample(text, R"(test_gauge{k="v"})"), 2.5);
+}
+
+TEST(telemetry, two_registries_in_one_process_do_not_see_each_others_counts)
+{
+    registry one;
+    registry two;
+    // Both record from this one thread, as two applications' workers could.
+    shard& into_one = one.add_shard();
+    shard& into_two = two.add_shard();
+    one.set_routes({"/one"});
+    two.set_routes({"/two"});
+    one.add_source([](std::string& out) { write_sample(out, "only_in_one", "", 1); });
+
+    into_one.add(counter::metrics_ingested, 5);
+    into_two.add(counter::metrics_ingested, 2);
+    into_one.http_request(0, http::method::get, 200, 1ms);
+    into_two.observe(histogram::redis_command, 1ms);
+
+    EXPECT_EQ(one.total(counter::metrics_ingested), 5U);
+    EXPECT_EQ(two.total(counter::metrics_ingested), 2U);
+    const auto text_one = one.scrape();
+    const auto text_two = two.scrape();
+    EXPECT_EQ(sample(text_one, "metrics_ingested_total"), 5);
+    EXPECT_EQ(sample(text_two, "metrics_ingested_total"), 2);
+    EXPECT_EQ(sample(text_one, R"(http_requests_total{route="/one",method="GET",status="200"})"),
+              1);
+    EXPECT_EQ(text_two.find("route=\"/one\""), std::string::npos);
+    EXPECT_EQ(text_two.find("http_requests_total{"), std::string::npos);
+    EXPECT_EQ(sample(text_one, "redis_command_duration_seconds_count"), 0);
+    EXPECT_EQ(sample(text_two, "redis_command_duration_seconds_count"), 1);
+    EXPECT_EQ(sample(text_one, "only_in_one"), 1);
+    EXPECT_EQ(sample(text_two, "only_in_one"), -1);
 }
 
 }  // namespace
