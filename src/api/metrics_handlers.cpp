@@ -55,13 +55,15 @@ http::response invalid_query()
 metrics_handlers::metrics_handlers(metrics::metric_store& store,
                                    metrics::summary_service& summaries,
                                    common::degraded_mode& storage_down, const common::clock& clock,
-                                   std::chrono::seconds max_future, std::size_t batch_body_limit)
+                                   std::chrono::seconds max_future, std::size_t batch_body_limit,
+                                   telemetry::shard& stats)
     : store_(store),
       summaries_(summaries),
       storage_down_(storage_down),
       clock_(clock),
       max_future_(max_future),
-      batch_body_limit_(batch_body_limit)
+      batch_body_limit_(batch_body_limit),
+      stats_(stats)
 {
 }
 
@@ -112,7 +114,7 @@ net::awaitable<http::response> metrics_handlers::ingest(http::request& req)
     case kind::stored:
         break;
     }
-    telemetry::local().add(telemetry::counter::metrics_ingested);
+    stats_.add(telemetry::counter::metrics_ingested);
     co_return http::json_response(201, std::move(body));
 }
 
@@ -156,7 +158,7 @@ net::awaitable<http::response> metrics_handlers::ingest_batch(http::request& req
     case kind::stored:
         break;
     }
-    telemetry::local().add(telemetry::counter::metrics_ingested, parsed.values.size());
+    stats_.add(telemetry::counter::metrics_ingested, parsed.values.size());
     co_return http::json_response(201, std::move(body));
 }
 

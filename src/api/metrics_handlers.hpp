@@ -18,16 +18,21 @@
 #include <cstdint>
 #include <functional>
 
+namespace analytics::telemetry {
+class shard;
+}
+
 namespace analytics::api {
 
 class metrics_handlers {
 public:
     /// `storage_down` is the process-wide record of Redis being unreachable for metric data;
     /// `max_future`: how far ahead of `clock` a timestamp may lie; `batch_body_limit`: the
-    /// largest batch body.
+    /// largest batch body; `stats`: the worker's shard, counting the metrics stored.
     metrics_handlers(metrics::metric_store& store, metrics::summary_service& summaries,
                      common::degraded_mode& storage_down, const common::clock& clock,
-                     std::chrono::seconds max_future, std::size_t batch_body_limit);
+                     std::chrono::seconds max_future, std::size_t batch_body_limit,
+                     telemetry::shard& stats);
 
     net::awaitable<http::response> ingest(http::request& req);
     net::awaitable<http::response> ingest_batch(http::request& req);
@@ -49,6 +54,7 @@ private:
     const common::clock& clock_;
     std::chrono::seconds max_future_;
     std::size_t batch_body_limit_;
+    telemetry::shard& stats_;
 };
 
 }  // namespace analytics::api

@@ -9,7 +9,7 @@ net::awaitable<http::response> prometheus_handler::scrape(http::request&)
     http::response r;
     r.status = 200;
     r.content_type = "text/plain; version=0.0.4; charset=utf-8";
-    r.body = telemetry::registry::instance().scrape();
+    r.body = registry_.scrape();
     r.set("Cache-Control", "no-store");
     co_return r;
 }

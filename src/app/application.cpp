@@ -111,6 +111,8 @@ struct application::shared_state {
     net::signal_set signals{control, SIGINT, SIGTERM};
     // Every Redis connection's TLS context (null without REDIS_TLS).
     std::shared_ptr<common::tls_context> redis_tls;
+    // The service's own metrics (GET /metrics): each worker records into a shard of its own.
+    telemetry::registry telemetry;
 };
 
 namespace {
@@ -161,7 +163,8 @@ std::string host_name()
 // in that order and destroyed in reverse.
 struct application::worker {
     worker(application& app, shared_state& shared)
-        : redis(ioc.get_executor(),
+        : stats(shared.telemetry.add_shard()),
+          redis(ioc.get_executor(),
                 tracked(redis_options(app.settings_, shared.redis_tls, &shared.refusals))),
           subscriber(ioc.get_executor(), redis_options(app.settings_, shared.redis_tls)),
           tracking(redis, subscriber, "summary:", app.settings_.redis.timeout),
@@ -178,14 +181,15 @@ struct application::worker {
           summaries(cache, tracking, store, breaker, *shared.external,
                     app.settings_.upstream.timeout,
                     {shared.storage_down, shared.upstream_failing, shared.serving_stale},
-                    common::system_clock()),
+                    common::system_clock(), stats),
           // Ready only when every worker can reach Redis: a request may land on any of them.
           health([&app] { return app.redis_health(); }, app.shutting_down_, shared.refusals),
           metrics(store, summaries, shared.storage_down, common::system_clock(),
-                  app.settings_.metrics.max_future, app.settings_.http.batch_body_limit),
+                  app.settings_.metrics.max_future, app.settings_.http.batch_body_limit, stats),
           breaker_api(breaker, shared.instance_id),
           admin_api(app.settings_.admin_token, settings_store, shared.admin_failures),
-          listener(ioc, shared.server, routes, shared.gate, shared.clients, shared.bodies)
+          prometheus(shared.telemetry),
+          listener(ioc, shared.server, routes, shared.gate, shared.clients, shared.bodies, stats)
     {
         health.register_routes(routes);
         breaker_api.register_routes(routes);
@@ -196,18 +200,22 @@ struct application::worker {
         }
         // Every request to the ingest routes counts, valid or not: the limiter decides before
         // the handler runs (a batch is one request).
-        metrics.register_routes(
-            routes, [this](http::handler h) { return ratelimit::limit(limiter, std::move(h)); });
+        metrics.register_routes(routes, [this](http::handler h) {
+            return ratelimit::limit(limiter, stats, std::move(h));
+        });
     }
 
     // The main connection reports its reconnects to the cache's tracking, which must then be
-    // turned on again.
+    // turned on again, and counts its commands in the worker's shard.
     redis::client_options tracked(redis::client_options o)
     {
+        o.stats = &stats;
         o.on_connection_change = [this](bool up) { tracking.connection_changed(up); };
         return o;
     }
 
+    // This thread's share of the application's telemetry: only this worker's thread writes it.
+    telemetry::shard& stats;
     net::io_context ioc{1};
     redis::client redis;
     // Pushed invalidations of cached summaries (server-assisted client-side caching).
@@ -231,10 +239,13 @@ struct application::worker {
     std::thread thread;
 };
 
-// GET /metrics on a port of its own (METRICS_PORT), served by the first worker's loop.
+// GET /metrics on a port of its own (METRICS_PORT), served by the first worker's loop (and
+// counted in its shard).
 struct application::metrics_endpoint {
-    metrics_endpoint(net::io_context& ioc, shared_state& shared)
-        : listener(ioc, shared.server, routes, shared.gate, shared.clients, shared.bodies)
+    metrics_endpoint(worker& first, shared_state& shared)
+        : handler(shared.telemetry),
+          listener(first.ioc, shared.server, routes, shared.gate, shared.clients, shared.bodies,
+                   first.stats)
     {
         handler.register_routes(routes);
     }
@@ -255,7 +266,7 @@ application::application(config::settings settings)
         workers_.push_back(std::make_unique<worker>(*this, *shared_));
     }
     if (settings_.http.metrics_port != 0) {
-        metrics_endpoint_ = std::make_unique<metrics_endpoint>(workers_.front()->ioc, *shared_);
+        metrics_endpoint_ = std::make_unique<metrics_endpoint>(*workers_.front(), *shared_);
     }
 }
 
@@ -265,7 +276,7 @@ void application::register_telemetry()
     for (const auto& r : workers_.front()->routes.routes()) {
         names.push_back(r.path);
     }
-    auto& registry = telemetry::registry::instance();
+    auto& registry = shared_->telemetry;
     registry.set_routes(std::move(names));
     registry.add_source([this](std::string& out) {
         const auto s = workers_.front()->breaker.current().state;
@@ -325,7 +336,6 @@ void application::register_telemetry()
 
 application::~application()
 {
-    telemetry::registry::instance().clear_sources();
     for (auto& w : workers_) {
         if (w->thread.joinable()) {
             w->ioc.stop();

@@ -1,7 +1,9 @@
 #pragma once
 // Builds the service from `settings` and runs it: one worker per thread, each with its own
 // io_context, acceptor (SO_REUSEPORT), Redis connection and handlers (shared-nothing); the
-// process-wide pieces (connection limits, shutdown flag) are shared. The main thread waits for
+// process-wide pieces (connection limits, shutdown flag) are shared. It owns the telemetry
+// registry that GET /metrics scrapes and hands each worker a shard of it to record into (no
+// global registry: two applications in one process count apart). The main thread waits for
 // SIGTERM/SIGINT and runs the graceful shutdown: on SIGTERM a drain of SHUTDOWN_DRAIN_SECONDS
 // (http::listener::drain), then no new connections, then requests in flight finish within
 // HTTP_SHUTDOWN_TIMEOUT_SECONDS; SIGINT skips the drain period.

@@ -729,7 +729,7 @@ net::awaitable<bool> listener::connection::write_rest(exchange& ex)
 void listener::connection::record(const exchange& ex) const
 {
     const auto elapsed = steady::now() - ex.ctx.started;
-    telemetry::local().http_request(ex.ctx.route_id, ex.verb, ex.res.status, elapsed);
+    owner_.stats_.http_request(ex.ctx.route_id, ex.verb, ex.res.status, elapsed);
     if (!log::enabled(log::level::info)) {
         return;
     }
@@ -772,13 +772,15 @@ net::awaitable<void> listener::connection::close()
 }
 
 listener::listener(net::io_context& ioc, const server_options& options, const router& routes,
-                   connection_gate& gate, client_connections& clients, body_budget& bodies)
+                   connection_gate& gate, client_connections& clients, body_budget& bodies,
+                   telemetry::shard& stats)
     : ioc_(ioc),
       options_(options),
       router_(routes),
       gate_(gate),
       clients_(clients),
       bodies_(bodies),
+      stats_(stats),
       acceptor_(ioc)
 {
 }

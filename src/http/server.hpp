@@ -42,6 +42,10 @@
 #include <list>
 #include <vector>
 
+namespace analytics::telemetry {
+class shard;
+}
+
 namespace analytics::http {
 
 struct server_options {
@@ -77,8 +81,10 @@ private:
 
 class listener {
 public:
+    /// Every request answered is counted in `stats`, the shard of the thread running `ioc`.
     listener(net::io_context& ioc, const server_options& options, const router& routes,
-             connection_gate& gate, client_connections& clients, body_budget& bodies);
+             connection_gate& gate, client_connections& clients, body_budget& bodies,
+             telemetry::shard& stats);
 
     /// Opens the acceptor on `endpoint` with SO_REUSEADDR and SO_REUSEPORT and listens.
     /// Throws boost::system::system_error when the address cannot be bound.
@@ -120,6 +126,7 @@ private:
     connection_gate& gate_;
     client_connections& clients_;
     body_budget& bodies_;
+    telemetry::shard& stats_;
     net::ip::tcp::acceptor acceptor_;
     std::list<session_slot*> sessions_;
     bool draining_ = false;

@@ -52,7 +52,8 @@ summary_service::summary_service(cache::summary_cache& cache, cache::client_trac
                                  metric_store& store, breaker::scoped_breaker& breaker,
                                  upstream::external_service& upstream,
                                  std::chrono::milliseconds upstream_timeout,
-                                 summary_outages outages, const common::clock& clock)
+                                 summary_outages outages, const common::clock& clock,
+                                 telemetry::shard& stats)
     : cache_(cache),
       tracking_(tracking),
       store_(store),
@@ -62,6 +63,7 @@ summary_service::summary_service(cache::summary_cache& cache, cache::client_trac
       lease_ttl_(upstream_timeout + 2 * cache.timeout() + lease_margin),
       outages_(outages),
       clock_(clock),
+      stats_(stats),
       token_prefix_(random_token_prefix())
 {
     tracking_.listen({[this](std::string_view key) {
@@ -84,7 +86,7 @@ net::awaitable<summary_answer> summary_service::get(std::string_view type, perio
 {
     const std::string key = cache::summary_cache::fresh_key(type, to_string(p));
     if (const std::string* body = local_.find(key, clock_.steady_now())) {
-        telemetry::local().add(telemetry::counter::cache_hit);
+        stats_.add(telemetry::counter::cache_hit);
         co_return summary_answer{summary_answer::kind::hit, *body, {}};
     }
     // One fetch per key and worker at a time: the requests that arrive meanwhile share its
@@ -93,9 +95,9 @@ net::awaitable<summary_answer> summary_service::get(std::string_view type, perio
     auto fetch_once = [this, owned = std::string(type), p]() { return fetch(owned, p); };
     auto answer = co_await flights_.run(key, std::move(fetch_once));
     if (answer.outcome == summary_answer::kind::hit) {
-        telemetry::local().add(telemetry::counter::cache_hit);
+        stats_.add(telemetry::counter::cache_hit);
     } else if (answer.outcome != summary_answer::kind::storage_unavailable) {
-        telemetry::local().add(telemetry::counter::cache_miss);
+        stats_.add(telemetry::counter::cache_miss);
     }
     co_return answer;
 }
@@ -176,17 +178,16 @@ net::awaitable<summary_answer> summary_service::compute(std::string type, period
 
     auto ticket = co_await breaker_.acquire();
     if (!ticket) {
-        telemetry::local().add(telemetry::counter::external_rejected);
+        stats_.add(telemetry::counter::external_rejected);
         summary_answer rejected{summary_answer::kind::circuit_open, {}, ticket.retry_after()};
         co_return co_await give_up(type, p, token, std::move(rejected));
     }
     const auto call_started = clock_.steady_now();
     auto called = co_await common::with_timeout(upstream_.call(key), upstream_timeout_);
-    auto& stats = telemetry::local();
-    stats.observe(telemetry::histogram::external_call, clock_.steady_now() - call_started);
-    stats.add(!called        ? telemetry::counter::external_timeout
-              : called->ok() ? telemetry::counter::external_success
-                             : telemetry::counter::external_failure);
+    stats_.observe(telemetry::histogram::external_call, clock_.steady_now() - call_started);
+    stats_.add(!called        ? telemetry::counter::external_timeout
+               : called->ok() ? telemetry::counter::external_success
+                              : telemetry::counter::external_failure);
     if (!called || !called->ok()) {
         const std::string reason = called ? called->reason : std::string("timed out");
         const std::string_view cause = called ? std::string_view(reason) : "timeout";
@@ -207,7 +208,7 @@ net::awaitable<summary_answer> summary_service::compute(std::string type, period
     }
     outages_.stale.recovered();
     ++computed_;
-    telemetry::local().add(telemetry::counter::summary_computations);
+    stats_.add(telemetry::counter::summary_computations);
     log::debug("summary.computed", {{"key", key}, {"count", s->count}});
     std::string body = to_json(type, p, *s);
     // Taken before the fill is sent, so the local copy never outlives the Redis key.
@@ -254,7 +255,7 @@ net::awaitable<summary_answer> summary_service::stale_or(std::string_view type, 
     if (stale && *stale) {
         // docs/contract.md, Summary: stale-if-error. Visible in the logs, as every degraded
         // mode is.
-        telemetry::local().add(telemetry::counter::cache_stale);
+        stats_.add(telemetry::counter::cache_stale);
         outages_.stale.occurred(
             {{"key", key},
              {"cause", failure.outcome == summary_answer::kind::circuit_open ? "circuit_open"

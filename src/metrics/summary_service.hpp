@@ -43,6 +43,10 @@
 #include <string_view>
 #include <unordered_map>
 
+namespace analytics::telemetry {
+class shard;
+}
+
 namespace analytics::metrics {
 
 /// The degraded modes this path reports, each logged once per outage (process-wide).
@@ -62,12 +66,13 @@ struct summary_answer {
 
 class summary_service {
 public:
-    /// Listens to `tracking` (one service per tracking).
+    /// Listens to `tracking` (one service per tracking); counts cache lookups, computations and
+    /// upstream calls in `stats` (the worker's shard).
     summary_service(cache::summary_cache& cache, cache::client_tracking& tracking,
                     metric_store& store, breaker::scoped_breaker& breaker,
                     upstream::external_service& upstream,
                     std::chrono::milliseconds upstream_timeout, summary_outages outages,
-                    const common::clock& clock);
+                    const common::clock& clock, telemetry::shard& stats);
 
     /// The summary of `type` (validated) over `p`.
     net::awaitable<summary_answer> get(std::string_view type, period p);
@@ -98,6 +103,7 @@ private:
     std::chrono::milliseconds lease_ttl_;
     summary_outages outages_;
     const common::clock& clock_;
+    telemetry::shard& stats_;
     cache::local_copy local_;
     common::single_flight<summary_answer> flights_;
     // The fetch of each key waiting for another holder's lease, woken by the key's invalidation.

@@ -30,9 +30,9 @@ telemetry::counter outcome_counter(const decision& d) noexcept
 }
 
 // Counts the decision; a refusal is the answer, else nullopt.
-std::optional<http::response> refusal(const decision& d)
+std::optional<http::response> refusal(const decision& d, telemetry::shard& stats)
 {
-    telemetry::local().add(outcome_counter(d));
+    stats.add(outcome_counter(d));
     if (!d.allowed) {
         return too_many_requests(d);
     }
@@ -41,13 +41,13 @@ std::optional<http::response> refusal(const decision& d)
 
 // A coroutine of its own rather than a coroutine lambda: its frame holds the handler by shared
 // ownership, so nothing it uses lives in a closure that the router could move.
-net::awaitable<http::response> limited(sliding_window_limiter& limiter,
+net::awaitable<http::response> limited(sliding_window_limiter& limiter, telemetry::shard& stats,
                                        std::shared_ptr<const http::handler> next,
                                        http::request& req)
 {
     const std::string_view client = req.context().client_key();
     const decision d = co_await limiter.check(client);
-    if (auto refused = refusal(d)) {
+    if (auto refused = refusal(d, stats)) {
         co_return std::move(*refused);
     }
     http::response r = co_await (*next)(req);
@@ -57,14 +57,14 @@ net::awaitable<http::response> limited(sliding_window_limiter& limiter,
 
 }  // namespace
 
-http::handler limit(sliding_window_limiter& limiter, http::handler next)
+http::handler limit(sliding_window_limiter& limiter, telemetry::shard& stats, http::handler next)
 {
     if (!limiter.enabled()) {
         return next;
     }
     auto shared = std::make_shared<const http::handler>(std::move(next));
-    return [&limiter, shared = std::move(shared)](http::request& req) {
-        return limited(limiter, shared, req);
+    return [&limiter, &stats, shared = std::move(shared)](http::request& req) {
+        return limited(limiter, stats, shared, req);
     };
 }
 

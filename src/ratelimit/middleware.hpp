@@ -9,11 +9,16 @@
 #include "http/router.hpp"
 #include "ratelimit/sliding_window_limiter.hpp"
 
+namespace analytics::telemetry {
+class shard;
+}
+
 namespace analytics::ratelimit {
 
 /// Wraps `next` so that each request is first checked by `limiter`, keyed by the client
-/// address of its request_context. With RATE_LIMIT_ENABLED=false returns `next` itself: no
-/// limit, no headers. `limiter` must outlive the returned handler.
-http::handler limit(sliding_window_limiter& limiter, http::handler next);
+/// address of its request_context, and the decision counted in `stats` (the worker's shard).
+/// With RATE_LIMIT_ENABLED=false returns `next` itself: no limit, no headers. `limiter` and
+/// `stats` must outlive the returned handler.
+http::handler limit(sliding_window_limiter& limiter, telemetry::shard& stats, http::handler next);
 
 }  // namespace analytics::ratelimit

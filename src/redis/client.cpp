@@ -47,9 +47,9 @@ constexpr std::chrono::milliseconds max_try_again_delay{50};
 constexpr std::uint16_t no_owner = 0xffff;
 
 // One call's outcome in redis_commands_total and the command latency histogram.
-void record(error_code e, const reply_list& replies, steady_clock::duration took)
+void record(telemetry::shard& stats, error_code e, const reply_list& replies,
+            steady_clock::duration took)
 {
-    auto& stats = telemetry::local();
     telemetry::counter c = telemetry::counter::redis_ok;
     if (!e &&
         std::any_of(replies.begin(), replies.end(), [](const reply& x) { return x.is_error(); })) {
@@ -379,7 +379,9 @@ struct client::impl {
     {
         const auto started = steady_clock::now();
         auto finish = [&](error_code e) {
-            record(e, out, steady_clock::now() - started);
+            if (options_.stats != nullptr) {
+                record(*options_.stats, e, out, steady_clock::now() - started);
+            }
             if (options_.refusals != nullptr && !e) {
                 options_.refusals->observe(out);
             }

@@ -65,6 +65,10 @@ namespace analytics::common {
 class tls_context;
 }
 
+namespace analytics::telemetry {
+class shard;
+}
+
 namespace analytics::redis {
 
 class write_refusals;
@@ -97,6 +101,9 @@ struct client_options {
     std::chrono::milliseconds reconnect_max{500};
     // Told the outcome of every caller's command (may be null): Redis refusing writes.
     write_refusals* refusals = nullptr;
+    // Counts every caller's command and its round trip (may be null): the shard of the worker
+    // whose thread runs the client.
+    telemetry::shard* stats = nullptr;
     // Called on the client's thread with true each time a connection becomes usable (after the
     // handshake) and with false when a usable connection is lost, so that state the server keeps
     // per connection (CLIENT TRACKING) can be set up again. It must not call into the client

@@ -160,26 +160,13 @@ void shard::record_http_request(std::size_t route_id, http::method m, unsigned s
     http_durations_[route].observe(d);
 }
 
-shard& local()
+shard& registry::add_shard()
 {
-    thread_local std::shared_ptr<shard> mine = [] {
-        auto s = std::make_shared<shard>();
-        registry::instance().attach(s);
-        return s;
-    }();
-    return *mine;
-}
-
-registry& registry::instance()
-{
-    static registry r;
-    return r;
-}
-
-void registry::attach(std::shared_ptr<shard> s)
-{
+    auto s = std::make_unique<shard>();
+    shard& mine = *s;
     std::lock_guard lock(mu_);
     shards_.push_back(std::move(s));
+    return mine;
 }
 
 void registry::set_routes(std::vector<std::string> templates)
@@ -200,12 +187,6 @@ void registry::add_source(source s)
 {
     std::lock_guard lock(mu_);
     sources_.push_back(std::move(s));
-}
-
-void registry::clear_sources()
-{
-    std::lock_guard lock(mu_);
-    sources_.clear();
 }
 
 void write_header(std::string& out, std::string_view name, std::string_view type,
@@ -229,6 +210,21 @@ void write_sample(std::string& out, std::string_view name, std::string_view labe
     out.push_back('\n');
 }
 
+std::uint64_t registry::sum_of(std::size_t counter_index) const
+{
+    std::uint64_t n = 0;
+    for (const auto& s : shards_) {
+        n += s->counters_[counter_index].load(std::memory_order_relaxed);
+    }
+    return n;
+}
+
+std::uint64_t registry::total(counter c) const
+{
+    std::lock_guard lock(mu_);
+    return sum_of(static_cast<std::size_t>(c));
+}
+
 std::string registry::scrape() const
 {
     std::lock_guard lock(mu_);
@@ -237,10 +233,8 @@ std::string registry::scrape() const
 
     // Plain counters, grouped by family.
     std::array<std::uint64_t, static_cast<std::size_t>(counter::count_)> counters{};
-    for (const auto& s : shards_) {
-        for (std::size_t i = 0; i < counters.size(); ++i) {
-            counters[i] += s->counters_[i].load(std::memory_order_relaxed);
-        }
+    for (std::size_t i = 0; i < counters.size(); ++i) {
+        counters[i] = sum_of(i);
     }
     for (const auto& family : counter_help) {
         write_header(out, family.family, "counter", family.help);

@@ -1,15 +1,18 @@
 #pragma once
 // The service's own metrics, exposed by GET /metrics in the Prometheus text format.
 //
-// Recording is allocation-free and lock-free: every thread writes only its own `shard` (plain
-// relaxed loads and stores of its own counters, so no locked instructions on the hot path), and
-// a scrape sums the shards. Label sets are fixed at compile time or bounded at start-up (route
+// The application owns one registry and hands every worker thread a `shard` of its own at
+// start-up (add_shard()); the worker's components keep a reference to it and record through it,
+// so nothing is global and two registries in one process count apart. Recording is
+// allocation-free and lock-free: every thread writes only its own shard (plain relaxed loads
+// and stores of its own counters, so no locked instructions on the hot path), and a scrape sums
+// the registry's shards. Label sets are fixed at compile time or bounded at start-up (route
 // templates, never raw paths), so a flood of distinct paths or types cannot grow the output.
 // Values that already live elsewhere (breaker state, open connections, Redis connections,
 // process figures) are read at scrape time through registered sources.
 //
-// Thread safety: local() and the shard it returns belong to the calling thread; registry
-// functions may be called from any thread.
+// Thread safety: a shard is written by one thread only (the worker it was handed to) and may be
+// read by any; registry functions may be called from any thread.
 
 #include "http/method.hpp"
 
@@ -127,34 +130,36 @@ private:
     std::array<histogram_cells, static_cast<std::size_t>(histogram::count_)> histograms_{};
 };
 
-/// This thread's shard (created and registered on first use).
-shard& local();
-
 class registry {
 public:
-    static registry& instance();
+    registry() = default;
+    registry(const registry&) = delete;
+    registry& operator=(const registry&) = delete;
+
+    /// A new shard, summed into this registry's scrapes and living as long as the registry.
+    /// Give each thread that records a shard of its own (one per worker, taken at start-up).
+    shard& add_shard();
 
     /// Names the route ids (the router's route templates, in id order). Called once at start-up;
     /// throws std::length_error for more than max_routes - 1 routes (the last slot is unmatched).
     void set_routes(std::vector<std::string> templates);
 
     /// Appends exposition text for values read at scrape time (gauges and counters owned by
-    /// other components). Sources live as long as the process or until clear_sources().
+    /// other components). A source lives as long as the registry: what it reads must too.
     using source = std::function<void(std::string& out)>;
     void add_source(source s);
-    void clear_sources();
 
     /// The whole exposition, in the Prometheus text format 0.0.4.
     std::string scrape() const;
 
-    /// Registers a shard (local() does this).
-    void attach(std::shared_ptr<shard> s);
+    /// The sum of `c` over every shard: the value a scrape shows.
+    std::uint64_t total(counter c) const;
 
 private:
-    registry() = default;
+    std::uint64_t sum_of(std::size_t counter_index) const;  // with mu_ held
 
     mutable std::mutex mu_;
-    std::vector<std::shared_ptr<shard>> shards_;
+    std::vector<std::unique_ptr<shard>> shards_;
     std::vector<std::string> routes_;
     std::vector<source> sources_;
 };

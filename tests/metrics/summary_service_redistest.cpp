@@ -15,6 +15,7 @@
 #include "support/run_coro.hpp"
 #include "support/tracked_redis.hpp"
 #include "support/upstream_stub.hpp"
+#include "telemetry/registry.hpp"
 #include "upstream/http_service.hpp"
 
 #include <boost/asio/io_context.hpp>
@@ -42,7 +43,8 @@ using test::upstream_stub;
 using namespace std::chrono_literals;
 using steady_clock = std::chrono::steady_clock;
 
-// What every worker of a process shares: the breaker, the upstream and the outage logs.
+// What every worker of a process shares: the breaker, the upstream, the outage logs and the
+// telemetry registry.
 struct process_parts {
     explicit process_parts(const std::string& url, std::chrono::milliseconds upstream_timeout)
         : breaker(breaker_options(), upstream_timeout, common::system_clock()), upstream(url)
@@ -61,6 +63,7 @@ struct process_parts {
     common::degraded_mode storage{"test.storage_unavailable"};
     common::degraded_mode failing{"test.upstream_failed"};
     common::degraded_mode stale{"test.serving_stale"};
+    telemetry::registry telemetry;
 };
 
 // One worker's summary path, wired as the application wires it.
@@ -72,7 +75,8 @@ struct worker {
           cache(rig.redis, config::cache_options{}, redis_timeout),
           breaker(shared.breaker),
           summaries(cache, rig.tracking, store, breaker, shared.upstream, upstream_timeout,
-                    {shared.storage, shared.failing, shared.stale}, common::system_clock())
+                    {shared.storage, shared.failing, shared.stale}, common::system_clock(),
+                    shared.telemetry.add_shard())
     {
     }
 

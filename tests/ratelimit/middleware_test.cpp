@@ -7,6 +7,7 @@
 
 #include "support/fake_clock.hpp"
 #include "support/run_coro.hpp"
+#include "telemetry/registry.hpp"
 
 #include <boost/asio/io_context.hpp>
 #include <boost/asio/ip/address.hpp>
@@ -77,6 +78,8 @@ protected:
     net::io_context ioc_;
     redis::client redis_;
     test::fake_clock clock_;
+    telemetry::registry telemetry_;
+    telemetry::shard& stats_ = telemetry_.add_shard();
     int handler_calls_ = 0;
 };
 
@@ -86,7 +89,7 @@ TEST_F(rate_limit_middleware, refuses_with_429_before_the_handler_once_the_limit
     local_backstop backstop(o, clock_);
     outage_log outages(clock_);
     sliding_window_limiter limiter(redis_, o, 100ms, backstop, outages, clock_);
-    const http::handler h = limit(limiter, created());
+    const http::handler h = limit(limiter, stats_, created());
 
     for (int i = 0; i < 3; ++i) {
         const http::response r = send(h, "203.0.113.7");
@@ -101,6 +104,9 @@ TEST_F(rate_limit_middleware, refuses_with_429_before_the_handler_once_the_limit
 
     // Another client has its own count.
     EXPECT_EQ(send(h, "2001:db8::7").status, 201U);
+    // Redis is not connected: every decision, refusal included, came from the backstop.
+    EXPECT_EQ(telemetry_.total(telemetry::counter::ratelimit_local_backstop), 5U);
+    EXPECT_EQ(telemetry_.total(telemetry::counter::ratelimit_limited), 0U);
 }
 
 TEST_F(rate_limit_middleware, decides_through_the_local_backstop_while_redis_is_not_connected)
@@ -128,7 +134,7 @@ TEST_F(rate_limit_middleware, allows_everything_without_headers_in_open_mode_whi
     local_backstop backstop(o, clock_);
     outage_log outages(clock_);
     sliding_window_limiter limiter(redis_, o, 100ms, backstop, outages, clock_);
-    const http::handler h = limit(limiter, created());
+    const http::handler h = limit(limiter, stats_, created());
 
     for (int i = 0; i < 20; ++i) {
         const http::response r = send(h, "203.0.113.7");
@@ -138,6 +144,7 @@ TEST_F(rate_limit_middleware, allows_everything_without_headers_in_open_mode_whi
     EXPECT_EQ(handler_calls_, 20);
     EXPECT_EQ(backstop.size(), 0U);
     EXPECT_EQ(outages.outages(), 1U);
+    EXPECT_EQ(telemetry_.total(telemetry::counter::ratelimit_fail_open), 20U);
 }
 
 TEST_F(rate_limit_middleware, passes_every_request_through_untouched_when_disabled)
@@ -147,7 +154,7 @@ TEST_F(rate_limit_middleware, passes_every_request_through_untouched_when_disabl
     local_backstop backstop(o, clock_);
     outage_log outages(clock_);
     sliding_window_limiter limiter(redis_, o, 100ms, backstop, outages, clock_);
-    const http::handler h = limit(limiter, created());
+    const http::handler h = limit(limiter, stats_, created());
 
     for (int i = 0; i < 5; ++i) {
         const http::response r = send(h, "203.0.113.7");
@@ -155,6 +162,12 @@ TEST_F(rate_limit_middleware, passes_every_request_through_untouched_when_disabl
         EXPECT_TRUE(r.headers.empty());
     }
     EXPECT_EQ(outages.requests_without_redis(), 0U);
+    // Nothing decided, nothing counted.
+    for (const auto c :
+         {telemetry::counter::ratelimit_allowed, telemetry::counter::ratelimit_limited,
+          telemetry::counter::ratelimit_fail_open, telemetry::counter::ratelimit_local_backstop}) {
+        EXPECT_EQ(telemetry_.total(c), 0U);
+    }
 }
 
 TEST_F(rate_limit_middleware, marks_the_worker_recovered_when_the_limiter_goes_away_mid_outage)
@@ -186,11 +199,11 @@ struct worker_limiter {
 TEST_F(rate_limit_middleware, a_handler_that_throws_still_counts_its_request)
 {
     worker_limiter w(redis_, options(1), clock_);
-    const http::handler h =
-        limit(w.limiter, http::handler([](http::request&) -> net::awaitable<http::response> {
-                  throw std::runtime_error("handler bug");
-                  co_return http::response{};
-              }));
+    const http::handler h = limit(
+        w.limiter, stats_, http::handler([](http::request&) -> net::awaitable<http::response> {
+            throw std::runtime_error("handler bug");
+            co_return http::response{};
+        }));
     EXPECT_THROW(send(h, "203.0.113.7"), std::runtime_error);
     EXPECT_EQ(w.outages.requests_without_redis(), 1U);
     EXPECT_EQ(w.backstop.size(), 1U);
