@@ -147,12 +147,17 @@ else
     nohup redis-server "${args[@]}" >"var/$redis_name.log" 2>&1 &
     echo $! >"var/$redis_name.pid"
     started+=("$redis_name")
-    for _ in $(seq 1 100); do
+    # Up to 20 s while it lives: loading a large AOF, or a busy machine, takes a while.
+    for _ in $(seq 1 400); do
         redis_ping && break
         pid_alive "var/$redis_name.pid" || break
         sleep 0.05
     done
-    redis_ping || { echo "redis-server did not start; see var/$redis_name.log" >&2; exit 1; }
+    if ! redis_ping; then
+        tail -n 5 "var/$redis_name.log" >&2
+        echo "redis-server did not start; see var/$redis_name.log" >&2
+        exit 1
+    fi
 fi
 
 nohup "$binary" >>var/analytics-api.log 2>&1 &
