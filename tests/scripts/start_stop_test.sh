@@ -45,11 +45,14 @@ check() {
 }
 answers_ping() { redis-cli -h 127.0.0.1 -p "$1" ping 2>/dev/null | grep -q PONG; }
 not() { ! "$@"; }
-# A loopback port nothing listens on (bash's /dev/tcp connects or fails at once).
+# A loopback port nothing listens on (bash's /dev/tcp connects or fails at once), below the
+# kernel's range of ephemeral ports: a port in that range can be the local end of some outgoing
+# connection, which a connect does not see but which makes a bind to it fail.
+ephemeral_low=$(cut -f1 /proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || echo 32768)
 unused_port() {
     local port
     while true; do
-        port=$(((RANDOM % 20000) + 30000))
+        port=$(((RANDOM % (ephemeral_low - 10000)) + 10000))
         (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null || { echo "$port"; return; }
     done
 }
