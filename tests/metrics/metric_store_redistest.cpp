@@ -5,6 +5,7 @@
 
 #include "metrics/metric_store.hpp"
 #include "metrics/rollup.hpp"
+#include "metrics/scripts.hpp"
 #include "redis/key_tags.hpp"
 #include "redis/slot.hpp"
 #include "support/coro_helpers.hpp"
@@ -216,6 +217,40 @@ TEST_F(metric_store_redis, lists_many_blocks_of_one_timestamp_by_arrival)
             }
         }
     });
+}
+
+TEST_F(metric_store_redis, the_retention_pass_removes_expired_blocks_from_their_types_set)
+{
+    // Store calls made directly, each looking for the retention pass; the second comes after
+    // the first block's retention and must remove it from the index and from the type's set
+    // (which the pass finds by the type the block names).
+    instance api(ioc_, test::redis_test_port(), store_options(), clock_);
+    const store_settings settings{10'000, 100'000, 86'400'000, 300'000};
+    std::uint64_t nonce = 1;
+    const auto store_at = [&](std::int64_t arrival_us) -> net::awaitable<void> {
+        const std::vector<queued_metric> batch{
+            {point("expiring", arrival_us, 1), arrival_us / 1000, 0}};
+        const auto plans = plan_ingest(batch);
+        store_call call(plans[0].tag, settings, arrival_us, nonce++, true);
+        call.add_type(plans[0].types[0], arrival_us / 1000 + 86'400'000);
+        const auto keys = call.keys();
+        const auto args = call.args();
+        auto r = co_await api.redis.eval(scripts::store(), keys, args, 1s);
+        EXPECT_TRUE(r && store_call::read_reply(std::move(*r)));
+    };
+    const std::string index = index_key(redis::tag_index("expiring"));
+    const std::int64_t t = now_us();
+    run(api, [&]() -> net::awaitable<void> {
+        co_await store_at(t);
+        EXPECT_EQ(admin_.integer({"ZCARD", type_set_key("expiring")}), 1);
+        co_await store_at(t + 11'000'000);
+        EXPECT_EQ(admin_.integer({"ZCARD", index}), 1);
+        EXPECT_EQ(admin_.integer({"ZCARD", type_set_key("expiring")}), 1)
+            << "the expired block is still in the type's set";
+    });
+    const auto left = test::stored_points(admin_, "expiring");
+    ASSERT_EQ(left.size(), 1U);
+    EXPECT_EQ(left[0].timestamp.micros, t + 11'000'000);
 }
 
 TEST_F(metric_store_redis, retention_counts_from_arrival_not_from_the_timestamp)
