@@ -72,48 +72,6 @@ void put_two(char* at, unsigned value)
     std::copy_n(k_two_digits.data() + 2 * value, 2, at);
 }
 
-// Formats into `out` (room for rfc3339_max_size), returning the end. A hand-built timestamp
-// outside 0001..9999 is clamped to that range rather than printed as something no parser would
-// read back. Lists format one of these per item, hence the digit pairs from a table.
-char* format_into(char* out, const timestamp& t)
-{
-    const chr::sys_time<chr::microseconds> instant{
-        chr::microseconds{std::clamp(t.micros, k_min_micros, k_max_micros)}};
-    // floor, not a cast: instants before 1970 still have a non-negative time of day.
-    const chr::sys_days day = chr::floor<chr::days>(instant);
-    const chr::year_month_day date{day};
-    const auto year = static_cast<unsigned>(static_cast<int>(date.year()));
-    const auto of_day = static_cast<std::uint64_t>((instant - day).count());
-    const auto seconds = static_cast<unsigned>(of_day / k_micros_per_second);
-    const auto fraction = static_cast<unsigned>(of_day % k_micros_per_second);
-
-    put_two(out, year / 100);
-    put_two(out + 2, year % 100);
-    out[4] = '-';
-    put_two(out + 5, static_cast<unsigned>(date.month()));
-    out[7] = '-';
-    put_two(out + 8, static_cast<unsigned>(date.day()));
-    out[10] = 'T';
-    put_two(out + 11, seconds / 3600);
-    out[13] = ':';
-    put_two(out + 14, seconds / 60 % 60);
-    out[16] = ':';
-    put_two(out + 17, seconds % 60);
-    char* p = out + 19;
-
-    const int fraction_digits = std::clamp(t.fraction_digits, 0, 6);
-    if (fraction_digits > 0) {
-        *p++ = '.';
-        // All six digits, of which the first `fraction_digits` are kept.
-        put_two(p, fraction / 10'000);
-        put_two(p + 2, fraction / 100 % 100);
-        put_two(p + 4, fraction % 100);
-        p += fraction_digits;
-    }
-    *p++ = 'Z';
-    return p;
-}
-
 }  // namespace
 
 std::optional<timestamp> parse_rfc3339(std::string_view text)
@@ -212,17 +170,62 @@ void append_rfc3339(std::string& out, const timestamp& t)
 {
     // Built on the stack and appended once, so a caller that reserved room pays no allocation.
     std::array<char, rfc3339_max_size> buffer;
-    out.append(buffer.data(), format_into(buffer.data(), t));
+    out.append(buffer.data(), write_rfc3339(buffer.data(), t));
 }
 
 char* write_rfc3339(char* out, const timestamp& t) noexcept
 {
-    return format_into(out, t);
+    return rfc3339_writer{}.write(out, t);
+}
+
+// A hand-built timestamp outside 0001..9999 is clamped to that range rather than printed as
+// something no parser would read back. Lists format one of these per item, hence the digit
+// pairs from a table and the second kept from the last call.
+char* rfc3339_writer::write(char* out, const timestamp& t) noexcept
+{
+    const chr::sys_time<chr::microseconds> instant{
+        chr::microseconds{std::clamp(t.micros, k_min_micros, k_max_micros)}};
+    // floor, not a cast: instants before 1970 still have a non-negative time of day.
+    const auto second = chr::floor<chr::seconds>(instant);
+    if (second.time_since_epoch().count() != second_) {
+        second_ = second.time_since_epoch().count();
+        const chr::sys_days day = chr::floor<chr::days>(second);
+        const chr::year_month_day date{day};
+        const auto year = static_cast<unsigned>(static_cast<int>(date.year()));
+        const auto of_day = static_cast<unsigned>((second - day).count());
+        char* p = text_.data();
+        put_two(p, year / 100);
+        put_two(p + 2, year % 100);
+        p[4] = '-';
+        put_two(p + 5, static_cast<unsigned>(date.month()));
+        p[7] = '-';
+        put_two(p + 8, static_cast<unsigned>(date.day()));
+        p[10] = 'T';
+        put_two(p + 11, of_day / 3600);
+        p[13] = ':';
+        put_two(p + 14, of_day / 60 % 60);
+        p[16] = ':';
+        put_two(p + 17, of_day % 60);
+    }
+    char* p = std::copy(text_.begin(), text_.end(), out);
+
+    const int fraction_digits = std::clamp(t.fraction_digits, 0, 6);
+    if (fraction_digits > 0) {
+        const auto fraction = static_cast<unsigned>((instant - second).count());
+        *p++ = '.';
+        // All six digits, of which the first `fraction_digits` are kept.
+        put_two(p, fraction / 10'000);
+        put_two(p + 2, fraction / 100 % 100);
+        put_two(p + 4, fraction % 100);
+        p += fraction_digits;
+    }
+    *p++ = 'Z';
+    return p;
 }
 
 std::string format_rfc3339_seconds(std::int64_t unix_seconds)
 {
-    // Clamp before multiplying so that an absurd input cannot overflow; format_into clamps
+    // Clamp before multiplying so that an absurd input cannot overflow; the formatting clamps
     // to the printable range anyway.
     constexpr std::int64_t limit = k_max_micros / k_micros_per_second + 1;
     const std::int64_t seconds = std::clamp(unix_seconds, -limit, limit);

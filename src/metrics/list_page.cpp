@@ -30,12 +30,13 @@ constexpr std::size_t max_item_size =
     std::string_view(R"({"timestamp":"","value":,"type":""})").size() +
     common::rfc3339_max_size + value_text_max_size;
 
-void write_item(common::string_writer& w, const block_view& block, std::size_t at)
+void write_item(common::string_writer& w, common::rfc3339_writer& stamps, const block_view& block,
+                std::size_t at)
 {
     const stored_point p = block.point_at(at);
     w.put(R"({"timestamp":")");
     w.put_with(common::rfc3339_max_size,
-               [&](char* out) { return common::write_rfc3339(out, p.timestamp); });
+               [&](char* out) { return stamps.write(out, p.timestamp); });
     w.put(R"(","value":)");
     if (block.text_values()) {
         w.put(p.value_text);
@@ -112,12 +113,13 @@ void list_page::append_json(std::string& out, std::span<const entry* const> show
         most += 1 + max_item_size + type_of(*e).size();
     }
     common::string_writer w(out, most);
+    common::rfc3339_writer stamps;
     w.put('[');
     for (std::size_t i = 0; i < shown.size(); ++i) {
         if (i > 0) {
             w.put(',');
         }
-        write_item(w, blocks_[shown[i]->block], shown[i]->at);
+        write_item(w, stamps, blocks_[shown[i]->block], shown[i]->at);
     }
     w.put(']');
 }

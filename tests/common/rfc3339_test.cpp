@@ -282,12 +282,35 @@ TEST(format_rfc3339, agrees_with_a_plain_calendar_at_boundaries_and_at_random)
     for (int i = 0; i < 100'000; ++i) {
         cases.push_back({anywhere(random), i % 7});
     }
+    // One writer for all of them, as a list page uses it: runs of one second (the boundary
+    // cases) and jumps between days, forwards and back.
+    rfc3339_writer writer;
+    std::array<char, rfc3339_max_size> buf{};
     for (const timestamp& t : cases) {
         if (t.micros < first || t.micros > last) {
             continue;
         }
-        ASSERT_EQ(format_rfc3339(t), reference_text(t)) << t.micros << " " << t.fraction_digits;
+        const std::string expected = reference_text(t);
+        ASSERT_EQ(format_rfc3339(t), expected) << t.micros << " " << t.fraction_digits;
+        ASSERT_EQ(std::string(buf.data(), writer.write(buf.data(), t)), expected) << t.micros;
     }
+}
+
+TEST(rfc3339_writer, writes_each_timestamp_of_one_second_with_its_own_fraction)
+{
+    rfc3339_writer writer;
+    std::array<char, rfc3339_max_size> buf{};
+    const auto text = [&](const timestamp& t) {
+        return std::string(buf.data(), writer.write(buf.data(), t));
+    };
+    EXPECT_EQ(text({k_example + 999'999, 6}), "2026-02-19T12:00:00.999999Z");
+    EXPECT_EQ(text({k_example, 0}), "2026-02-19T12:00:00Z");
+    EXPECT_EQ(text({k_example + 500'000, 1}), "2026-02-19T12:00:00.5Z");
+    EXPECT_EQ(text({k_example + k_second, 0}), "2026-02-19T12:00:01Z");
+    EXPECT_EQ(text({k_example - 1, 3}), "2026-02-19T11:59:59.999Z");
+    EXPECT_EQ(text({-1, 6}), "1969-12-31T23:59:59.999999Z");
+    EXPECT_EQ(text({0, 0}), "1970-01-01T00:00:00Z");
+    EXPECT_EQ(text({std::numeric_limits<std::int64_t>::min(), 0}), "0001-01-01T00:00:00Z");
 }
 
 TEST(write_rfc3339, writes_the_text_in_place_and_returns_its_end)
