@@ -20,13 +20,6 @@ void put_big(std::string& out, std::uint64_t v, std::size_t bytes)
     }
 }
 
-void put_little(std::string& out, std::uint64_t v, std::size_t bytes)
-{
-    for (std::size_t i = 0; i < bytes; ++i) {
-        out.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
-    }
-}
-
 const unsigned char* bytes_at(std::string_view s, std::size_t at) noexcept
 {
     return reinterpret_cast<const unsigned char*>(s.data() + at);
@@ -101,13 +94,16 @@ void append_block_rest(std::string& out, std::int64_t minute, std::size_t points
 
 void append_point(std::string& out, const block_point& p)
 {
-    put_little(out, std::bit_cast<std::uint64_t>(p.timestamp.micros), 8);
-    out.push_back(static_cast<char>(p.timestamp.fraction_digits));
-    put_little(out, p.place, 4);
-    std::array<char, value_text_max_size> text;
-    const auto size = static_cast<std::size_t>(write_value(text.data(), p.value) - text.data());
-    out.push_back(static_cast<char>(size));
-    out.append(text.data(), size);
+    // Built whole on the stack and appended once.
+    std::array<char, block_text_point_size + value_text_max_size> bytes;
+    auto* at = reinterpret_cast<unsigned char*>(bytes.data());
+    endian::store_little_s64(at, p.timestamp.micros);
+    at[8] = static_cast<unsigned char>(p.timestamp.fraction_digits);
+    endian::store_little_u32(at + 9, p.place);
+    char* text = bytes.data() + block_text_point_size;
+    const auto size = static_cast<std::size_t>(write_value(text, p.value) - text);
+    at[13] = static_cast<unsigned char>(size);
+    out.append(bytes.data(), block_text_point_size + size);
 }
 
 std::optional<block_head> read_block_head(std::string_view member) noexcept

@@ -100,6 +100,7 @@ std::vector<tag_plan> plan_ingest(std::span<const queued_metric> batch)
             tag->types.emplace_back();
             type = std::prev(tag->types.end());
             type->name = q.m.type;
+            type->fields.reserve(3);  // its total, and a minute and an hour bucket at least
             type->fields.push_back({"t", {}});
         }
         ++type->points;
