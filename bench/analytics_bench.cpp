@@ -4,8 +4,8 @@
 //
 // Covers what every request pays for besides I/O: validating a metric body (POST /api/metrics),
 // serialising a summary, building error bodies, RFC 3339 parsing and formatting, a list page,
-// the rate limiter's window arithmetic, and reading Redis's replies to a list and to a summary. Inputs are
-// the shapes the HTTP benchmark (bench/run.sh) sends.
+// the rate limiter's window arithmetic, and reading Redis's replies to a list and to a summary.
+// Inputs are the shapes the HTTP benchmark (bench/run.sh) sends.
 
 #include "common/field_error.hpp"
 #include "common/rfc3339.hpp"
@@ -263,7 +263,8 @@ std::vector<std::string> list_page_members(bool binary)
         }
         const auto prefix = metrics::order_prefix(1'771'495'200'000'000);
         std::string m(prefix.data(), prefix.size());
-        const std::int64_t arrival = 1'771'495'200'000'000 - b;  // newest first, as Redis gives them
+        const std::int64_t arrival =
+            1'771'495'200'000'000 - b;  // newest first, as Redis gives them
         for (int i = 7; i >= 0; --i) {
             m.push_back(static_cast<char>((static_cast<std::uint64_t>(arrival) >> (8 * i)) & 0xff));
         }

@@ -52,7 +52,7 @@ public:
 
 private:
     std::int64_t second_ = std::numeric_limits<std::int64_t>::min();  // whose text `text_` is
-    std::array<char, 19> text_{};  // `YYYY-MM-DDTHH:MM:SS`
+    std::array<char, 19> text_{};                                     // `YYYY-MM-DDTHH:MM:SS`
 };
 
 /// Formats a whole-second time as `YYYY-MM-DDTHH:MM:SSZ` (response `timestamp` fields).

@@ -27,16 +27,15 @@ bool lists_before(const list_page::entry& a, const list_page::entry& b) noexcept
 
 // The most characters an item takes, besides its type and the comma before it.
 constexpr std::size_t max_item_size =
-    std::string_view(R"({"timestamp":"","value":,"type":""})").size() +
-    common::rfc3339_max_size + value_text_max_size;
+    std::string_view(R"({"timestamp":"","value":,"type":""})").size() + common::rfc3339_max_size +
+    value_text_max_size;
 
 void write_item(common::string_writer& w, common::rfc3339_writer& stamps, const block_view& block,
                 std::size_t at)
 {
     const stored_point p = block.point_at(at);
     w.put(R"({"timestamp":")");
-    w.put_with(common::rfc3339_max_size,
-               [&](char* out) { return stamps.write(out, p.timestamp); });
+    w.put_with(common::rfc3339_max_size, [&](char* out) { return stamps.write(out, p.timestamp); });
     w.put(R"(","value":)");
     if (block.text_values()) {
         w.put(p.value_text);

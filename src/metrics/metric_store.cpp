@@ -468,7 +468,7 @@ net::awaitable<std::vector<result<redis::reply>>> metric_store::read_blocks(
     if (!redis_.is_cluster()) {
         // One node holds every set, whatever their keys' slots.
         const std::vector<std::span<const std::string_view>> batch(commands.begin(),
-                                                                  commands.end());
+                                                                   commands.end());
         auto replies = co_await redis_.pipeline(commands.front()[1], batch, timeout_);
         if (replies && replies->size() != commands.size()) {
             replies = redis::make_error_code(redis::errc::unexpected_reply);
@@ -656,9 +656,9 @@ net::awaitable<result<std::string>> metric_store::list_json(std::string_view typ
         for (std::size_t n = 0; n < replies.size(); ++n) {
             for (const redis::reply& member : replies[n].elements) {
                 const auto head = read_block_head(member.str);
-                if (head && (head->newest_micros > cut.micros ||
-                             (head->newest_micros == cut.micros &&
-                              head->arrival_micros >= cut.arrival))) {
+                if (head &&
+                    (head->newest_micros > cut.micros ||
+                     (head->newest_micros == cut.micros && head->arrival_micros >= cut.arrival))) {
                     ++needed[replied[n]];
                 }
             }

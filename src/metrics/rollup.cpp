@@ -18,7 +18,8 @@ constexpr double max_count = 9007199254740992.0;
 
 void write_double(char* out, double v) noexcept
 {
-    endian::store_little_u64(reinterpret_cast<unsigned char*>(out), std::bit_cast<std::uint64_t>(v));
+    endian::store_little_u64(reinterpret_cast<unsigned char*>(out),
+                             std::bit_cast<std::uint64_t>(v));
 }
 
 double read_double(std::string_view bytes, std::size_t at) noexcept

@@ -268,8 +268,8 @@ TEST(format_rfc3339, agrees_with_a_plain_calendar_at_boundaries_and_at_random)
           "2024-02-29", "2024-03-01", "2023-03-01", "2100-02-28", "2100-03-01", "1900-03-01",
           "2400-02-29", "2026-12-31", "0001-01-01", "0001-03-01", "9999-12-31", "1600-02-29"}) {
         const std::int64_t midnight = parse(std::string(day) + "T00:00:00Z").micros;
-        for (const std::int64_t delta : {std::int64_t{-1}, std::int64_t{0}, std::int64_t{1},
-                                         std::int64_t{86'399'999'999}}) {
+        for (const std::int64_t delta :
+             {std::int64_t{-1}, std::int64_t{0}, std::int64_t{1}, std::int64_t{86'399'999'999}}) {
             for (int digits = 0; digits <= 6; ++digits) {
                 cases.push_back({midnight + delta, digits});
             }

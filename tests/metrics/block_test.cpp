@@ -121,8 +121,8 @@ TEST(block, keeps_each_value_as_the_text_a_list_prints)
     std::string rest;
     append_block_rest(rest, 1, values.size(), "t");
     for (std::size_t i = 0; i < values.size(); ++i) {
-        append_point(rest, {{static_cast<std::int64_t>(i), 0}, values[i],
-                            static_cast<std::uint32_t>(i)});
+        append_point(rest,
+                     {{static_cast<std::int64_t>(i), 0}, values[i], static_cast<std::uint32_t>(i)});
     }
     const auto b = block_view::parse(member(1, 2, 3, rest));
     ASSERT_TRUE(b);
@@ -145,8 +145,8 @@ TEST(block, reads_blocks_of_the_binary_layout_of_earlier_builds)
     const std::vector<block_point> written{{{1'771'502'400'500'000, 3}, 75.5, 7},
                                            {{1'771'502'401'000'000, 0}, -0.0, 0},
                                            {{1'771'502'401'000'001, 6}, 5e-324, 1}};
-    const std::string m = test::binary_block(1'771'502'402'000'001, 42, 29'525'040, "cpu_usage",
-                                             written);
+    const std::string m =
+        test::binary_block(1'771'502'402'000'001, 42, 29'525'040, "cpu_usage", written);
     const auto b = block_view::parse(m);
     ASSERT_TRUE(b);
     EXPECT_FALSE(b->text_values());
@@ -216,8 +216,8 @@ TEST(block, refuses_value_texts_a_list_could_not_copy_into_json)
         EXPECT_TRUE(block_view::parse(with_text(ok))) << ok;
     }
     for (const std::string_view bad :
-         {"", "-", "01", "1.", ".5", "1e21", "1e+", "1e+2x", "nan", "inf", "null", "\"",
-          "1,2", "1 ", "+1", "0x10", "1.5E+3", "1234567890123456789012345"}) {
+         {"", "-", "01", "1.", ".5", "1e21", "1e+", "1e+2x", "nan", "inf", "null", "\"", "1,2",
+          "1 ", "+1", "0x10", "1.5E+3", "1234567890123456789012345"}) {
         EXPECT_FALSE(block_view::parse(with_text(bad))) << bad;
     }
     // A length past the end of the member.

@@ -11,8 +11,8 @@
 #include <cstdint>
 #include <random>
 #include <string>
-#include <tuple>
 #include <string_view>
+#include <tuple>
 #include <vector>
 
 namespace analytics::metrics {
@@ -108,9 +108,9 @@ TEST(list_page, sorts_points_read_in_any_order)
     ASSERT_EQ(page.points().size(), expected.size());
     for (std::size_t i = 0; i < expected.size(); ++i) {
         const auto& p = page.points()[i];
-        EXPECT_EQ(std::tie(p.micros, p.arrival, p.place, p.nonce),
-                  std::tie(expected[i].micros, expected[i].arrival, expected[i].place,
-                           expected[i].nonce))
+        EXPECT_EQ(
+            std::tie(p.micros, p.arrival, p.place, p.nonce),
+            std::tie(expected[i].micros, expected[i].arrival, expected[i].place, expected[i].nonce))
             << i;
     }
 }

@@ -257,8 +257,8 @@ TEST_F(metric_store_redis, lists_blocks_of_earlier_builds_byte_for_byte_beside_n
         // In list order: each block's points by timestamp, the new one among them.
         std::vector<metric> listed;
         for (const block_point& p : {first[0], first[1], first[2], second[0]}) {
-            listed.push_back(point("legacy", p.timestamp.micros, p.value,
-                                   p.timestamp.fraction_digits));
+            listed.push_back(
+                point("legacy", p.timestamp.micros, p.value, p.timestamp.fraction_digits));
         }
         listed.insert(listed.begin() + 1, added);
         for (const std::string_view type : {std::string_view("legacy"), std::string_view()}) {

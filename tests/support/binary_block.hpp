@@ -17,8 +17,7 @@ namespace analytics::test {
 
 /// A whole member: order prefix, arrival, nonce, minute, point count, type, points.
 inline std::string binary_block(std::int64_t arrival_us, std::uint64_t nonce, std::int64_t minute,
-                                std::string_view type,
-                                std::span<const metrics::block_point> points)
+                                std::string_view type, std::span<const metrics::block_point> points)
 {
     const auto put = [](std::string& out, std::uint64_t v, int bytes, bool big_endian) {
         for (int i = 0; i < bytes; ++i) {
