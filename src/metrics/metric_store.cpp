@@ -501,13 +501,16 @@ net::awaitable<result<std::string>> metric_store::list_json(std::string_view typ
     } else {
         sources.push_back({type_set_key(type)});
     }
-    // Blocks to read first from each source: as many as the last list that read it needed, and
-    // an eighth more (what arrived since may hold fewer points a block); a source not read yet
-    // gets its share of the points wanted, as if each block held one.
+    // Blocks to read first from each source: as many as the last list that read it needed for
+    // as many points, an eighth more (what arrived since may hold fewer points a block), and
+    // the one that shows nothing unread lists before; a source not read yet gets its share of
+    // the points wanted, as if each block held one.
     const std::size_t wanted = type.empty() ? limit : std::min<std::size_t>(limit, cap);
     for (list_source& source : sources) {
         if (const auto it = blocks_needed_.find(source.key); it != blocks_needed_.end()) {
-            source.next_read = std::min(it->second + it->second / 8 + 1, wanted + 1);
+            const auto [blocks, points] = it->second;
+            const std::size_t scaled = (blocks * wanted + points - 1) / points;
+            source.next_read = std::min(scaled + scaled / 8 + 1, wanted + 1);
         } else {
             source.next_read = wanted / sources.size() + 1;
         }
@@ -640,16 +643,16 @@ net::awaitable<result<std::string>> metric_store::list_json(std::string_view typ
             source.next_read = std::min<std::size_t>(std::max(needed, doubled), 4096);
         }
     }
-    // How many blocks each source needed: those that may hold a point listed at or before the
-    // last one shown, and one more to show that nothing unread lists before it (or every block,
-    // when the list ran out of points). The next list reads about as many at once.
+    // How many blocks each source needed for the points shown: those that may hold a point
+    // listed at or before the last one shown (every block read, when the list ran out of
+    // points). The next list reads about as many at once, scaled to its limit.
     if (blocks_needed_.size() + sources.size() > 4096) {
         blocks_needed_.clear();
     }
-    std::vector<std::size_t> needed(sources.size(), 1);
+    std::vector<std::size_t> needed(sources.size(), 0);
     if (shown.size() < wanted) {
         for (std::size_t s = 0; s < sources.size(); ++s) {
-            needed[s] += static_cast<std::size_t>(sources[s].rank);
+            needed[s] = static_cast<std::size_t>(sources[s].rank);
         }
     } else {
         const list_page::entry& cut = *shown.back();
@@ -665,7 +668,7 @@ net::awaitable<result<std::string>> metric_store::list_json(std::string_view typ
         }
     }
     for (std::size_t s = 0; s < sources.size(); ++s) {
-        blocks_needed_[sources[s].key] = needed[s];
+        blocks_needed_[sources[s].key] = {needed[s], std::max<std::size_t>(shown.size(), 1)};
     }
 
     std::string body;

@@ -54,6 +54,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace analytics::metrics {
@@ -165,9 +166,9 @@ private:
     type_registry registry_;
     std::int64_t last_arrival_ = 0;
     std::mt19937_64 nonces_;  // makes each call's blocks unique, whoever else stores at once
-    // Blocks that the last list reading a set (by its key: a type's, or a tag's index) needed
-    // from it.
-    std::unordered_map<std::string, std::size_t> blocks_needed_;
+    // The blocks that the last list reading a set (by its key: a type's, or a tag's index)
+    // needed from it, and the points it showed.
+    std::unordered_map<std::string, std::pair<std::size_t, std::size_t>> blocks_needed_;
     ingest_queue ingest_;
 };
 
