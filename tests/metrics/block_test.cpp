@@ -124,7 +124,8 @@ TEST(block, keeps_each_value_as_the_text_a_list_prints)
         append_point(rest,
                      {{static_cast<std::int64_t>(i), 0}, values[i], static_cast<std::uint32_t>(i)});
     }
-    const auto b = block_view::parse(member(1, 2, 3, rest));
+    const std::string m = member(1, 2, 3, rest);  // the view refers to it
+    const auto b = block_view::parse(m);
     ASSERT_TRUE(b);
     const auto stored = stored_points_of(*b);
     const auto points = b->points();
