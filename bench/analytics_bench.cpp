@@ -3,15 +3,16 @@
 //     build/bench/bench/analytics_bench --benchmark_min_time=0.05
 //
 // Covers what every request pays for besides I/O: validating a metric body (POST /api/metrics),
-// serialising a summary, building error bodies, RFC 3339 parsing and formatting, the rate
-// limiter's window arithmetic, and reading Redis's replies to a list and to a summary. Inputs are
-// the shapes the HTTP benchmark (bench/run.sh) sends.
+// serialising a summary, building error bodies, RFC 3339 parsing and formatting, a list page,
+// the rate limiter's window arithmetic, and reading Redis's replies to a list and to a summary.
+// Inputs are the shapes the HTTP benchmark (bench/run.sh) sends.
 
 #include "common/field_error.hpp"
 #include "common/rfc3339.hpp"
 #include "http/response.hpp"
 #include "metrics/block.hpp"
 #include "metrics/ingest_batch.hpp"
+#include "metrics/list_page.hpp"
 #include "metrics/metric.hpp"
 #include "metrics/rollup.hpp"
 #include "metrics/summary.hpp"
@@ -22,6 +23,7 @@
 #include <benchmark/benchmark.h>
 
 #include <array>
+#include <bit>
 #include <chrono>
 #include <cstdint>
 #include <string>
@@ -234,6 +236,85 @@ void append_rfc3339_reused_buffer(benchmark::State& state)
     }
 }
 BENCHMARK(append_rfc3339_reused_buffer);
+
+void write_rfc3339_in_place(benchmark::State& state)
+{
+    common::timestamp t{.micros = 1'771'502'400'123'000, .fraction_digits = 3};
+    std::array<char, common::rfc3339_max_size> out{};
+    for (auto _ : state) {
+        benchmark::DoNotOptimize(common::write_rfc3339(out.data(), t));
+        t.micros += 1'000'003;  // a new instant each time, as the items of a page
+    }
+}
+BENCHMARK(write_rfc3339_in_place);
+
+// A list page of 100 (GET /api/metrics/list?limit=100 under bench/run.sh's ingest): 35 blocks
+// of 3 points, read from their members, sorted, and the first 100 written as the JSON body.
+// Values in the text the service stores, or as doubles (blocks of earlier builds).
+std::vector<std::string> list_page_members(bool binary)
+{
+    std::vector<std::string> out;
+    for (int b = 0; b < 35; ++b) {
+        std::vector<metrics::block_point> points;
+        for (int i = 0; i < 3; ++i) {
+            points.push_back({{1'771'495'200'000'000, 0},
+                              static_cast<double>((b * 3 + i) % 100) + 0.1 * (i + 1),
+                              static_cast<std::uint32_t>(i)});
+        }
+        const auto prefix = metrics::order_prefix(1'771'495'200'000'000);
+        std::string m(prefix.data(), prefix.size());
+        const std::int64_t arrival =
+            1'771'495'200'000'000 - b;  // newest first, as Redis gives them
+        for (int i = 7; i >= 0; --i) {
+            m.push_back(static_cast<char>((static_cast<std::uint64_t>(arrival) >> (8 * i)) & 0xff));
+        }
+        m.append(8, '\x01');
+        metrics::append_block_rest(m, 29'524'920, points.size(), "bench_cpu");
+        for (const auto& p : points) {
+            metrics::append_point(m, p);
+        }
+        if (binary) {
+            // The binary layout: the same header without the text flag, 21 bytes a point.
+            m.resize(metrics::block_header_size + 9);
+            m[metrics::block_header_size - 1] = 9;
+            for (const auto& p : points) {
+                const auto put = [&](std::uint64_t v, int bytes) {
+                    for (int i = 0; i < bytes; ++i) {
+                        m.push_back(static_cast<char>((v >> (8 * i)) & 0xff));
+                    }
+                };
+                put(static_cast<std::uint64_t>(p.timestamp.micros), 8);
+                m.push_back(0);
+                put(std::bit_cast<std::uint64_t>(p.value), 8);
+                put(p.place, 4);
+            }
+        }
+        out.push_back(std::move(m));
+    }
+    return out;
+}
+
+void list_page_100(benchmark::State& state, bool binary)
+{
+    const std::vector<std::string> members = list_page_members(binary);
+    for (auto _ : state) {
+        metrics::list_page page;
+        page.reserve(members.size());
+        for (const std::string& m : members) {
+            page.add(m, 0);
+        }
+        page.sort();
+        std::vector<const metrics::list_page::entry*> shown;
+        for (std::size_t i = 0; i < 100 && i < page.points().size(); ++i) {
+            shown.push_back(&page.points()[i]);
+        }
+        std::string body;
+        page.append_json(body, shown);
+        benchmark::DoNotOptimize(body.data());
+    }
+}
+BENCHMARK_CAPTURE(list_page_100, text_values, false);
+BENCHMARK_CAPTURE(list_page_100, binary_values, true);
 
 // The limiter's pure arithmetic: the same computation the Lua script makes in Redis, and what the
 // local backstop runs in process.

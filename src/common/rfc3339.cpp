@@ -19,9 +19,6 @@ constexpr std::int64_t k_micros_per_second = 1'000'000;
 constexpr std::size_t k_max_fraction_digits = 9;
 constexpr std::size_t k_max_input = 19 + 1 + k_max_fraction_digits + 6;
 
-// `YYYY-MM-DDTHH:MM:SS.ffffffZ`.
-constexpr std::size_t k_max_output = 27;
-
 // Microseconds since 1970-01-01T00:00:00Z at the start of `day`. The calendar is the proleptic
 // Gregorian one of <chrono>: pure arithmetic, independent of the time zone and the locale.
 constexpr std::int64_t micros_at(chr::sys_days day)
@@ -59,53 +56,20 @@ bool char_at(std::string_view s, std::size_t pos, char expected)
     return pos < s.size() && s[pos] == expected;
 }
 
-// Writes `value` as exactly `width` digits ending just before `end`.
-void put_digits(char* end, unsigned value, int width)
-{
-    for (int i = 0; i < width; ++i) {
-        *--end = static_cast<char>('0' + value % 10);
-        value /= 10;
+// "00" to "99": one lookup writes two digits, where a division per digit costs more than the
+// rest of the formatting.
+constexpr std::array<char, 200> k_two_digits = [] {
+    std::array<char, 200> out{};
+    for (std::size_t i = 0; i < 100; ++i) {
+        out[2 * i] = static_cast<char>('0' + i / 10);
+        out[2 * i + 1] = static_cast<char>('0' + i % 10);
     }
-}
+    return out;
+}();
 
-// Formats into `buffer`, returning the length. A hand-built timestamp outside 0001..9999 is
-// clamped to that range rather than printed as something no parser would read back.
-std::size_t format_into(std::array<char, k_max_output>& buffer, const timestamp& t)
+void put_two(char* at, unsigned value)
 {
-    const chr::sys_time<chr::microseconds> instant{
-        chr::microseconds{std::clamp(t.micros, k_min_micros, k_max_micros)}};
-    // floor, not a cast: instants before 1970 still have a non-negative time of day.
-    const chr::sys_days day = chr::floor<chr::days>(instant);
-    const chr::year_month_day date{day};
-    const chr::hh_mm_ss time{instant - day};
-    const auto fraction = static_cast<unsigned>(time.subseconds().count());
-
-    char* p = buffer.data();
-    put_digits(p + 4, static_cast<unsigned>(static_cast<int>(date.year())), 4);
-    p[4] = '-';
-    put_digits(p + 7, static_cast<unsigned>(date.month()), 2);
-    p[7] = '-';
-    put_digits(p + 10, static_cast<unsigned>(date.day()), 2);
-    p[10] = 'T';
-    put_digits(p + 13, static_cast<unsigned>(time.hours().count()), 2);
-    p[13] = ':';
-    put_digits(p + 16, static_cast<unsigned>(time.minutes().count()), 2);
-    p[16] = ':';
-    put_digits(p + 19, static_cast<unsigned>(time.seconds().count()), 2);
-    std::size_t n = 19;
-
-    const int fraction_digits = std::clamp(t.fraction_digits, 0, 6);
-    if (fraction_digits > 0) {
-        p[n++] = '.';
-        unsigned kept = fraction;
-        for (int i = fraction_digits; i < 6; ++i) {
-            kept /= 10;
-        }
-        put_digits(p + n + static_cast<std::size_t>(fraction_digits), kept, fraction_digits);
-        n += static_cast<std::size_t>(fraction_digits);
-    }
-    p[n++] = 'Z';
-    return n;
+    std::copy_n(k_two_digits.data() + 2 * value, 2, at);
 }
 
 }  // namespace
@@ -197,7 +161,7 @@ std::optional<timestamp> parse_rfc3339(std::string_view text)
 std::string format_rfc3339(const timestamp& t)
 {
     std::string out;
-    out.reserve(k_max_output);
+    out.reserve(rfc3339_max_size);
     append_rfc3339(out, t);
     return out;
 }
@@ -205,14 +169,63 @@ std::string format_rfc3339(const timestamp& t)
 void append_rfc3339(std::string& out, const timestamp& t)
 {
     // Built on the stack and appended once, so a caller that reserved room pays no allocation.
-    std::array<char, k_max_output> buffer{};
-    const std::size_t n = format_into(buffer, t);
-    out.append(buffer.data(), n);
+    std::array<char, rfc3339_max_size> buffer;
+    out.append(buffer.data(), write_rfc3339(buffer.data(), t));
+}
+
+char* write_rfc3339(char* out, const timestamp& t) noexcept
+{
+    return rfc3339_writer{}.write(out, t);
+}
+
+// A hand-built timestamp outside 0001..9999 is clamped to that range rather than printed as
+// something no parser would read back. Lists format one of these per item, hence the digit
+// pairs from a table and the second kept from the last call.
+char* rfc3339_writer::write(char* out, const timestamp& t) noexcept
+{
+    const chr::sys_time<chr::microseconds> instant{
+        chr::microseconds{std::clamp(t.micros, k_min_micros, k_max_micros)}};
+    // floor, not a cast: instants before 1970 still have a non-negative time of day.
+    const auto second = chr::floor<chr::seconds>(instant);
+    if (second.time_since_epoch().count() != second_) {
+        second_ = second.time_since_epoch().count();
+        const chr::sys_days day = chr::floor<chr::days>(second);
+        const chr::year_month_day date{day};
+        const auto year = static_cast<unsigned>(static_cast<int>(date.year()));
+        const auto of_day = static_cast<unsigned>((second - day).count());
+        char* p = text_.data();
+        put_two(p, year / 100);
+        put_two(p + 2, year % 100);
+        p[4] = '-';
+        put_two(p + 5, static_cast<unsigned>(date.month()));
+        p[7] = '-';
+        put_two(p + 8, static_cast<unsigned>(date.day()));
+        p[10] = 'T';
+        put_two(p + 11, of_day / 3600);
+        p[13] = ':';
+        put_two(p + 14, of_day / 60 % 60);
+        p[16] = ':';
+        put_two(p + 17, of_day % 60);
+    }
+    char* p = std::copy(text_.begin(), text_.end(), out);
+
+    const int fraction_digits = std::clamp(t.fraction_digits, 0, 6);
+    if (fraction_digits > 0) {
+        const auto fraction = static_cast<unsigned>((instant - second).count());
+        *p++ = '.';
+        // All six digits, of which the first `fraction_digits` are kept.
+        put_two(p, fraction / 10'000);
+        put_two(p + 2, fraction / 100 % 100);
+        put_two(p + 4, fraction % 100);
+        p += fraction_digits;
+    }
+    *p++ = 'Z';
+    return p;
 }
 
 std::string format_rfc3339_seconds(std::int64_t unix_seconds)
 {
-    // Clamp before multiplying so that an absurd input cannot overflow; format_into clamps
+    // Clamp before multiplying so that an absurd input cannot overflow; the formatting clamps
     // to the printable range anyway.
     constexpr std::int64_t limit = k_max_micros / k_micros_per_second + 1;
     const std::int64_t seconds = std::clamp(unix_seconds, -limit, limit);

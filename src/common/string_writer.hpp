@@ -15,6 +15,7 @@
 #include <string>
 #include <string_view>
 #include <system_error>
+#include <utility>
 
 namespace analytics::common {
 
@@ -45,6 +46,15 @@ public:
     {
         assert(at_ < end_);
         *at_++ = c;
+    }
+    /// Lets `write` put at most `most` characters at the writer's position: it takes a `char*`
+    /// and returns the end of what it wrote.
+    template <class Write>
+    void put_with([[maybe_unused]] std::size_t most, Write&& write)
+    {
+        assert(most <= static_cast<std::size_t>(end_ - at_));
+        at_ = std::forward<Write>(write)(at_);
+        assert(at_ <= end_);
     }
     void put_decimal(std::uint64_t n) noexcept
     {

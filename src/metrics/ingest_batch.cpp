@@ -100,6 +100,7 @@ std::vector<tag_plan> plan_ingest(std::span<const queued_metric> batch)
             tag->types.emplace_back();
             type = std::prev(tag->types.end());
             type->name = q.m.type;
+            type->fields.reserve(3);  // its total, and a minute and an hour bucket at least
             type->fields.push_back({"t", {}});
         }
         ++type->points;
@@ -129,7 +130,7 @@ std::vector<tag_plan> plan_ingest(std::span<const queued_metric> batch)
         block_plan& out = type.blocks.emplace_back();
         std::int64_t newest = batch[b.points.front()].m.timestamp.micros;
         out.rest.reserve(block_header_size - block_order_prefix_size + type.name.size() +
-                         b.points.size() * block_point_size);
+                         b.points.size() * (block_text_point_size + value_text_max_size));
         append_block_rest(out.rest, b.minute, b.points.size(), type.name);
         for (const std::size_t i : b.points) {
             const queued_metric& q = batch[i];

@@ -421,16 +421,21 @@ batch_parse_outcome parse_metric_batch(std::string_view body)
     return out;
 }
 
-void append_value(std::string& out, double v)
+char* write_value(char* out, double v) noexcept
 {
     // A sum of huge values can overflow to infinity; JSON has no spelling for it.
     if (!std::isfinite(v)) {
-        out.append("null");
-        return;
+        return std::copy_n("null", 4, out);
     }
-    std::array<char, 32> buf{};
-    const auto [end, ec] = std::to_chars(buf.data(), buf.data() + buf.size(), v);
-    out.append(buf.data(), end);
+    // Shortest round-trip text, plain or with an exponent, whichever is shorter: never more
+    // than value_text_max_size characters.
+    return std::to_chars(out, out + value_text_max_size, v).ptr;
+}
+
+void append_value(std::string& out, double v)
+{
+    std::array<char, value_text_max_size> buf;
+    out.append(buf.data(), write_value(buf.data(), v));
 }
 
 std::string format_value(double v)

@@ -10,6 +10,7 @@
 #include "common/field_error.hpp"
 #include "common/rfc3339.hpp"
 
+#include <cstddef>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -61,5 +62,12 @@ std::string format_value(double v);
 
 /// Appends the same text to `out`.
 void append_value(std::string& out, double v);
+
+/// The longest text format_value() writes (e.g. "-2.2250738585072014e-308").
+inline constexpr std::size_t value_text_max_size = 24;
+
+/// Writes the same text at `out`, which must have room for value_text_max_size characters;
+/// returns the end of the text.
+char* write_value(char* out, double v) noexcept;
 
 }  // namespace analytics::metrics

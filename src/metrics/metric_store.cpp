@@ -1,9 +1,9 @@
 #include "metrics/metric_store.hpp"
 
 #include "common/logging.hpp"
-#include "common/string_writer.hpp"
 #include "common/when_all.hpp"
 #include "metrics/block.hpp"
+#include "metrics/list_page.hpp"
 #include "metrics/scripts.hpp"
 #include "redis/arg_buffer.hpp"
 #include "redis/key_tags.hpp"
@@ -11,10 +11,11 @@
 
 #include <algorithm>
 #include <array>
-#include <bit>
 #include <cmath>
+#include <tuple>
 #include <unordered_map>
 #include <unordered_set>
+#include <utility>
 
 namespace analytics::metrics {
 
@@ -38,40 +39,6 @@ error_code transport_error(const result<redis::reply>& r, std::string_view opera
     return {};
 }
 
-// A point as a list reads it: its block's arrival, nonce and type beside it.
-struct listed_point {
-    block_point p;
-    std::int64_t arrival = 0;
-    std::uint64_t nonce = 0;
-    std::string_view type;
-};
-
-// The list's order: newest timestamp first; of equal timestamps the later arrival, then the
-// later place (then the nonce, so that the order is total).
-bool lists_before(const listed_point& a, const listed_point& b) noexcept
-{
-    if (a.p.timestamp.micros != b.p.timestamp.micros) {
-        return a.p.timestamp.micros > b.p.timestamp.micros;
-    }
-    if (a.arrival != b.arrival) {
-        return a.arrival > b.arrival;
-    }
-    if (a.p.place != b.p.place) {
-        return a.p.place > b.p.place;
-    }
-    return a.nonce > b.nonce;
-}
-
-// The timestamp (µs) an order prefix stands for.
-std::int64_t prefix_micros(std::string_view prefix) noexcept
-{
-    std::uint64_t v = 0;
-    for (const char c : prefix) {
-        v = (v << 8) | static_cast<unsigned char>(c);
-    }
-    return std::bit_cast<std::int64_t>(v ^ (std::uint64_t{1} << 63));
-}
-
 // One sorted set of blocks as a list reads it (ZREVRANGE), from the newest block on.
 struct list_source {
     std::string key;
@@ -81,22 +48,8 @@ struct list_source {
     bool exhausted = false;         // every block has been read
     std::int64_t last_micros = 0;   // the newest timestamp of the last block read,
     std::int64_t last_arrival = 0;  // and its arrival: nothing unread lists before that
+    int reads = 0;                  // reads made so far
 };
-
-void append_item(common::string_writer& w, const listed_point& lp)
-{
-    std::string stamp;
-    common::append_rfc3339(stamp, lp.p.timestamp);
-    w.put(R"({"timestamp":")");
-    w.put(stamp);
-    w.put(R"(","value":)");
-    std::string value;
-    append_value(value, lp.p.value);
-    w.put(value);
-    w.put(R"(,"type":")");
-    w.put(lp.type);
-    w.put(R"("})");
-}
 
 }  // namespace
 
@@ -504,6 +457,38 @@ net::awaitable<result<metric_store::outcome>> metric_store::add_batch(
     co_return out;
 }
 
+net::awaitable<std::vector<result<redis::reply>>> metric_store::read_blocks(
+    std::span<const std::array<std::string_view, 4>> commands)
+{
+    std::vector<result<redis::reply>> out;
+    if (commands.size() == 1) {
+        out.push_back(co_await redis_.exec(commands.front(), timeout_));
+        co_return out;
+    }
+    if (!redis_.is_cluster()) {
+        // One node holds every set, whatever their keys' slots.
+        const std::vector<std::span<const std::string_view>> batch(commands.begin(),
+                                                                   commands.end());
+        auto replies = co_await redis_.pipeline(commands.front()[1], batch, timeout_);
+        if (replies && replies->size() != commands.size()) {
+            replies = redis::make_error_code(redis::errc::unexpected_reply);
+        }
+        if (!replies) {
+            out.assign(commands.size(), result<redis::reply>(replies.error()));
+            co_return out;
+        }
+        for (redis::reply& r : *replies) {
+            out.emplace_back(std::move(r));
+        }
+        co_return out;
+    }
+    std::vector<net::awaitable<result<redis::reply>>> reads;
+    for (const auto& command : commands) {
+        reads.push_back(redis_.exec(command, timeout_));
+    }
+    co_return co_await common::when_all(std::move(reads));
+}
+
 net::awaitable<result<std::string>> metric_store::list_json(std::string_view type, unsigned limit)
 {
     const std::int64_t cutoff_us = (now_ms() - settings_.retention_ms) * 1000;
@@ -516,26 +501,29 @@ net::awaitable<result<std::string>> metric_store::list_json(std::string_view typ
     } else {
         sources.push_back({type_set_key(type)});
     }
-    // Blocks to read first from each source: enough for `limit` points at the points per block
-    // this type's last list found (every block holds at least one), plus one.
+    // Blocks to read first from each source: as many as the last list that read it needed for
+    // as many points, an eighth more (what arrived since may hold fewer points a block), and
+    // the one that shows nothing unread lists before; a source not read yet gets its share of
+    // the points wanted, as if each block held one.
     const std::size_t wanted = type.empty() ? limit : std::min<std::size_t>(limit, cap);
-    std::size_t first_read = wanted;
-    if (const auto it = points_per_block_.find(sources.front().key);
-        it != points_per_block_.end()) {
-        first_read = std::min<std::size_t>(
-            wanted,
-            static_cast<std::size_t>(std::ceil(static_cast<double>(wanted) / it->second)) + 1);
-    }
     for (list_source& source : sources) {
-        source.next_read = first_read;
+        if (const auto it = blocks_needed_.find(source.key); it != blocks_needed_.end()) {
+            const auto [blocks, points] = it->second;
+            const std::size_t scaled = (blocks * wanted + points - 1) / points;
+            source.next_read = std::min(scaled + scaled / 8 + 1, wanted + 1);
+        } else {
+            source.next_read = wanted / sources.size() + 1;
+        }
     }
 
-    std::vector<redis::reply> replies;  // the blocks the points view
-    std::vector<listed_point> points;
-    std::vector<const listed_point*> shown;
+    std::vector<redis::reply> replies;  // the members the page views
+    std::vector<std::size_t> replied;   // the source of each reply
+    list_page page;
+    std::vector<const list_page::entry*> shown;
+    // Only a cap below the limit can keep a point from showing: each type shows at most `cap`.
+    const bool capped = cap < limit;
     std::size_t blocks_read = 0;
     for (int round = 0;; ++round) {
-        std::vector<net::awaitable<result<redis::reply>>> reads;
         std::vector<std::size_t> read_from;
         std::vector<std::array<std::string, 2>> ranges;
         ranges.reserve(sources.size());
@@ -550,10 +538,9 @@ net::awaitable<result<std::string>> metric_store::list_json(std::string_view typ
                               std::to_string(source.rank + std::int64_t(source.next_read) - 1)});
             commands.push_back(
                 redis::command("ZREVRANGE", source.key, ranges.back()[0], ranges.back()[1]));
-            reads.push_back(redis_.exec(commands.back(), timeout_));
             read_from.push_back(s);
         }
-        auto results = co_await common::when_all(std::move(reads));
+        auto results = co_await read_blocks(commands);
         for (std::size_t n = 0; n < results.size(); ++n) {
             auto& r = results[n];
             if (const error_code ec = transport_error(r, "list")) {
@@ -566,36 +553,39 @@ net::awaitable<result<std::string>> metric_store::list_json(std::string_view typ
             const auto& e = r->elements;
             source.exhausted = e.size() < source.next_read;
             source.rank += static_cast<std::int64_t>(e.size());
+            ++source.reads;
             blocks_read += e.size();
             if (!e.empty()) {
-                if (const auto last = block_view::parse(e.back().str)) {
-                    source.last_micros = prefix_micros(last->order_prefix());
-                    source.last_arrival = last->arrival_micros();
+                if (const auto last = read_block_head(e.back().str)) {
+                    source.last_micros = last->newest_micros;
+                    source.last_arrival = last->arrival_micros;
                 }
             }
-            // Reading on takes twice as many at a time.
-            source.next_read = std::min<std::size_t>(2 * source.next_read + 1, 4096);
             replies.push_back(std::move(*r));
+            replied.push_back(read_from[n]);
         }
-        // Re-read every point: `replies` may have moved its strings' owners, never their bytes.
-        points.clear();
-        for (const redis::reply& r : replies) {
-            for (const redis::reply& member : r.elements) {
-                const auto block = block_view::parse(member.str);
-                if (!block) {
-                    log::error("metrics.corrupt_block", {{"size", member.str.size()}});
-                    continue;
-                }
-                if (block->arrival_micros() < cutoff_us) {
-                    continue;  // past the retention, not yet removed
-                }
-                for (std::size_t i = 0; i < block->size(); ++i) {
-                    points.push_back(
-                        {block->point(i), block->arrival_micros(), block->nonce(), block->type()});
-                }
+        // The page sorts fastest what comes nearly in order: this round's blocks, newest first
+        // across its sources (each source's already are).
+        std::vector<std::pair<block_head, std::string_view>> arrived;
+        for (std::size_t n = replies.size() - results.size(); n < replies.size(); ++n) {
+            for (const redis::reply& member : replies[n].elements) {
+                arrived.emplace_back(read_block_head(member.str).value_or(block_head{}),
+                                     member.str);
             }
         }
-        std::sort(points.begin(), points.end(), lists_before);
+        if (results.size() > 1) {
+            std::stable_sort(arrived.begin(), arrived.end(), [](const auto& a, const auto& b) {
+                return std::tie(b.first.newest_micros, b.first.arrival_micros) <
+                       std::tie(a.first.newest_micros, a.first.arrival_micros);
+            });
+        }
+        page.reserve(arrived.size());
+        for (const auto& [head, member] : arrived) {
+            if (!page.add(member, cutoff_us)) {
+                log::error("metrics.corrupt_block", {{"size", member.size()}});
+            }
+        }
+        page.sort();
 
         // Walk newest first. A point is shown only when no source can still hold a point that
         // lists before it: every point not read yet lies at or below its source's last block
@@ -606,15 +596,15 @@ net::awaitable<result<std::string>> metric_store::list_json(std::string_view typ
             source.read_more = false;
         }
         bool complete = true;
-        for (const listed_point& lp : points) {
+        for (const list_page::entry& p : page.points()) {
             if (shown.size() == limit) {
                 break;
             }
             bool blocked = false;
             for (list_source& source : sources) {
-                if (!source.exhausted && (source.last_micros > lp.p.timestamp.micros ||
-                                          (source.last_micros == lp.p.timestamp.micros &&
-                                           source.last_arrival >= lp.arrival))) {
+                if (!source.exhausted &&
+                    (source.last_micros > p.micros ||
+                     (source.last_micros == p.micros && source.last_arrival >= p.arrival))) {
                     source.read_more = true;
                     blocked = true;
                 }
@@ -623,8 +613,8 @@ net::awaitable<result<std::string>> metric_store::list_json(std::string_view typ
                 complete = false;
                 break;
             }
-            if (++per_type[lp.type] <= cap) {
-                shown.push_back(&lp);
+            if (!capped || ++per_type[page.type_of(p)] <= cap) {
+                shown.push_back(&p);
             }
         }
         if (complete && shown.size() < limit) {
@@ -639,33 +629,50 @@ net::awaitable<result<std::string>> metric_store::list_json(std::string_view typ
         if (complete || round == 32) {
             break;
         }
-    }
-    // How many points a block of this type held: the next list asks for about as many blocks
-    // as it needs. Remembered for the filtered lists' types only, and a bounded number of them.
-    if (!type.empty() && blocks_read > 0) {
-        if (points_per_block_.size() >= 4096) {
-            points_per_block_.clear();
+        // Reading on: enough blocks for the points still missing, at the points per block read
+        // so far, plus one (the last block read may hold points that cannot show yet); from a
+        // source's third read on at least twice its last, so that no walk takes many rounds.
+        const double per_block =
+            std::max(1.0, static_cast<double>(page.points().size()) /
+                              static_cast<double>(std::max<std::size_t>(blocks_read, 1)));
+        const std::size_t missing = wanted > shown.size() ? wanted - shown.size() : 1;
+        const auto needed =
+            static_cast<std::size_t>(std::ceil(static_cast<double>(missing) / per_block)) + 1;
+        for (list_source& source : sources) {
+            const std::size_t doubled = source.reads >= 2 ? 2 * source.next_read + 1 : 0;
+            source.next_read = std::min<std::size_t>(std::max(needed, doubled), 4096);
         }
-        points_per_block_[sources.front().key] =
-            std::max(1.0, static_cast<double>(points.size()) / static_cast<double>(blocks_read));
+    }
+    // How many blocks each source needed for the points shown: those that may hold a point
+    // listed at or before the last one shown (every block read, when the list ran out of
+    // points). The next list reads about as many at once, scaled to its limit.
+    if (blocks_needed_.size() + sources.size() > 4096) {
+        blocks_needed_.clear();
+    }
+    std::vector<std::size_t> needed(sources.size(), 0);
+    if (shown.size() < wanted) {
+        for (std::size_t s = 0; s < sources.size(); ++s) {
+            needed[s] = static_cast<std::size_t>(sources[s].rank);
+        }
+    } else {
+        const list_page::entry& cut = *shown.back();
+        for (std::size_t n = 0; n < replies.size(); ++n) {
+            for (const redis::reply& member : replies[n].elements) {
+                const auto head = read_block_head(member.str);
+                if (head &&
+                    (head->newest_micros > cut.micros ||
+                     (head->newest_micros == cut.micros && head->arrival_micros >= cut.arrival))) {
+                    ++needed[replied[n]];
+                }
+            }
+        }
+    }
+    for (std::size_t s = 0; s < sources.size(); ++s) {
+        blocks_needed_[sources[s].key] = {needed[s], std::max<std::size_t>(shown.size(), 1)};
     }
 
     std::string body;
-    std::size_t most = 2;
-    for (const listed_point* lp : shown) {
-        most += 96 + lp->type.size();
-    }
-    {
-        common::string_writer w(body, most);
-        w.put('[');
-        for (std::size_t i = 0; i < shown.size(); ++i) {
-            if (i > 0) {
-                w.put(',');
-            }
-            append_item(w, *shown[i]);
-        }
-        w.put(']');
-    }
+    page.append_json(body, shown);
     co_return body;
 }
 

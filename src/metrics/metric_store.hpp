@@ -44,6 +44,7 @@
 #include "metrics/type_registry.hpp"
 #include "redis/client.hpp"
 
+#include <array>
 #include <chrono>
 #include <cstddef>
 #include <cstdint>
@@ -53,6 +54,7 @@
 #include <string>
 #include <string_view>
 #include <unordered_map>
+#include <utility>
 #include <vector>
 
 namespace analytics::metrics {
@@ -143,6 +145,11 @@ private:
     net::awaitable<result<store_call::outcome>> run_call(store_call& call,
                                                          std::chrono::milliseconds timeout);
     static result<store_call::outcome> read_outcome(result<redis::reply> r);
+    // Runs one round of a list's reads (ZREVRANGE of different sets): one read alone; on a
+    // single Redis node all of them in one pipeline; on a cluster all at once, each on the
+    // master of its set. A reply per command, in order.
+    net::awaitable<std::vector<result<redis::reply>>> read_blocks(
+        std::span<const std::array<std::string_view, 4>> commands);
     void renew(const std::vector<std::string_view>& types_of_call,
                const store_call::stored& stored);
     std::int64_t now_ms() const;
@@ -159,8 +166,9 @@ private:
     type_registry registry_;
     std::int64_t last_arrival_ = 0;
     std::mt19937_64 nonces_;  // makes each call's blocks unique, whoever else stores at once
-    // Points per block that the last list of a type found (by its set's key).
-    std::unordered_map<std::string, double> points_per_block_;
+    // The blocks that the last list reading a set (by its key: a type's, or a tag's index)
+    // needed from it, and the points it showed.
+    std::unordered_map<std::string, std::pair<std::size_t, std::size_t>> blocks_needed_;
     ingest_queue ingest_;
 };
 

@@ -1,5 +1,7 @@
 #include "metrics/rollup.hpp"
 
+#include <boost/endian/conversion.hpp>
+
 #include <array>
 #include <bit>
 #include <cmath>
@@ -8,25 +10,22 @@ namespace analytics::metrics {
 
 namespace {
 
+namespace endian = boost::endian;
+
 constexpr char format = 2;
 // A count above 2^53 is no longer exact as a double.
 constexpr double max_count = 9007199254740992.0;
 
 void write_double(char* out, double v) noexcept
 {
-    const auto bits = std::bit_cast<std::uint64_t>(v);
-    for (std::size_t i = 0; i < 8; ++i) {
-        out[i] = static_cast<char>((bits >> (8 * i)) & 0xff);
-    }
+    endian::store_little_u64(reinterpret_cast<unsigned char*>(out),
+                             std::bit_cast<std::uint64_t>(v));
 }
 
 double read_double(std::string_view bytes, std::size_t at) noexcept
 {
-    std::uint64_t bits = 0;
-    for (std::size_t i = 0; i < 8; ++i) {
-        bits |= std::uint64_t{static_cast<unsigned char>(bytes[at + i])} << (8 * i);
-    }
-    return std::bit_cast<double>(bits);
+    return std::bit_cast<double>(
+        endian::load_little_u64(reinterpret_cast<const unsigned char*>(bytes.data() + at)));
 }
 
 // Neumaier's step: high + x, with what rounding dropped added to low.
@@ -128,7 +127,7 @@ void append_rollup(std::string& out, const rollup& r)
     const std::int64_t ms =
         r.latest_micros >= 0 ? r.latest_micros / 1000 : -((-r.latest_micros + 999) / 1000);
     const std::int64_t within = r.latest_micros - ms * 1000;
-    std::array<char, rollup_size> bytes{};
+    std::array<char, rollup_size> bytes;
     bytes[0] = format;
     const std::array<double, 9> fields{static_cast<double>(r.count),
                                        r.high,

@@ -3,7 +3,10 @@
 #include "redis/errc.hpp"
 #include "redis/key_tags.hpp"
 
+#include <boost/endian/conversion.hpp>
+
 #include <bit>
+#include <cassert>
 #include <initializer_list>
 
 namespace analytics::metrics {
@@ -14,12 +17,15 @@ namespace {
 // call passes is a whole number below 2^53, exact as a double.
 void append_doubles(redis::arg_buffer& out, std::initializer_list<double> values)
 {
+    std::array<unsigned char, 8 * 8> bytes;
+    assert(values.size() <= 8);
+    unsigned char* at = bytes.data();
     for (const double v : values) {
-        const auto bits = std::bit_cast<std::uint64_t>(v);
-        for (std::size_t i = 0; i < 8; ++i) {
-            out.text().push_back(static_cast<char>((bits >> (8 * i)) & 0xff));
-        }
+        boost::endian::store_little_u64(at, std::bit_cast<std::uint64_t>(v));
+        at += 8;
     }
+    out.text().append(reinterpret_cast<const char*>(bytes.data()),
+                      static_cast<std::size_t>(at - bytes.data()));
     out.end_arg();
 }
 
@@ -75,6 +81,9 @@ store_call::store_call(std::size_t tag, const store_settings& settings, std::int
         head_bytes_[i] = static_cast<char>((arrival >> (8 * (7 - i))) & 0xff);
         head_bytes_[8 + i] = static_cast<char>((nonce >> (8 * (7 - i))) & 0xff);
     }
+    // Room for a call of one type with a bucket or two, the common one: a single metric's.
+    keys_.reserve(4, 64);
+    type_args_.reserve(8, 512);
     append_prefix(keys_.text(), tag);
     keys_.text().push_back('i');
     keys_.end_arg();
@@ -126,15 +135,17 @@ void store_call::add_record(std::string_view idempotency_key, std::string_view a
 
 std::vector<std::string_view> store_call::keys() const
 {
-    std::vector<std::string_view> out = keys_.views();
-    const std::vector<std::string_view> records = record_keys_.views();
-    out.insert(out.end(), records.begin(), records.end());
+    std::vector<std::string_view> out;
+    out.reserve(keys_.size() + record_keys_.size());
+    keys_.append_views(out);
+    record_keys_.append_views(out);
     return out;
 }
 
 std::vector<std::string_view> store_call::args()
 {
     head_ = {};
+    head_.reserve(3, 8 * 8 + 16 + block_order_prefix_size);
     // Floored, so that a point never arrives after `now`.
     const std::int64_t now_ms =
         arrival_us_ >= 0 ? arrival_us_ / 1000 : -((-arrival_us_ + 999) / 1000);
@@ -152,10 +163,10 @@ std::vector<std::string_view> store_call::args()
         order_prefix((now_ms - settings_.retention_ms + settings_.max_future_ms) * 1000);
     head_.add(std::string_view(below.data(), below.size()));
 
-    std::vector<std::string_view> out = head_.views();
-    for (const auto* part : {&type_args_, &record_args_}) {
-        const std::vector<std::string_view> views = part->views();
-        out.insert(out.end(), views.begin(), views.end());
+    std::vector<std::string_view> out;
+    out.reserve(head_.size() + type_args_.size() + record_args_.size());
+    for (const auto* part : {&head_, &type_args_, &record_args_}) {
+        part->append_views(out);
     }
     return out;
 }

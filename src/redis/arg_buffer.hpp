@@ -50,12 +50,18 @@ public:
     {
         std::vector<std::string_view> out;
         out.reserve(ends_.size());
+        append_views(out);
+        return out;
+    }
+
+    /// Appends every argument to `out`, in order; valid until the next change.
+    void append_views(std::vector<std::string_view>& out) const
+    {
         std::size_t begin = 0;
         for (std::size_t end : ends_) {
             out.emplace_back(text_.data() + begin, end - begin);
             begin = end;
         }
-        return out;
     }
 
     static void append_integer(std::string& out, std::int64_t n)

@@ -2,8 +2,13 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+#include <chrono>
+#include <cstdio>
 #include <limits>
+#include <random>
 #include <string>
+#include <vector>
 
 namespace analytics::common {
 namespace {
@@ -228,6 +233,95 @@ TEST(format_rfc3339, round_trips_every_day_of_four_centuries)
         ASSERT_TRUE(back) << text;
         ASSERT_EQ(*back, t) << text;
     }
+}
+
+// The text of `t` by the calendar of <chrono> and printf, one field at a time: slow and plain.
+std::string reference_text(const timestamp& t)
+{
+    namespace chr = std::chrono;
+    const chr::sys_time<chr::microseconds> instant{chr::microseconds{t.micros}};
+    const auto day = chr::floor<chr::days>(instant);
+    const chr::year_month_day date{day};
+    const chr::hh_mm_ss time{instant - day};
+    std::array<char, 64> buf{};
+    int n = std::snprintf(buf.data(), buf.size(), "%04d-%02u-%02uT%02d:%02d:%02d",
+                          static_cast<int>(date.year()), static_cast<unsigned>(date.month()),
+                          static_cast<unsigned>(date.day()), static_cast<int>(time.hours().count()),
+                          static_cast<int>(time.minutes().count()),
+                          static_cast<int>(time.seconds().count()));
+    std::string out(buf.data(), static_cast<std::size_t>(n));
+    if (t.fraction_digits > 0) {
+        n = std::snprintf(buf.data(), buf.size(), "%06lld",
+                          static_cast<long long>(time.subseconds().count()));
+        out += "." + std::string(buf.data(), static_cast<std::size_t>(t.fraction_digits));
+    }
+    return out + "Z";
+}
+
+TEST(format_rfc3339, agrees_with_a_plain_calendar_at_boundaries_and_at_random)
+{
+    std::vector<timestamp> cases;
+    // Around midnight of days where the calendar turns: year ends, leap days of 4-, 100- and
+    // 400-year rules, the epoch, the first and last days of the range.
+    for (const std::string_view day :
+         {"1970-01-01", "1969-12-31", "2000-01-01", "1999-12-31", "2000-02-29", "2000-03-01",
+          "2024-02-29", "2024-03-01", "2023-03-01", "2100-02-28", "2100-03-01", "1900-03-01",
+          "2400-02-29", "2026-12-31", "0001-01-01", "0001-03-01", "9999-12-31", "1600-02-29"}) {
+        const std::int64_t midnight = parse(std::string(day) + "T00:00:00Z").micros;
+        for (const std::int64_t delta :
+             {std::int64_t{-1}, std::int64_t{0}, std::int64_t{1}, std::int64_t{86'399'999'999}}) {
+            for (int digits = 0; digits <= 6; ++digits) {
+                cases.push_back({midnight + delta, digits});
+            }
+        }
+    }
+    std::mt19937_64 random(20260219);
+    const std::int64_t first = parse("0001-01-01T00:00:00Z").micros;
+    const std::int64_t last = parse("9999-12-31T23:59:59.999999Z").micros;
+    std::uniform_int_distribution<std::int64_t> anywhere(first, last);
+    for (int i = 0; i < 100'000; ++i) {
+        cases.push_back({anywhere(random), i % 7});
+    }
+    // One writer for all of them, as a list page uses it: runs of one second (the boundary
+    // cases) and jumps between days, forwards and back.
+    rfc3339_writer writer;
+    std::array<char, rfc3339_max_size> buf{};
+    for (const timestamp& t : cases) {
+        if (t.micros < first || t.micros > last) {
+            continue;
+        }
+        const std::string expected = reference_text(t);
+        ASSERT_EQ(format_rfc3339(t), expected) << t.micros << " " << t.fraction_digits;
+        ASSERT_EQ(std::string(buf.data(), writer.write(buf.data(), t)), expected) << t.micros;
+    }
+}
+
+TEST(rfc3339_writer, writes_each_timestamp_of_one_second_with_its_own_fraction)
+{
+    rfc3339_writer writer;
+    std::array<char, rfc3339_max_size> buf{};
+    const auto text = [&](const timestamp& t) {
+        return std::string(buf.data(), writer.write(buf.data(), t));
+    };
+    EXPECT_EQ(text({k_example + 999'999, 6}), "2026-02-19T12:00:00.999999Z");
+    EXPECT_EQ(text({k_example, 0}), "2026-02-19T12:00:00Z");
+    EXPECT_EQ(text({k_example + 500'000, 1}), "2026-02-19T12:00:00.5Z");
+    EXPECT_EQ(text({k_example + k_second, 0}), "2026-02-19T12:00:01Z");
+    EXPECT_EQ(text({k_example - 1, 3}), "2026-02-19T11:59:59.999Z");
+    EXPECT_EQ(text({-1, 6}), "1969-12-31T23:59:59.999999Z");
+    EXPECT_EQ(text({0, 0}), "1970-01-01T00:00:00Z");
+    EXPECT_EQ(text({std::numeric_limits<std::int64_t>::min(), 0}), "0001-01-01T00:00:00Z");
+}
+
+TEST(write_rfc3339, writes_the_text_in_place_and_returns_its_end)
+{
+    std::array<char, rfc3339_max_size> buf{};
+    const timestamp longest{parse("9999-12-31T23:59:59.999999Z")};
+    char* end = write_rfc3339(buf.data(), longest);
+    EXPECT_EQ(std::string(buf.data(), end), "9999-12-31T23:59:59.999999Z");
+    EXPECT_EQ(end, buf.data() + buf.size());
+    end = write_rfc3339(buf.data(), timestamp{k_example + 250'000, 2});
+    EXPECT_EQ(std::string(buf.data(), end), "2026-02-19T12:00:00.25Z");
 }
 
 TEST(format_rfc3339, normalises_an_offset_input_to_z)

@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -31,6 +32,22 @@ TEST(string_writer, writes_the_largest_integer_in_its_decimal_room)
         w.put_decimal(std::numeric_limits<std::uint64_t>::max());
     }
     EXPECT_EQ(out, "18446744073709551615");
+}
+
+TEST(string_writer, lets_a_function_write_in_place_and_keeps_what_it_says_it_wrote)
+{
+    std::string out = "[";
+    {
+        string_writer w(out, 16);
+        // Scribbles over its whole room, but says it wrote three characters.
+        w.put_with(8, [](char* at) {
+            std::fill_n(at, 8, '#');
+            std::copy_n("abc", 3, at);
+            return at + 3;
+        });
+        w.put(']');
+    }
+    EXPECT_EQ(out, "[abc]");
 }
 
 TEST(string_writer, leaves_the_string_as_it_was_when_nothing_is_written)

@@ -60,11 +60,7 @@ std::vector<block_point> points_of(const block_plan& b)
                                std::string(16, '\0') + b.rest;
     const auto view = block_view::parse(member);
     EXPECT_TRUE(view);
-    std::vector<block_point> out;
-    for (std::size_t i = 0; view && i < view->size(); ++i) {
-        out.push_back(view->point(i));
-    }
-    return out;
+    return view ? view->points() : std::vector<block_point>{};
 }
 
 TEST(plan_ingest, groups_types_by_their_tag_and_keeps_arrival_order)

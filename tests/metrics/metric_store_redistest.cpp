@@ -5,8 +5,10 @@
 
 #include "metrics/metric_store.hpp"
 #include "metrics/rollup.hpp"
+#include "metrics/scripts.hpp"
 #include "redis/key_tags.hpp"
 #include "redis/slot.hpp"
+#include "support/binary_block.hpp"
 #include "support/coro_helpers.hpp"
 #include "support/cutting_proxy.hpp"
 #include "support/fake_clock.hpp"
@@ -110,6 +112,19 @@ std::vector<item> items_of(const std::string& body)
                        o.at("value").to_number<double>(), std::string(o.at("type").as_string())});
     }
     return out;
+}
+
+// The body a list of `items` must be, byte for byte: each timestamp and value as the
+// formatting functions write them.
+std::string body_of(const std::vector<metric>& items)
+{
+    std::string out = "[";
+    for (const metric& m : items) {
+        out += out.size() > 1 ? "," : "";
+        out += R"({"timestamp":")" + common::format_rfc3339(m.timestamp) + R"(","value":)" +
+               format_value(m.value) + R"(,"type":")" + m.type + R"("})";
+    }
+    return out + "]";
 }
 
 class metric_store_redis : public ::testing::Test {
@@ -216,6 +231,80 @@ TEST_F(metric_store_redis, lists_many_blocks_of_one_timestamp_by_arrival)
             }
         }
     });
+}
+
+TEST_F(metric_store_redis, lists_blocks_of_earlier_builds_byte_for_byte_beside_new_ones)
+{
+    // Blocks whose values are doubles (the layout before value text) as Redis may still hold
+    // them, written straight into the type's set and the tag's index, with a new block between.
+    constexpr std::int64_t noon = 1'771'502'400'000'000;  // 2026-02-19T12:00:00Z
+    const std::vector<block_point> first{{{noon + 3'000'000, 0}, -0.0, 0},
+                                         {{noon + 1'250'000, 3}, 1e21, 1},
+                                         {{noon, 0}, 0.1 + 0.2, 2}};
+    const std::vector<block_point> second{{{noon - 1, 6}, 5e-324, 0}};
+    const std::int64_t arrival = now_us();
+    const std::string tag = tag_key_prefix(redis::tag_index("legacy"));
+    for (const std::string& block :
+         {test::binary_block(arrival, 1, minute_of(noon), "legacy", first),
+          test::binary_block(arrival - 1, 2, minute_of(noon - 1), "legacy", second)}) {
+        admin_.command({"ZADD", type_set_key("legacy"), "0", block});
+        admin_.command({"ZADD", tag + "i", "0", block});
+    }
+    instance api(ioc_, test::redis_test_port(), store_options(), clock_);
+    run(api, [&]() -> net::awaitable<void> {
+        const metric added = point("legacy", noon + 2'000'000, 12.5, 1);
+        co_await add_ok(api.store, added);
+        // In list order: each block's points by timestamp, the new one among them.
+        std::vector<metric> listed;
+        for (const block_point& p : {first[0], first[1], first[2], second[0]}) {
+            listed.push_back(
+                point("legacy", p.timestamp.micros, p.value, p.timestamp.fraction_digits));
+        }
+        listed.insert(listed.begin() + 1, added);
+        for (const std::string_view type : {std::string_view("legacy"), std::string_view()}) {
+            auto list = co_await api.store.list_json(type, 10);
+            CO_ASSERT_TRUE(list);
+            EXPECT_EQ(*list, body_of(listed)) << "type \"" << type << '"';
+        }
+        auto page = co_await api.store.list_json("legacy", 2);
+        CO_ASSERT_TRUE(page);
+        listed.resize(2);
+        EXPECT_EQ(*page, body_of(listed));
+    });
+}
+
+TEST_F(metric_store_redis, the_retention_pass_removes_expired_blocks_from_their_types_set)
+{
+    // Store calls made directly, each looking for the retention pass; the second comes after
+    // the first block's retention and must remove it from the index and from the type's set
+    // (which the pass finds by the type the block names).
+    instance api(ioc_, test::redis_test_port(), store_options(), clock_);
+    const store_settings settings{10'000, 100'000, 86'400'000, 300'000};
+    std::uint64_t nonce = 1;
+    const auto store_at = [&](std::int64_t arrival_us) -> net::awaitable<void> {
+        const std::vector<queued_metric> batch{
+            {point("expiring", arrival_us, 1), arrival_us / 1000, 0}};
+        const auto plans = plan_ingest(batch);
+        store_call call(plans[0].tag, settings, arrival_us, nonce++, true);
+        call.add_type(plans[0].types[0], arrival_us / 1000 + 86'400'000);
+        const auto keys = call.keys();
+        const auto args = call.args();
+        auto r = co_await api.redis.eval(scripts::store(), keys, args, 1s);
+        EXPECT_TRUE(r && store_call::read_reply(std::move(*r)));
+    };
+    const std::string index = index_key(redis::tag_index("expiring"));
+    const std::int64_t t = now_us();
+    run(api, [&]() -> net::awaitable<void> {
+        co_await store_at(t);
+        EXPECT_EQ(admin_.integer({"ZCARD", type_set_key("expiring")}), 1);
+        co_await store_at(t + 11'000'000);
+        EXPECT_EQ(admin_.integer({"ZCARD", index}), 1);
+        EXPECT_EQ(admin_.integer({"ZCARD", type_set_key("expiring")}), 1)
+            << "the expired block is still in the type's set";
+    });
+    const auto left = test::stored_points(admin_, "expiring");
+    ASSERT_EQ(left.size(), 1U);
+    EXPECT_EQ(left[0].timestamp.micros, t + 11'000'000);
 }
 
 TEST_F(metric_store_redis, retention_counts_from_arrival_not_from_the_timestamp)
@@ -506,6 +595,18 @@ TEST_F(metric_store_redis, lists_and_summaries_match_a_brute_force_model)
                 for (std::size_t i = 0; i < n; ++i) {
                     expected.points.push_back({batch[i], arrival, static_cast<std::uint32_t>(i)});
                 }
+            }
+            // Lists between the writes: each starts from what the one before it needed to read,
+            // while new blocks land above and below where that one stopped.
+            if (op % 7 == 6) {
+                const unsigned limit = op % 2 == 0 ? 5U : 40U;
+                auto all = co_await api.store.list_json("", limit);
+                CO_ASSERT_TRUE(all);
+                EXPECT_EQ(items_of(*all), expected.list("", limit)) << "op " << op;
+                const std::string& t = types[static_cast<std::size_t>(op) % types.size()];
+                auto one = co_await api.store.list_json(t, limit);
+                CO_ASSERT_TRUE(one);
+                EXPECT_EQ(items_of(*one), expected.list(t, limit)) << t << ", op " << op;
             }
         }
         for (const unsigned limit : {1U, 4U, 30U, 1000U}) {

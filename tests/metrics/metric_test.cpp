@@ -2,6 +2,8 @@
 
 #include <gtest/gtest.h>
 
+#include <array>
+#include <cstddef>
 #include <string>
 
 namespace analytics::metrics {
@@ -269,6 +271,20 @@ TEST(format_value, is_the_shortest_exact_json_number)
     EXPECT_EQ(format_value(-0.0), "-0");
     EXPECT_EQ(format_value(1e21), "1e+21");
     EXPECT_EQ(format_value(1.0 / 0.0), "null");
+}
+
+TEST(write_value, never_writes_more_than_its_room)
+{
+    for (const double v : {-1.7976931348623157e308, -2.2250738585072014e-308, 5e-324, 1e308,
+                           -0.30000000000000004, 123456789012345680.0, 0.0}) {
+        std::array<char, value_text_max_size> buf{};
+        char* end = write_value(buf.data(), v);
+        EXPECT_LE(end - buf.data(), static_cast<std::ptrdiff_t>(buf.size()));
+        EXPECT_EQ(std::string(buf.data(), end), format_value(v));
+    }
+    std::array<char, value_text_max_size> buf{};
+    EXPECT_EQ(std::string(buf.data(), write_value(buf.data(), -2.2250738585072014e-308)),
+              "-2.2250738585072014e-308");
 }
 
 }  // namespace

@@ -23,12 +23,9 @@ std::vector<metrics::block_point> stored_points(Admin& admin, std::string_view t
     std::vector<metrics::block_point> out;
     for (const std::string& member :
          admin.strings({"ZRANGE", metrics::type_set_key(type), "0", "-1"})) {
-        const auto block = metrics::block_view::parse(member);
-        if (!block) {
-            continue;
-        }
-        for (std::size_t i = 0; i < block->size(); ++i) {
-            out.push_back(block->point(i));
+        if (const auto block = metrics::block_view::parse(member)) {
+            const auto points = block->points();
+            out.insert(out.end(), points.begin(), points.end());
         }
     }
     return out;
@@ -42,9 +39,9 @@ std::vector<metrics::block_point> all_stored_points(Admin& admin)
     for (std::size_t tag = 0; tag < redis::tag_count; ++tag) {
         for (const std::string& member :
              admin.strings({"ZRANGE", metrics::index_key(tag), "0", "-1"})) {
-            const auto block = metrics::block_view::parse(member);
-            for (std::size_t i = 0; block && i < block->size(); ++i) {
-                out.push_back(block->point(i));
+            if (const auto block = metrics::block_view::parse(member)) {
+                const auto points = block->points();
+                out.insert(out.end(), points.begin(), points.end());
             }
         }
     }

@@ -217,7 +217,8 @@ if pass[1] ~= nil and now >= (tonumber(pass[1]) or 0) then
   for _, b in ipairs(scan) do
     if (unpack_struct('>i8', b, at_arrival)) < cutoff then
       expired[#expired + 1] = b
-      local type = string.sub(b, at_type + 1, at_type + string.byte(b, at_type))
+      -- The type's length is the low 7 bits of its byte (the high bit tells how values are kept).
+      local type = string.sub(b, at_type + 1, at_type + string.byte(b, at_type) % 128)
       if redis.call('ZREM', key_prefix .. 'p:' .. type, b) == 1 then
         gone_from[type] = (gone_from[type] or 0) + points_of(b)
       end
