@@ -33,29 +33,6 @@ std::uint64_t next_random() noexcept
 
 }  // namespace
 
-std::string_view to_string(method m) noexcept
-{
-    switch (m) {
-    case method::get:
-        return "GET";
-    case method::head:
-        return "HEAD";
-    case method::post:
-        return "POST";
-    case method::put:
-        return "PUT";
-    case method::patch:
-        return "PATCH";
-    case method::delete_:
-        return "DELETE";
-    case method::options:
-        return "OPTIONS";
-    case method::other:
-        break;
-    }
-    return "OTHER";
-}
-
 std::string_view response::get(std::string_view name) const noexcept
 {
     for (const auto& h : headers) {

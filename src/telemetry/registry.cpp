@@ -9,9 +9,10 @@ namespace analytics::telemetry {
 
 namespace {
 
-constexpr std::array<http::method, 8> all_methods{
-    http::method::get,   http::method::head,    http::method::post,    http::method::put,
-    http::method::patch, http::method::delete_, http::method::options, http::method::other};
+using common::http_method;
+constexpr std::array<http_method, common::http_method_count> all_methods{
+    http_method::get,   http_method::head,    http_method::post,    http_method::put,
+    http_method::patch, http_method::delete_, http_method::options, http_method::other};
 
 struct counter_info {
     std::string_view family;
@@ -151,7 +152,7 @@ std::size_t shard::status_index(unsigned status) noexcept
     return http_statuses.size();
 }
 
-void shard::record_http_request(std::size_t route_id, http::method m, unsigned status,
+void shard::record_http_request(std::size_t route_id, common::http_method m, unsigned status,
                                 std::chrono::nanoseconds d) noexcept
 {
     const std::size_t route = route_id < max_routes ? route_id : unmatched_route;
@@ -269,7 +270,7 @@ std::string registry::scrape() const
                 std::string labels = "route=\"";
                 append_label_value(labels, route_name(route));
                 labels.append("\",method=\"");
-                labels.append(http::to_string(all_methods[m]));
+                labels.append(common::to_string(all_methods[m]));
                 labels.append("\",status=\"");
                 labels.append(st < http_statuses.size() ? std::to_string(http_statuses[st])
                                                         : std::string("other"));

@@ -14,7 +14,7 @@
 // Thread safety: a shard is written by one thread only (the worker it was handed to) and may be
 // read by any; registry functions may be called from any thread.
 
-#include "http/method.hpp"
+#include "common/http_method.hpp"
 
 #include <array>
 #include <atomic>
@@ -91,7 +91,7 @@ public:
             histograms_[static_cast<std::size_t>(h)].observe(d);
         }
     }
-    void http_request(std::size_t route_id, http::method m, unsigned status,
+    void http_request(std::size_t route_id, common::http_method m, unsigned status,
                       std::chrono::nanoseconds d) noexcept
     {
         if constexpr (recording) {
@@ -102,10 +102,10 @@ public:
 private:
     friend class registry;
 
-    void record_http_request(std::size_t route_id, http::method m, unsigned status,
+    void record_http_request(std::size_t route_id, common::http_method m, unsigned status,
                              std::chrono::nanoseconds d) noexcept;
 
-    static constexpr std::size_t methods = 8;
+    static constexpr std::size_t methods = common::http_method_count;
     static constexpr std::size_t statuses = http_statuses.size() + 1;  // + "other"
 
     struct histogram_cells {
