@@ -116,6 +116,7 @@ std::string_view reply::keep(std::string_view text)
         const std::size_t grown =
             b == nullptr ? first_block_size
                          : std::clamp(2 * b->capacity, first_block_size, max_grown_block_size);
+        // The new block holds the ones before it: it takes their ownership over.
         b = block::create(std::max(grown, text.size()), b);
         static_cast<void>(storage_.release());
         storage_.reset(b);
