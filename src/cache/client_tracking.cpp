@@ -114,7 +114,7 @@ net::awaitable<bool> client_tracking::enable(std::int64_t redirect_to)
         co_return true;
     }
     // One warning per streak of failures (a server that refuses tracking refuses it every time).
-    const std::string error = on ? on->str : on.error().message();
+    const std::string error = on ? std::string(on->str) : on.error().message();
     log::write(failures_ == 0 ? log::level::warning : log::level::debug, "cache.tracking_failed",
                {{"prefix", prefix_}, {"error", error}});
     co_return false;

@@ -89,7 +89,7 @@ net::awaitable<result<std::optional<std::string>>> summary_cache::get(std::strin
     if (r->type != redis::reply::kind::string) {
         co_return redis::make_error_code(redis::errc::unexpected_reply);
     }
-    co_return std::optional<std::string>(std::move(r->str));
+    co_return std::optional<std::string>(r->str);
 }
 
 net::awaitable<result<summary_cache::lookup_result>> summary_cache::lookup(
@@ -116,7 +116,7 @@ net::awaitable<result<summary_cache::lookup_result>> summary_cache::lookup(
     if (r->elements[1].type == redis::reply::kind::integer && r->elements[1].integer > 0) {
         left = std::chrono::milliseconds(r->elements[1].integer);
     }
-    co_return lookup_result{lookup_result::kind::found, std::move(r->elements[0].str), left};
+    co_return lookup_result{lookup_result::kind::found, std::string(r->elements[0].str), left};
 }
 
 net::awaitable<result<void>> summary_cache::fill(std::string_view type, std::string_view period,

@@ -190,17 +190,20 @@ char* rfc3339_writer::write(char* out, const timestamp& t) noexcept
     if (second.time_since_epoch().count() != second_) {
         second_ = second.time_since_epoch().count();
         const chr::sys_days day = chr::floor<chr::days>(second);
-        const chr::year_month_day date{day};
-        const auto year = static_cast<unsigned>(static_cast<int>(date.year()));
-        const auto of_day = static_cast<unsigned>((second - day).count());
         char* p = text_.data();
-        put_two(p, year / 100);
-        put_two(p + 2, year % 100);
-        p[4] = '-';
-        put_two(p + 5, static_cast<unsigned>(date.month()));
-        p[7] = '-';
-        put_two(p + 8, static_cast<unsigned>(date.day()));
-        p[10] = 'T';
+        if (day.time_since_epoch().count() != day_) {
+            day_ = day.time_since_epoch().count();
+            const chr::year_month_day date{day};
+            const auto year = static_cast<unsigned>(static_cast<int>(date.year()));
+            put_two(p, year / 100);
+            put_two(p + 2, year % 100);
+            p[4] = '-';
+            put_two(p + 5, static_cast<unsigned>(date.month()));
+            p[7] = '-';
+            put_two(p + 8, static_cast<unsigned>(date.day()));
+            p[10] = 'T';
+        }
+        const auto of_day = static_cast<unsigned>((second - day).count());
         put_two(p + 11, of_day / 3600);
         p[13] = ':';
         put_two(p + 14, of_day / 60 % 60);

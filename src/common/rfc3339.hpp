@@ -42,7 +42,8 @@ void append_rfc3339(std::string& out, const timestamp& t);
 char* write_rfc3339(char* out, const timestamp& t) noexcept;
 
 /// Writes many timestamps as write_rfc3339() does, faster where one falls in the same second
-/// as the one before (the items of a list page mostly do): that second's text is kept.
+/// as the one before (the items of a list page mostly do): that second's text is kept, and
+/// so is the date while the day stays the same.
 ///
 /// Thread safety: a value, used by one thread at a time.
 class rfc3339_writer {
@@ -52,6 +53,7 @@ public:
 
 private:
     std::int64_t second_ = std::numeric_limits<std::int64_t>::min();  // whose text `text_` is
+    std::int64_t day_ = std::numeric_limits<std::int64_t>::min();     // whose date `text_` has
     std::array<char, 19> text_{};                                     // `YYYY-MM-DDTHH:MM:SS`
 };
 

@@ -52,6 +52,7 @@ void write_item(common::string_writer& w, common::rfc3339_writer& stamps, const 
 void list_page::reserve(std::size_t blocks)
 {
     blocks_.reserve(blocks_.size() + blocks);
+    points_.reserve(points_.size() + blocks);
 }
 
 bool list_page::add(std::string_view member, std::int64_t cutoff_us)

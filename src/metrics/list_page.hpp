@@ -35,7 +35,7 @@ public:
         std::size_t at = 0;        // where it starts in its block
     };
 
-    /// Makes room for `blocks` more blocks.
+    /// Makes room for `blocks` more blocks, and a point for each (a block holds at least one).
     void reserve(std::size_t blocks);
 
     /// Adds the points of a member, unless its block arrived before `cutoff_us` (it is past

@@ -566,8 +566,14 @@ net::awaitable<result<std::string>> metric_store::list_json(std::string_view typ
         }
         // The page sorts fastest what comes nearly in order: this round's blocks, newest first
         // across its sources (each source's already are).
+        const std::size_t first_new = replies.size() - results.size();
+        std::size_t arriving = 0;
+        for (std::size_t n = first_new; n < replies.size(); ++n) {
+            arriving += replies[n].elements.size();
+        }
         std::vector<std::pair<block_head, std::string_view>> arrived;
-        for (std::size_t n = replies.size() - results.size(); n < replies.size(); ++n) {
+        arrived.reserve(arriving);
+        for (std::size_t n = first_new; n < replies.size(); ++n) {
             for (const redis::reply& member : replies[n].elements) {
                 arrived.emplace_back(read_block_head(member.str).value_or(block_head{}),
                                      member.str);

@@ -185,7 +185,7 @@ boost::system::result<store_call::outcome> store_call::read_reply(redis::reply&&
         repeated out;
         for (std::size_t i = 1; i < e.size(); ++i) {
             if (e[i].type == redis::reply::kind::string) {
-                out.answers.emplace_back(std::move(e[i].str));
+                out.answers.emplace_back(std::string(e[i].str));
             } else {
                 out.answers.emplace_back(std::nullopt);
             }

@@ -101,8 +101,8 @@ net::awaitable<boost::system::result<v1_type>> read_type(redis::client& redis,
     if (const error_code ec = failed(members)) {
         co_return ec;
     }
-    for (auto& m : members->elements) {
-        out.members.push_back(std::move(m.str));
+    for (const auto& m : members->elements) {
+        out.members.emplace_back(m.str);
     }
     auto t = co_await redis.exec(redis::command("GET", total), timeout);
     if (const error_code ec = failed(t)) {

@@ -10,6 +10,7 @@
 #include <memory>
 #include <new>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace analytics::redis {
@@ -17,11 +18,12 @@ namespace analytics::redis {
 namespace {
 
 // hiredis builds each reply through these functions, straight into our reply type: an array
-// holds its elements by value, so a reply costs one allocation for its root, one for each
-// array's element storage and one for each string longer than the short-string buffer, and
-// nothing is copied afterwards. (hiredis's own objects cost two allocations per element, and
-// converting them a third.) Each function returns null when memory runs out, which hiredis
-// reports as out of memory; nothing may throw through its C code.
+// holds its elements by value, and the text of every string goes into storage the root reply
+// owns (redis/reply.hpp), so a reply costs one allocation for its root, one for each array's
+// element storage and a few for all its text, and nothing is copied afterwards. (hiredis's own
+// objects cost two allocations per element, and converting them a third.) Each function
+// returns null when memory runs out, which hiredis reports as out of memory; nothing may throw
+// through its C code.
 //
 // Where an element goes: RESP sends an array's elements in order, each one complete before the
 // next begins, so the element being built is always the last of its parent's, and no pointer
@@ -42,13 +44,48 @@ reply* place(const redisReadTask* task) noexcept
     }
 }
 
+// The reply whose storage keeps the text of the one `task` builds: the root, which hiredis
+// created first (an array task holds its reply while its elements are read).
+reply* root_of(const redisReadTask* task) noexcept
+{
+    while (task->parent != nullptr) {
+        task = task->parent;
+    }
+    return static_cast<reply*>(task->obj);
+}
+
+reply::kind string_kind(int type) noexcept
+{
+    switch (type) {
+    case REDIS_REPLY_STATUS:
+        return reply::kind::status;
+    case REDIS_REPLY_ERROR:
+        return reply::kind::error;
+    default:
+        return reply::kind::string;
+    }
+}
+
 // What may fail is allocated before the reply is placed, so that a root that could not be
-// completed is not left behind: hiredis keeps (and frees) only what a function returned.
+// completed is not left behind: hiredis keeps (and frees) only what a function returned. (Text
+// kept in a root for an element that could not be placed is freed with the root.)
 void* create_string(const redisReadTask* task, char* str, std::size_t len) noexcept
 {
-    std::string text;
+    const std::string_view text(str, len);
+    if (task->parent == nullptr) {
+        std::unique_ptr<reply> r;
+        try {
+            r = std::make_unique<reply>();
+            r->str = r->keep(text);
+        } catch (const std::bad_alloc&) {
+            return nullptr;
+        }
+        r->type = string_kind(task->type);
+        return r.release();
+    }
+    std::string_view kept;
     try {
-        text.assign(str, len);
+        kept = root_of(task)->keep(text);
     } catch (const std::bad_alloc&) {
         return nullptr;
     }
@@ -56,18 +93,8 @@ void* create_string(const redisReadTask* task, char* str, std::size_t len) noexc
     if (r == nullptr) {
         return nullptr;
     }
-    switch (task->type) {
-    case REDIS_REPLY_STATUS:
-        r->type = reply::kind::status;
-        break;
-    case REDIS_REPLY_ERROR:
-        r->type = reply::kind::error;
-        break;
-    default:
-        r->type = reply::kind::string;
-        break;
-    }
-    r->str = std::move(text);
+    r->type = string_kind(task->type);
+    r->str = kept;
     return r;
 }
 

@@ -57,10 +57,8 @@ struct health_fixture {
 
     void refuse_writes()
     {
-        redis::reply r;
-        r.type = redis::reply::kind::error;
-        r.str = "OOM command not allowed when used memory > 'maxmemory'.";
-        refusals.observe(r);
+        refusals.observe(redis::reply::text(
+            redis::reply::kind::error, "OOM command not allowed when used memory > 'maxmemory'."));
     }
 
     // Three shards of a cluster, the second with its master `second_up`.

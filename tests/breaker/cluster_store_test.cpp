@@ -22,12 +22,9 @@ redis::reply integer(std::int64_t n)
     return r;
 }
 
-redis::reply text(std::string s)
+redis::reply text(std::string_view s)
 {
-    redis::reply r;
-    r.type = redis::reply::kind::string;
-    r.str = std::move(s);
-    return r;
+    return redis::reply::text(redis::reply::kind::string, s);
 }
 
 redis::reply answer(std::initializer_list<std::int64_t> numbers,

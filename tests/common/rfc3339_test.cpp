@@ -313,6 +313,22 @@ TEST(rfc3339_writer, writes_each_timestamp_of_one_second_with_its_own_fraction)
     EXPECT_EQ(text({std::numeric_limits<std::int64_t>::min(), 0}), "0001-01-01T00:00:00Z");
 }
 
+TEST(rfc3339_writer, writes_the_date_anew_only_when_the_day_changes)
+{
+    rfc3339_writer writer;
+    std::array<char, rfc3339_max_size> buf{};
+    const auto text = [&](std::int64_t micros) {
+        return std::string(buf.data(), writer.write(buf.data(), timestamp{micros, 0}));
+    };
+    constexpr std::int64_t hour = 3600 * k_second;
+    EXPECT_EQ(text(k_example), "2026-02-19T12:00:00Z");
+    EXPECT_EQ(text(k_example + hour + 61 * k_second), "2026-02-19T13:01:01Z");
+    EXPECT_EQ(text(k_example + 12 * hour), "2026-02-20T00:00:00Z");
+    EXPECT_EQ(text(k_example + 12 * hour - k_second), "2026-02-19T23:59:59Z");
+    EXPECT_EQ(text(k_example - 12 * hour - k_second), "2026-02-18T23:59:59Z");
+    EXPECT_EQ(text(k_example - 12 * hour), "2026-02-19T00:00:00Z");
+}
+
 TEST(write_rfc3339, writes_the_text_in_place_and_returns_its_end)
 {
     std::array<char, rfc3339_max_size> buf{};

@@ -114,9 +114,7 @@ TEST(store_call, reads_a_stored_reply_with_renewals)
 
 TEST(store_call, reads_the_records_of_a_repeated_request)
 {
-    redis::reply answer;
-    answer.type = redis::reply::kind::string;
-    answer.str = "first answer";
+    const auto answer = redis::reply::text(redis::reply::kind::string, "first answer");
     redis::reply none;
     auto out = store_call::read_reply(array({integer(-1), none, answer}));
     ASSERT_TRUE(out);
@@ -129,9 +127,7 @@ TEST(store_call, reads_the_records_of_a_repeated_request)
 
 TEST(store_call, refuses_other_replies)
 {
-    redis::reply error;
-    error.type = redis::reply::kind::error;
-    error.str = "ERR UNREGISTERED";
+    auto error = redis::reply::text(redis::reply::kind::error, "ERR UNREGISTERED");
     EXPECT_FALSE(store_call::read_reply(std::move(error)));
     EXPECT_FALSE(store_call::read_reply(array({})));
     EXPECT_FALSE(store_call::read_reply(array({integer(0), integer(1)})));

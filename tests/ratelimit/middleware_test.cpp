@@ -226,12 +226,9 @@ redis::reply integer_reply(std::int64_t v)
     return e;
 }
 
-redis::reply string_reply(std::string s)
+redis::reply string_reply(std::string_view s)
 {
-    redis::reply e;
-    e.type = redis::reply::kind::string;
-    e.str = std::move(s);
-    return e;
+    return redis::reply::text(redis::reply::kind::string, s);
 }
 
 TEST(sliding_window_limiter, reads_only_the_reply_shape_its_script_returns)
@@ -254,9 +251,7 @@ TEST(sliding_window_limiter, reads_only_the_reply_shape_its_script_returns)
     EXPECT_FALSE(refusal->admitted);
     EXPECT_EQ(refusal->sample.current, 2);
 
-    redis::reply error;
-    error.type = redis::reply::kind::error;
-    error.str = "ERR something";
+    const auto error = redis::reply::text(redis::reply::kind::error, "ERR something");
     EXPECT_FALSE(sliding_window_limiter::read_answer(error));
 
     redis::reply short_array = good;

@@ -224,8 +224,8 @@ TEST_F(sliding_window_limiter_redis, script_reads_the_time_from_the_redis_server
         if (!time || !r || time->elements.size() != 2) {
             co_return;
         }
-        const std::int64_t server_ms =
-            std::stoll(time->elements[0].str) * 1000 + std::stoll(time->elements[1].str) / 1000;
+        const std::int64_t server_ms = std::stoll(std::string(time->elements[0].str)) * 1000 +
+                                       std::stoll(std::string(time->elements[1].str)) / 1000;
         const auto answer = sliding_window_limiter::read_answer(*r);
         EXPECT_TRUE(answer);
         if (answer) {

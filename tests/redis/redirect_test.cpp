@@ -13,36 +13,24 @@
 namespace analytics::redis {
 namespace {
 
-reply error(std::string text)
+reply error(std::string_view text)
 {
-    reply r;
-    r.type = reply::kind::error;
-    r.str = std::move(text);
-    return r;
+    return reply::text(reply::kind::error, text);
 }
 
-reply status(std::string text)
+reply status(std::string_view text)
 {
-    reply r;
-    r.type = reply::kind::status;
-    r.str = std::move(text);
-    return r;
+    return reply::text(reply::kind::status, text);
 }
 
 reply integer(std::int64_t n)
 {
-    reply r;
-    r.type = reply::kind::integer;
-    r.integer = n;
-    return r;
+    return reply::number(n);
 }
 
 reply array(std::vector<reply> elements)
 {
-    reply r;
-    r.type = reply::kind::array;
-    r.elements = std::move(elements);
-    return r;
+    return reply::array(std::move(elements));
 }
 
 command_batch batch_of(std::vector<std::vector<std::string_view>> commands)

@@ -141,6 +141,32 @@ TEST(resp_reader, drops_a_reply_broken_off_inside_nested_arrays)
     EXPECT_EQ(top[2].integer, 3);
 }
 
+// The strings of an array (a list page's members) share storage the reply owns: they stay
+// intact across many blocks of it, and when the reply is moved into the result.
+TEST(resp_reader, reads_every_member_of_a_large_array)
+{
+    std::vector<std::string> members;
+    std::string stream = "*1000\r\n";
+    for (std::size_t i = 0; i < 1000; ++i) {
+        members.push_back(std::string(i % 120, static_cast<char>('a' + i % 26)) + "\r\n" +
+                          std::to_string(i));
+        stream += "$" + std::to_string(members.back().size()) + "\r\n" + members.back() + "\r\n";
+    }
+    stream += "+after\r\n";
+    for (const std::size_t chunk : {std::size_t{7}, std::size_t{16 * 1024}}) {
+        const auto r = parse_replies(stream, chunk);
+        ASSERT_FALSE(r.failed) << r.error;
+        ASSERT_EQ(r.replies.size(), 2U);
+        const auto& e = r.replies[0].elements;
+        ASSERT_EQ(e.size(), members.size());
+        for (std::size_t i = 0; i < e.size(); ++i) {
+            ASSERT_EQ(e[i].type, reply::kind::string);
+            ASSERT_EQ(e[i].str, members[i]) << "chunk " << chunk << ", member " << i;
+        }
+        EXPECT_EQ(r.replies[1].str, "after");
+    }
+}
+
 // A socket read may end anywhere, even inside "\r\n".
 TEST(resp_reader, gives_the_same_replies_whatever_the_read_sizes)
 {

@@ -45,7 +45,8 @@ public:
     {
         for (const auto& c : channels) {
             sub.subscribe(c, [this](std::string_view channel, const reply& payload) {
-                messages.push_back({std::string(channel), payload.is_nil() ? "nil" : payload.str});
+                messages.push_back(
+                    {std::string(channel), payload.is_nil() ? "nil" : std::string(payload.str)});
             });
         }
         sub.on_state_change([this](bool up) {

@@ -13,20 +13,14 @@ namespace {
 
 using namespace std::chrono_literals;
 
-reply error(std::string text)
+reply error(std::string_view text)
 {
-    reply r;
-    r.type = reply::kind::error;
-    r.str = std::move(text);
-    return r;
+    return reply::text(reply::kind::error, text);
 }
 
 reply ok()
 {
-    reply r;
-    r.type = reply::kind::status;
-    r.str = "OK";
-    return r;
+    return reply::text(reply::kind::status, "OK");
 }
 
 const std::string oom = "OOM command not allowed when used memory > 'maxmemory'.";
