@@ -14,7 +14,7 @@ namespace analytics::metrics {
 namespace {
 
 // Doubles, little-endian, as struct.unpack('<d...') reads them in the script: every number a
-// call passes is a whole number below 2^53, exact as a double.
+// call passes is a whole number below 2^53, exact as a double. The argument goes on.
 void append_doubles(redis::arg_buffer& out, std::initializer_list<double> values)
 {
     std::array<unsigned char, 8 * 8> bytes;
@@ -26,7 +26,6 @@ void append_doubles(redis::arg_buffer& out, std::initializer_list<double> values
     }
     out.text().append(reinterpret_cast<const char*>(bytes.data()),
                       static_cast<std::size_t>(at - bytes.data()));
-    out.end_arg();
 }
 
 void append_prefix(std::string& out, std::size_t tag)
@@ -104,6 +103,10 @@ void store_call::add_type(const type_plan& type, std::int64_t registered_until_m
     append_doubles(type_args_,
                    {static_cast<double>(registered_until_ms), static_cast<double>(type.points),
                     static_cast<double>(type.blocks.size()), static_cast<double>(type.fields.size())});
+    for (const field_plan& f : type.fields) {
+        append_rollup(type_args_.text(), f.share);
+    }
+    type_args_.end_arg();
     // Each block whole: its order prefix, the call's arrival (or its own) and nonce, the rest.
     for (const block_plan& b : type.blocks) {
         std::array<char, 16> head = head_bytes_;
@@ -118,8 +121,6 @@ void store_call::add_type(const type_plan& type, std::int64_t registered_until_m
     }
     for (const field_plan& f : type.fields) {
         type_args_.add(f.name);
-        append_rollup(type_args_.text(), f.share);
-        type_args_.end_arg();
     }
     ++types_;
 }
@@ -145,7 +146,7 @@ std::vector<std::string_view> store_call::keys() const
 std::vector<std::string_view> store_call::args()
 {
     head_ = {};
-    head_.reserve(3, 8 * 8 + 16 + block_order_prefix_size);
+    head_.reserve(1, 8 * 8 + block_order_prefix_size + 16);
     // Floored, so that a point never arrives after `now`.
     const std::int64_t now_ms =
         arrival_us_ >= 0 ? arrival_us_ / 1000 : -((-arrival_us_ + 999) / 1000);
@@ -155,13 +156,13 @@ std::vector<std::string_view> store_call::args()
                            static_cast<double>(types_), static_cast<double>(records_),
                            static_cast<double>(settings_.record_ttl_ms),
                            look_for_pass_ ? 1.0 : 0.0});
-    append_prefix(head_.text(), tag_);
-    head_.end_arg();
     // The retention pass looks at blocks whose newest point is older than the cutoff plus the
     // furthest a timestamp may lie ahead of its arrival: only those can have arrived before it.
     const auto below =
         order_prefix((now_ms - settings_.retention_ms + settings_.max_future_ms) * 1000);
-    head_.add(std::string_view(below.data(), below.size()));
+    head_.text().append(below.data(), below.size());
+    append_prefix(head_.text(), tag_);
+    head_.end_arg();
 
     std::vector<std::string_view> out;
     out.reserve(head_.size() + type_args_.size() + record_args_.size());

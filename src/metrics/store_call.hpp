@@ -72,7 +72,12 @@ public:
     std::size_t records() const noexcept { return records_; }
 
     /// The script's KEYS and ARGV, once every type and record is added; valid while the call
-    /// lives and nothing more is added.
+    /// lives and nothing more is added. KEYS: the index, the state, per type its set and its
+    /// rollups, per record its key. ARGV: the head (the call's numbers, the retention pass's
+    /// order prefix, the key prefix, in one argument), per type its numbers with its fields'
+    /// shares in one argument, then its blocks, then its fields' names; per record its answer.
+    /// Values only read by the script share an argument: Redis turns each argument into a Lua
+    /// string and a table slot before the script starts.
     std::vector<std::string_view> keys() const;
     std::vector<std::string_view> args();
 

@@ -561,7 +561,12 @@ TEST_F(metric_store_redis, lists_and_summaries_match_a_brute_force_model)
     instance api(ioc_, test::redis_test_port(), store_options(24h, cap), clock_);
     model expected;
     expected.cap = cap;
-    const std::vector<std::string> types{"alpha", "beta", "gamma", "delta", "eps", "zeta"};
+    // "theta" shares alpha's hash tag and "eta" beta's, so that one store call holds several
+    // types (and its blocks go into the tag's index together).
+    const std::vector<std::string> types{"alpha", "beta", "gamma", "delta",
+                                         "eps",   "zeta", "theta", "eta"};
+    ASSERT_EQ(redis::tag_index("theta"), redis::tag_index("alpha"));
+    ASSERT_EQ(redis::tag_index("eta"), redis::tag_index("beta"));
     run(api, [&]() -> net::awaitable<void> {
         std::mt19937 rng(20261207);
         const std::int64_t now = now_us();

@@ -2,6 +2,7 @@
 // layout store.lua reads, and its replies.
 #include "metrics/store_call.hpp"
 
+#include "metrics/rollup.hpp"
 #include "redis/key_tags.hpp"
 
 #include <gtest/gtest.h>
@@ -79,26 +80,36 @@ TEST(store_call, lays_out_argv_as_the_script_reads_it)
     store_call call(plans[0].tag, settings, now_ms * 1000 + 123, 0x0102030405060708, true);
     call.add_type(plans[0].types[0], now_ms + 5);
     const auto args = call.args();
-    // The call's numbers, the key prefix, the retention pass's limit.
-    ASSERT_GE(args.size(), 3U);
-    EXPECT_EQ(doubles(args[0]), (std::vector<double>{static_cast<double>(now_ms), 3'600'000, 500,
-                                                     86'400'000, 1, 0, 86'400'000, 1}));
-    EXPECT_EQ(args[1], tag_key_prefix(plans[0].tag));
+    // The call's head: its numbers, the retention pass's limit, the key prefix.
+    ASSERT_GE(args.size(), 1U);
     const auto below = order_prefix((now_ms - 3'600'000 + 300'000) * 1000);
-    EXPECT_EQ(args[2], std::string_view(below.data(), below.size()));
-    // The type's numbers, its one block, whole, then its fields.
-    const std::size_t fields = plans[0].types[0].fields.size();
-    ASSERT_EQ(args.size(), 3U + 1 + 1 + 2 * fields);
-    EXPECT_EQ(doubles(args[3]), (std::vector<double>{static_cast<double>(now_ms + 5), 2, 1,
-                                                     static_cast<double>(fields)}));
-    const auto block = block_view::parse(args[4]);
+    const std::string prefix = tag_key_prefix(plans[0].tag);
+    ASSERT_EQ(args[0].size(), 8 * 8 + below.size() + prefix.size());
+    EXPECT_EQ(doubles(args[0].substr(0, 8 * 8)),
+              (std::vector<double>{static_cast<double>(now_ms), 3'600'000, 500, 86'400'000, 1, 0,
+                                   86'400'000, 1}));
+    EXPECT_EQ(args[0].substr(8 * 8, below.size()), std::string_view(below.data(), below.size()));
+    EXPECT_EQ(args[0].substr(8 * 8 + below.size()), prefix);
+    // The type's numbers followed by its fields' shares, its one block, whole, then the fields'
+    // names.
+    const auto& fields = plans[0].types[0].fields;
+    ASSERT_EQ(args.size(), 1U + 1 + 1 + fields.size());
+    ASSERT_EQ(args[1].size(), 4 * 8 + fields.size() * rollup_size);
+    EXPECT_EQ(doubles(args[1].substr(0, 4 * 8)),
+              (std::vector<double>{static_cast<double>(now_ms + 5), 2, 1,
+                                   static_cast<double>(fields.size())}));
+    for (std::size_t f = 0; f < fields.size(); ++f) {
+        EXPECT_EQ(parse_rollup(args[1].substr(4 * 8 + f * rollup_size, rollup_size)),
+                  fields[f].share);
+        EXPECT_EQ(args[3 + f], fields[f].name);
+    }
+    EXPECT_EQ(args[3], "t");
+    const auto block = block_view::parse(args[2]);
     ASSERT_TRUE(block);
     EXPECT_EQ(block->arrival_micros(), now_ms * 1000 + 123);
     EXPECT_EQ(block->nonce(), 0x0102030405060708U);
     EXPECT_EQ(block->size(), 2U);
     EXPECT_EQ(block->type(), "t");
-    EXPECT_EQ(args[5], "t");
-    EXPECT_EQ(args[6].size(), rollup_size);
 }
 
 TEST(store_call, reads_a_stored_reply_with_renewals)

@@ -51,12 +51,17 @@ for k = 1, clients do
 end
 -- The expiry is set by the first admitted request of a window: two windows from then is past
 -- the end of the next window, the last in which this window's count weighs. Later requests
--- of the window leave it (HSET keeps a key's expiry), which spares a write per batch.
+-- of the window leave it (HSET keeps a key's expiry), which spares a write per batch, and
+-- write only the count, the one field that changed.
 for k = 1, clients do
   if admitted[k] then
     local key = KEYS[k]
-    redis.call('HSET', key, 'w', index, 'c', current[k], 'p', previous[k])
-    if not in_window[k] then redis.call('PEXPIRE', key, 2 * window) end
+    if in_window[k] then
+      redis.call('HSET', key, 'c', current[k])
+    else
+      redis.call('HSET', key, 'w', index, 'c', current[k], 'p', previous[k])
+      redis.call('PEXPIRE', key, 2 * window)
+    end
   end
 end
 return out
