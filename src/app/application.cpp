@@ -38,6 +38,8 @@
 #include <boost/asio/ip/tcp.hpp>
 #include <boost/asio/post.hpp>
 #include <boost/asio/signal_set.hpp>
+#include <boost/asio/steady_timer.hpp>
+#include <boost/asio/this_coro.hpp>
 
 #include <unistd.h>
 
@@ -382,6 +384,27 @@ std::string describe_bind_error(const std::string& host, std::uint16_t port,
     return out;
 }
 
+// How long a starting worker holds its first connections back while its Redis connection is
+// being made.
+constexpr std::chrono::milliseconds redis_wait_at_start{2000};
+
+// Starts `l` accepting once `redis` is connected, or after redis_wait_at_start. A load balancer
+// sends a starting instance requests as soon as its port takes connections; answered before the
+// connection to Redis is up (its TLS handshake, under load, can take a while), every write would
+// be a 503. The port is bound already, so the connections that arrive meanwhile wait in its
+// backlog. With Redis down the worker starts serving after the wait and answers as it does
+// without Redis.
+net::awaitable<void> accept_once_connected(http::listener& l, const redis::client& redis)
+{
+    net::steady_timer tick(co_await net::this_coro::executor);
+    const auto give_up = std::chrono::steady_clock::now() + redis_wait_at_start;
+    while (!redis.connected() && std::chrono::steady_clock::now() < give_up) {
+        tick.expires_after(std::chrono::milliseconds(5));
+        co_await tick.async_wait(common::use_nothrow);
+    }
+    l.start();
+}
+
 }  // namespace
 
 void application::start()
@@ -429,7 +452,7 @@ void application::start()
     // are not copied in-process there: every hit is read from Redis.
     const bool on_cluster = !settings_.redis.cluster_nodes.empty();
     for (auto& w : workers_) {
-        w->listener.start();
+        net::co_spawn(w->ioc, accept_once_connected(w->listener, w->redis), net::detached);
         net::co_spawn(w->ioc, w->redis.run(), net::detached);
         if (!on_cluster) {
             net::co_spawn(w->ioc, w->subscriber.run(), net::detached);

@@ -83,6 +83,26 @@ TEST(server_e2e, health_is_degraded_and_ready_is_503_while_redis_is_unreachable)
     EXPECT_EQ(ready.json().as_object().at("code").as_string(), "REDIS_UNAVAILABLE");
 }
 
+// A load balancer sends a starting instance requests as soon as its port takes connections.
+// While the instance's first connection to Redis is still being made (here: Redis frozen, so the
+// connection's first command gets no answer for 300 ms), the request waits for it instead of
+// being answered 503 at once.
+TEST(server_e2e, a_starting_instance_holds_its_first_requests_until_its_redis_connection_is_up)
+{
+    redis_process redis;
+    redis.freeze();
+    service_process svc(env{{"REDIS_PORT", std::to_string(redis.port())}}, false);
+    std::thread thaw([&redis] {
+        std::this_thread::sleep_for(300ms);
+        redis.thaw();
+    });
+    const auto r = http_request(svc.port(), "POST", "/api/metrics",
+                                metric_body(now_rfc3339(), "1", "starting_instance"),
+                                {{"Content-Type", "application/json"}});
+    thaw.join();
+    EXPECT_EQ(r.status, 201U) << r.body;
+}
+
 // What an operator sees when Redis goes away and comes back, with the API left running: /health
 // turns `degraded` and /ready 503 within 2 s of Redis dying, and both recover within 5 s of it
 // answering again.
